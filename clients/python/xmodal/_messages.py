@@ -1,0 +1,152 @@
+"""Request building and response parsing shared by the sync and asyncio clients (no I/O here)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence, Union
+
+import grpc
+import numpy as np
+
+from xmodal.v1 import collection_pb2, common_pb2, embedding_pb2, search_pb2
+
+DEFAULT_ADDRESS = "localhost:50051"
+MODALITY_NAMES = {
+    common_pb2.MODALITY_TEXT: "text",
+    common_pb2.MODALITY_IMAGE: "image",
+    common_pb2.MODALITY_SPEECH: "speech",
+    common_pb2.MODALITY_VECTOR: "vector",
+}
+MODALITY_VALUES = {v: k for k, v in MODALITY_NAMES.items()}
+
+Media = Union[bytes, str, os.PathLike]
+
+
+class XmodalClientError(Exception):
+    """A failed call: ``code`` is the gRPC status code, ``details`` the server's message."""
+
+    def __init__(self, code: grpc.StatusCode, details: str):
+        self.code = code
+        self.details = details
+        super().__init__(f"{code.name}: {details}")
+
+
+def resolve_address(address: str | None) -> str:
+    return address or os.environ.get("XMODAL_ADDRESS") or DEFAULT_ADDRESS
+
+
+def read_media(data: Media) -> bytes:
+    """Bytes are sent as they are; a str/path is read from disk."""
+    return bytes(data) if isinstance(data, (bytes, bytearray, memoryview)) else Path(data).read_bytes()
+
+
+def audio(data: Media, pcm_sample_rate: int = 0, pcm_channels: int = 1) -> common_pb2.Audio:
+    return common_pb2.Audio(data=read_media(data), pcm_sample_rate=pcm_sample_rate, pcm_channels=pcm_channels)
+
+
+def unpack_vector(v: common_pb2.Vector) -> np.ndarray:
+    return np.frombuffer(v.data, dtype="<f4").reshape(v.dim).astype(np.float32)
+
+
+def pack_vector(v: Sequence[float] | np.ndarray) -> common_pb2.Vector:
+    arr = np.asarray(v, dtype="<f4").reshape(-1)
+    return common_pb2.Vector(data=arr.tobytes(), dim=arr.size)
+
+
+@dataclass
+class Embeddings:
+    vectors: np.ndarray  # (N, dim) float32, unit rows
+    space_id: str
+    truncated: list[bool]
+    transcripts: list[str]
+    timing: dict[str, float]
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    modality: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "score": self.score, "modality": self.modality, "metadata": self.metadata, "text": self.text}
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    space_id: str
+    timing: dict[str, float]
+    transcript: str = ""
+    truncated: bool = False
+
+
+def timing(t: common_pb2.Timing) -> dict[str, float]:
+    return {"decode_ms": t.decode_ms, "model_ms": t.model_ms, "index_ms": t.index_ms, "total_ms": t.total_ms}
+
+
+def embeddings(result: embedding_pb2.EmbeddingResult) -> Embeddings:
+    vecs = [unpack_vector(e.vector) for e in result.embeddings]
+    return Embeddings(
+        vectors=np.stack(vecs) if vecs else np.zeros((0, 0), np.float32),
+        space_id=result.space_id,
+        truncated=[e.truncated for e in result.embeddings],
+        transcripts=[e.transcript for e in result.embeddings],
+        timing=timing(result.timing),
+    )
+
+
+def search_result(resp) -> SearchResult:
+    r = resp.result
+    return SearchResult(
+        hits=[Hit(h.id, h.score, MODALITY_NAMES.get(h.modality, "unspecified"), dict(h.metadata), h.text) for h in r.hits],
+        space_id=r.space_id,
+        timing=timing(r.timing),
+        transcript=getattr(resp, "transcript", ""),
+        truncated=getattr(resp, "truncated", False),
+    )
+
+
+def options(top_k: int, modalities: Iterable[str]) -> search_pb2.SearchOptions:
+    try:
+        values = [MODALITY_VALUES[m] for m in modalities]
+    except KeyError as e:
+        raise ValueError(f"unknown modality {e.args[0]!r}; use text, image, speech or vector") from None
+    return search_pb2.SearchOptions(top_k=top_k, modalities=values)
+
+
+class Item:
+    """Builders for ``AddItems`` items: ``Item.text("a1", "hello", {"lang": "en"})``."""
+
+    @staticmethod
+    def text(id: str, text: str, metadata: Mapping[str, str] | None = None) -> collection_pb2.Item:
+        return collection_pb2.Item(id=id, text=text, metadata=dict(metadata or {}))
+
+    @staticmethod
+    def image(id: str, image: Media, metadata: Mapping[str, str] | None = None) -> collection_pb2.Item:
+        return collection_pb2.Item(id=id, image=read_media(image), metadata=dict(metadata or {}))
+
+    @staticmethod
+    def speech(id: str, data: Media, metadata: Mapping[str, str] | None = None, pcm_sample_rate: int = 0) -> collection_pb2.Item:
+        return collection_pb2.Item(id=id, speech=audio(data, pcm_sample_rate), metadata=dict(metadata or {}))
+
+    @staticmethod
+    def vector(id: str, vector: Sequence[float] | np.ndarray, metadata: Mapping[str, str] | None = None) -> collection_pb2.Item:
+        return collection_pb2.Item(id=id, vector=pack_vector(vector), metadata=dict(metadata or {}))
+
+
+def collection_dict(c: collection_pb2.Collection) -> dict:
+    return {
+        "name": c.name, "description": c.description, "item_count": c.item_count, "dim": c.dim,
+        "space_id": c.space_id, "index_type": c.index_type, "created_at": c.created_at,
+    }
+
+
+def stored_item_dict(it: collection_pb2.StoredItem) -> dict:
+    d = {"id": it.id, "modality": MODALITY_NAMES.get(it.modality, "unspecified"), "metadata": dict(it.metadata), "text": it.text}
+    if it.HasField("vector"):
+        d["vector"] = unpack_vector(it.vector)
+    return d

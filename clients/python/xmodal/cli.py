@@ -1,0 +1,266 @@
+"""The ``xmodal`` command: run the server (``serve``) and talk to one (everything else).
+
+These command forms are a contract that scripts rely on; add to them, never change them.
+A failed call exits 1 and prints ``error: <STATUS_CODE>: <message>`` on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from google.protobuf import json_format
+
+from xmodal import _messages as M
+from xmodal.client import Client
+
+IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+AUDIO_EXT = {".wav", ".flac", ".ogg"}
+BATCH = 32
+
+EPILOG = """examples:
+  xmodal serve --demo                                  # embedded models, demo collections emoji + faq
+  xmodal search emoji --text "red apple" --json
+  xmodal search faq --speech question.wav
+  xmodal collections create products
+  xmodal add products --from-dir ./photos              # id = file stem
+  xmodal add products --id p1 --text "blue running shoes" --meta brand=acme
+"""
+
+
+def _add_query(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--text", help="a text query")
+    g.add_argument("--image", metavar="PATH", help="an image file (JPEG, PNG, WebP, GIF, BMP)")
+    g.add_argument("--speech", metavar="PATH", help="an audio file (WAV, FLAC, OGG)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="xmodal", description="Cross-modal retrieval server and client: images, text and speech in one space.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--address", help=f"server address host:port (default: $XMODAL_ADDRESS, then {M.DEFAULT_ADDRESS})")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each call (default 300)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the server", description="Run the xmodal gRPC server. Every setting "
+                           "can also come from a TOML file (--config) or an XMODAL_<NAME> environment variable.")
+    try:
+        from xmodal_server.config import add_arguments
+    except ImportError:  # client-only install
+        serve.set_defaults(server_missing=True)
+    else:
+        add_arguments(serve)
+
+    info = sub.add_parser("info", help="show the server's models, space and limits")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_parser("health", help="print the server's health status (exit 1 unless SERVING)")
+
+    coll = sub.add_parser("collections", help="create, list or delete collections")
+    csub = coll.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = csub.add_parser("create", help="create an empty collection")
+    create.add_argument("name")
+    create.add_argument("--description", default="")
+    lst = csub.add_parser("list", help="list collections with their item counts")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    delete = csub.add_parser("delete", help="delete a collection and all its items")
+    delete.add_argument("name")
+
+    add = sub.add_parser("add", help="add items to a collection")
+    add.add_argument("collection")
+    src = add.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", help="one text item")
+    src.add_argument("--image", metavar="PATH", help="one image file")
+    src.add_argument("--speech", metavar="PATH", help="one audio file")
+    src.add_argument("--from-dir", metavar="DIR", help="every image/audio file in DIR (by extension); id = file stem")
+    src.add_argument("--from-tsv", metavar="FILE", help="TSV with a header row: columns id, text, then metadata columns")
+    add.add_argument("--id", help="item id (default: file stem, or a hash of the text)")
+    add.add_argument("--meta", action="append", default=[], metavar="K=V", help="metadata entry (repeatable)")
+
+    search = sub.add_parser("search", help="search a collection by text, image or speech")
+    search.add_argument("collection")
+    _add_query(search)
+    search.add_argument("--top-k", type=int, default=10, help="number of hits (default 10)")
+    search.add_argument("--modality", action="append", default=[], choices=["text", "image", "speech", "vector"],
+                        help="only return items of this modality (repeatable)")
+    search.add_argument("--json", action="store_true", help='print {"hits": [{"id","score","modality","metadata"}...]}')
+
+    embed = sub.add_parser("embed", help="print the shared-space vector of one input")
+    _add_query(embed)
+    embed.add_argument("--json", action="store_true", help="print JSON")
+
+    delete_items = sub.add_parser("delete", help="delete items by id")
+    delete_items.add_argument("collection")
+    delete_items.add_argument("ids", nargs="+")
+    return p
+
+
+def _meta(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --meta {pair!r} must look like KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _chunks(items: list, n: int) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _bulk_add(client: Client, collection: str, items: list) -> int:
+    from tqdm import tqdm
+
+    added = 0
+    with tqdm(total=len(items), desc=f"adding to {collection}", unit="item", file=sys.stderr) as bar:
+        for chunk in _chunks(items, BATCH):
+            added += client.add_items(collection, chunk)
+            bar.update(len(chunk))
+    return added
+
+
+def _items_from_dir(folder: Path) -> list:
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXT | AUDIO_EXT)
+    if not files:
+        raise SystemExit(f"error: no image ({', '.join(sorted(IMAGE_EXT))}) or audio ({', '.join(sorted(AUDIO_EXT))}) files in {folder}")
+    stems = [f.stem for f in files]
+    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    if dupes:
+        raise SystemExit(f"error: several files share the id(s) {dupes[:5]} (same stem, different extension); rename them")
+    return [
+        M.Item.image(f.stem, f, {"file": f.name}) if f.suffix.lower() in IMAGE_EXT else M.Item.speech(f.stem, f, {"file": f.name})
+        for f in files
+    ]
+
+
+def _items_from_tsv(path: Path) -> list:
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    if not rows or not {"id", "text"} <= set(rows[0]):
+        raise SystemExit(f"error: {path} needs a header row with columns 'id' and 'text' (then metadata columns)")
+    return [M.Item.text(r["id"], r["text"], {k: v for k, v in r.items() if k not in ("id", "text") and v is not None})
+            for r in rows]
+
+
+def _print_search(result: M.SearchResult, as_json: bool) -> None:
+    if as_json:
+        out = {"hits": [h.to_json() for h in result.hits]}
+        if result.transcript:
+            out["transcript"] = result.transcript
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    if result.transcript:
+        print(f"heard: {result.transcript!r}")
+    for rank, h in enumerate(result.hits, 1):
+        label = h.metadata.get("name") or h.text[:80]
+        print(f"{rank:>3}. {h.score:+.4f}  {h.modality:<6} {h.id}  {label}")
+
+
+def run(args: argparse.Namespace, client: Client) -> int:
+    cmd = args.command
+    if cmd == "info":
+        info = client.info()
+        if args.json:
+            print(json_format.MessageToJson(info, preserving_proto_field_name=True))
+        else:
+            print(f"xmodal {info.version}  profile={info.profile}  device={info.device}")
+            print(f"space {info.space_id}  dim={info.shared_dim}  aligned={info.aligned}")
+            print(f"  {info.alignment_note}")
+            for e in info.encoders:
+                print(f"  {M.MODALITY_NAMES.get(e.modality):<6} {e.name:<20} {e.architecture} -> head {e.head}")
+            print(f"index: {info.index_backend}")
+        return 0
+    if cmd == "health":
+        status = client.health()
+        print(status)
+        return 0 if status == "SERVING" else 1
+    if cmd == "collections":
+        if args.action == "create":
+            c = client.create_collection(args.name, args.description)
+            print(f"created {c['name']} (dim {c['dim']}, space {c['space_id']})")
+        elif args.action == "delete":
+            client.delete_collection(args.name)
+            print(f"deleted {args.name}")
+        else:
+            cols = client.list_collections()
+            if args.json:
+                print(json.dumps(cols))
+            for c in [] if args.json else cols:
+                print(f"{c['name']:<24} {c['item_count']:>8} items  dim {c['dim']}  {c['space_id']}")
+        return 0
+    if cmd == "add":
+        if args.from_dir or args.from_tsv:
+            items = _items_from_dir(Path(args.from_dir)) if args.from_dir else _items_from_tsv(Path(args.from_tsv))
+            print(f"added {_bulk_add(client, args.collection, items)} items to {args.collection}")
+            return 0
+        meta = _meta(args.meta)
+        if args.text is not None:
+            item = M.Item.text(args.id or hashlib.sha1(args.text.encode()).hexdigest()[:12], args.text, meta)
+        elif args.image:
+            item = M.Item.image(args.id or Path(args.image).stem, args.image, meta)
+        else:
+            item = M.Item.speech(args.id or Path(args.speech).stem, args.speech, meta)
+        client.add_items(args.collection, [item])
+        print(f"added {item.id} to {args.collection}")
+        return 0
+    if cmd == "delete":
+        deleted, missing = client.delete_items(args.collection, args.ids)
+        print(f"deleted {deleted}" + (f"; not found: {', '.join(missing)}" if missing else ""))
+        return 0
+    if cmd == "search":
+        if args.text is not None:
+            result = client.search_text(args.collection, args.text, args.top_k, args.modality)
+        elif args.image:
+            result = client.search_image(args.collection, args.image, args.top_k, args.modality)
+        else:
+            result = client.search_speech(args.collection, args.speech, args.top_k, args.modality)
+        _print_search(result, args.json)
+        return 0
+    if cmd == "embed":
+        if args.text is not None:
+            emb = client.embed_text([args.text])
+        elif args.image:
+            emb = client.embed_image([args.image])
+        else:
+            emb = client.embed_speech([args.speech])
+        vec = emb.vectors[0]
+        if args.json:
+            print(json.dumps({"space_id": emb.space_id, "dim": int(vec.size), "vector": [float(x) for x in vec],
+                              "transcript": emb.transcripts[0], "truncated": emb.truncated[0]}))
+        else:
+            print(f"space {emb.space_id} dim {vec.size}: [{', '.join(f'{x:.4f}' for x in vec[:8])}, ...]")
+            if emb.transcripts[0]:
+                print(f"heard: {emb.transcripts[0]!r}")
+        return 0
+    raise AssertionError(cmd)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        if getattr(args, "server_missing", False):
+            print("error: the server package (xmodal_server) is not installed; install the full project", file=sys.stderr)
+            return 2
+        from xmodal_server.main import serve_from_args
+
+        return serve_from_args(args)
+    try:
+        with Client(args.address, timeout=args.timeout) as client:
+            return run(args, client)
+    except M.XmodalClientError as e:
+        print(f"error: {e.code.name}: {e.details}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

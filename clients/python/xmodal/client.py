@@ -1,0 +1,155 @@
+"""Sync and asyncio clients. Both share one table of calls (``_Calls``); only ``_call`` differs, so
+the two can never drift apart."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from xmodal import _messages as M
+from xmodal.v1 import (
+    collection_pb2,
+    collection_pb2_grpc,
+    embedding_pb2,
+    embedding_pb2_grpc,
+    info_pb2,
+    info_pb2_grpc,
+    search_pb2,
+    search_pb2_grpc,
+)
+
+MAX_MESSAGE = 64 * 2**20
+
+
+class _Calls:
+    timeout: float | None
+
+    def _stubs(self, channel) -> None:
+        self._embedding = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        self._collections = collection_pb2_grpc.CollectionServiceStub(channel)
+        self._search = search_pb2_grpc.SearchServiceStub(channel)
+        self._info = info_pb2_grpc.InfoServiceStub(channel)
+        self._health = health_pb2_grpc.HealthStub(channel)
+
+    def _call(self, method: Callable, request: Any, parse: Callable[[Any], Any]) -> Any:
+        raise NotImplementedError
+
+    # -- info & health ------------------------------------------------------------------------------
+    def info(self):
+        """The server's GetInfoResponse (profile, encoders, space, alignment, limits)."""
+        return self._call(self._info.GetInfo, info_pb2.GetInfoRequest(), lambda r: r)
+
+    def health(self, service: str = "") -> str:
+        """"SERVING", "NOT_SERVING", ... for the whole server ("") or one service."""
+        return self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service),
+                          lambda r: health_pb2.HealthCheckResponse.ServingStatus.Name(r.status))
+
+    # -- embedding ----------------------------------------------------------------------------------
+    def embed_text(self, texts: Sequence[str]) -> M.Embeddings:
+        return self._call(self._embedding.EmbedText, embedding_pb2.EmbedTextRequest(texts=list(texts)),
+                          lambda r: M.embeddings(r.result))
+
+    def embed_image(self, images: Sequence[M.Media]) -> M.Embeddings:
+        req = embedding_pb2.EmbedImageRequest(images=[M.read_media(i) for i in images])
+        return self._call(self._embedding.EmbedImage, req, lambda r: M.embeddings(r.result))
+
+    def embed_speech(self, audios: Sequence[M.Media], pcm_sample_rate: int = 0) -> M.Embeddings:
+        req = embedding_pb2.EmbedSpeechRequest(audios=[M.audio(a, pcm_sample_rate) for a in audios])
+        return self._call(self._embedding.EmbedSpeech, req, lambda r: M.embeddings(r.result))
+
+    # -- collections --------------------------------------------------------------------------------
+    def create_collection(self, name: str, description: str = "") -> dict:
+        req = collection_pb2.CreateCollectionRequest(name=name, description=description)
+        return self._call(self._collections.CreateCollection, req, lambda r: M.collection_dict(r.collection))
+
+    def list_collections(self) -> list[dict]:
+        return self._call(self._collections.ListCollections, collection_pb2.ListCollectionsRequest(),
+                          lambda r: [M.collection_dict(c) for c in r.collections])
+
+    def delete_collection(self, name: str) -> None:
+        return self._call(self._collections.DeleteCollection, collection_pb2.DeleteCollectionRequest(name=name),
+                          lambda r: None)
+
+    def add_items(self, collection: str, items: Sequence[collection_pb2.Item]) -> int:
+        """Items from ``xmodal.Item.text/image/speech/vector``. All or nothing; durable on return."""
+        req = collection_pb2.AddItemsRequest(collection=collection, items=list(items))
+        return self._call(self._collections.AddItems, req, lambda r: r.added)
+
+    def delete_items(self, collection: str, ids: Sequence[str]) -> tuple[int, list[str]]:
+        req = collection_pb2.DeleteItemsRequest(collection=collection, ids=list(ids))
+        return self._call(self._collections.DeleteItems, req, lambda r: (r.deleted, list(r.missing_ids)))
+
+    def get_items(self, collection: str, ids: Sequence[str], include_vectors: bool = False) -> tuple[list[dict], list[str]]:
+        req = collection_pb2.GetItemsRequest(collection=collection, ids=list(ids), include_vectors=include_vectors)
+        return self._call(self._collections.GetItems, req,
+                          lambda r: ([M.stored_item_dict(i) for i in r.items], list(r.missing_ids)))
+
+    # -- search -------------------------------------------------------------------------------------
+    def search_text(self, collection: str, text: str, top_k: int = 10, modalities: Iterable[str] = ()) -> M.SearchResult:
+        req = search_pb2.SearchByTextRequest(collection=collection, text=text, options=M.options(top_k, modalities))
+        return self._call(self._search.SearchByText, req, M.search_result)
+
+    def search_image(self, collection: str, image: M.Media, top_k: int = 10, modalities: Iterable[str] = ()) -> M.SearchResult:
+        req = search_pb2.SearchByImageRequest(collection=collection, image=M.read_media(image),
+                                              options=M.options(top_k, modalities))
+        return self._call(self._search.SearchByImage, req, M.search_result)
+
+    def search_speech(self, collection: str, audio: M.Media, top_k: int = 10, modalities: Iterable[str] = (),
+                      pcm_sample_rate: int = 0) -> M.SearchResult:
+        req = search_pb2.SearchBySpeechRequest(collection=collection, audio=M.audio(audio, pcm_sample_rate),
+                                               options=M.options(top_k, modalities))
+        return self._call(self._search.SearchBySpeech, req, M.search_result)
+
+
+_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
+
+
+class Client(_Calls):
+    """Blocking client. ``with Client("localhost:50051") as c: c.search_text("faq", "refund?")``."""
+
+    def __init__(self, address: str | None = None, *, timeout: float | None = 60.0):
+        self.address = M.resolve_address(address)
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(self.address, options=_OPTIONS)
+        self._stubs(self._channel)
+
+    def _call(self, method, request, parse):
+        try:
+            return parse(method(request, timeout=self.timeout))
+        except grpc.RpcError as e:
+            raise M.XmodalClientError(e.code(), e.details()) from None
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class AsyncClient(_Calls):
+    """asyncio client with the same methods, each awaitable: ``await c.search_text(...)``."""
+
+    def __init__(self, address: str | None = None, *, timeout: float | None = 60.0):
+        self.address = M.resolve_address(address)
+        self.timeout = timeout
+        self._channel = grpc.aio.insecure_channel(self.address, options=_OPTIONS)
+        self._stubs(self._channel)
+
+    async def _call(self, method, request, parse):
+        try:
+            return parse(await method(request, timeout=self.timeout))
+        except grpc.RpcError as e:
+            raise M.XmodalClientError(e.code(), e.details()) from None
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()

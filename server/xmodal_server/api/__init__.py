@@ -1,0 +1,1 @@
+"""gRPC boundary: thin servicers, proto <-> domain conversion, and the one error mapping."""

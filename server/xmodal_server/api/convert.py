@@ -1,0 +1,54 @@
+"""proto <-> domain conversion. Vectors travel as packed little-endian float32 (ARCHITECTURE.md §8)."""
+from __future__ import annotations
+
+import numpy as np
+
+from xmodal.v1 import common_pb2, search_pb2
+
+from ..encoders.base import IMAGE, SPEECH, TEXT
+from ..errors import InvalidInput
+from ..service import VECTOR, AudioInput, Timing
+
+MODALITY_TO_PROTO = {
+    TEXT: common_pb2.MODALITY_TEXT,
+    IMAGE: common_pb2.MODALITY_IMAGE,
+    SPEECH: common_pb2.MODALITY_SPEECH,
+    VECTOR: common_pb2.MODALITY_VECTOR,
+}
+PROTO_TO_MODALITY = {v: k for k, v in MODALITY_TO_PROTO.items()}
+
+
+def vector_to_proto(v: np.ndarray) -> common_pb2.Vector:
+    return common_pb2.Vector(data=np.asarray(v, dtype="<f4").tobytes(), dim=int(v.shape[-1]))
+
+
+def vector_from_proto(msg: common_pb2.Vector, where: str) -> np.ndarray:
+    if msg.dim == 0 or len(msg.data) != 4 * msg.dim:
+        raise InvalidInput(
+            f"{where}: vector has {len(msg.data)} bytes for dim {msg.dim}; expected 4*dim bytes of little-endian float32"
+        )
+    return np.frombuffer(msg.data, dtype="<f4").astype(np.float32)
+
+
+def audio_from_proto(msg: common_pb2.Audio) -> AudioInput:
+    return AudioInput(data=msg.data, pcm_sample_rate=msg.pcm_sample_rate, pcm_channels=msg.pcm_channels or 1)
+
+
+def timing_to_proto(t: Timing) -> common_pb2.Timing:
+    return common_pb2.Timing(decode_ms=t.decode_ms, model_ms=t.model_ms, index_ms=t.index_ms, total_ms=t.total_ms)
+
+
+def modalities_from_proto(values) -> list[str]:
+    out = []
+    for v in values:
+        if v not in PROTO_TO_MODALITY:
+            raise InvalidInput(f"options.modalities: unknown modality value {v}; use TEXT, IMAGE, SPEECH or VECTOR")
+        out.append(PROTO_TO_MODALITY[v])
+    return out
+
+
+def hits_to_proto(hits) -> list[search_pb2.Hit]:
+    return [
+        search_pb2.Hit(id=h.id, score=h.score, modality=MODALITY_TO_PROTO[h.modality], metadata=h.metadata, text=h.text)
+        for h in hits
+    ]

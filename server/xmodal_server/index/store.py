@@ -1,0 +1,101 @@
+"""The set of collections under ``<data_dir>/collections``: create, open, list, delete.
+
+Creation and deletion are atomic directory renames: a collection is built in a ``.tmp-*`` directory
+and renamed into place, and deleted by renaming it to ``.trash-*`` before removal, so a crash never
+leaves a half-made collection under its real name. Leftovers are swept on open.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from ..errors import AlreadyExists, InvalidInput, NotFound
+from .collection import Collection
+
+log = logging.getLogger(__name__)
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name or ""):
+        raise InvalidInput(
+            f"collection name {name!r} is invalid: use 1-64 characters of letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class Store:
+    def __init__(self, data_dir: Path):
+        self.root = data_dir / "collections"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        for leftover in list(self.root.glob(".tmp-*")) + list(self.root.glob(".trash-*")):
+            log.warning("removing leftover %s from an interrupted create/delete", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+        self._open: dict[str, Collection] = {}
+        for path in sorted(p for p in self.root.iterdir() if p.is_dir() and NAME_RE.match(p.name)):
+            self._open[path.name] = Collection(path)
+
+    def create(self, name: str, *, dim: int, space_id: str, description: str = "") -> Collection:
+        check_name(name)
+        with self._lock:
+            if name in self._open:
+                raise AlreadyExists(f"collection {name!r} already exists")
+            tmp = self.root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir()
+            meta = {
+                "name": name,
+                "description": description,
+                "dim": str(dim),
+                "space_id": space_id,
+                "index_type": "flat-ip",
+                "created_at": repr(time.time()),
+            }
+            Collection(tmp, create=meta).close()
+            final = self.root / name
+            tmp.rename(final)
+            _fsync_dir(self.root)
+            self._open[name] = coll = Collection(final)
+            return coll
+
+    def get(self, name: str) -> Collection:
+        try:
+            return self._open[name]
+        except KeyError:
+            check_name(name)
+            raise NotFound(f"collection {name!r} does not exist; list them with `xmodal collections list`") from None
+
+    def list(self) -> list[Collection]:
+        return [self._open[n] for n in sorted(self._open)]
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            coll = self.get(name)
+            del self._open[name]
+            coll.close()
+            trash = self.root / f".trash-{name}-{uuid.uuid4().hex[:8]}"
+            coll.path.rename(trash)
+            _fsync_dir(self.root)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def close(self) -> None:
+        for coll in self._open.values():
+            coll.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (POSIX needs the directory itself fsynced)."""
+    import os
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

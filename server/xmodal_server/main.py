@@ -1,0 +1,34 @@
+"""``xmodal serve``: config from file/env/flags, logging, then run the app until a signal."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from .config import from_args
+from .errors import XmodalError
+
+
+def serve_from_args(args: argparse.Namespace) -> int:
+    try:
+        config = from_args(args)
+    except XmodalError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    # No hub is reachable and none is needed: weights come from packages or local paths.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .app import serve
+
+    try:
+        asyncio.run(serve(config))
+    except XmodalError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,251 @@
+"""The domain core behind the gRPC servicers: validate, decode, embed, store, search.
+
+Inputs and outputs are plain Python types (see the dataclasses below), never protos, so this layer is
+testable without gRPC and the servicers stay thin. Media decoding runs on a CPU pool, model compute on
+a single model thread (torch already uses every core inside one call), and index I/O on the default
+pool: the event loop only waits.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .config import Config
+from .embedder import Embedded, Embedder
+from .encoders.base import IMAGE, SPEECH, TEXT
+from .errors import InvalidInput, XmodalError
+from .index.collection import Hit, NewItem, StoredItem
+from .index.store import Store
+from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
+
+log = logging.getLogger(__name__)
+
+VECTOR = "vector"
+MAX_ID_CHARS = 256
+MAX_METADATA_ENTRIES = 64
+MAX_METADATA_KEY_CHARS = 128
+MAX_METADATA_VALUE_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    data: bytes
+    pcm_sample_rate: int = 0  # > 0: raw s16le PCM
+    pcm_channels: int = 1
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    id: str
+    kind: str  # TEXT, IMAGE, SPEECH or VECTOR
+    payload: Any  # str, bytes, AudioInput or np.ndarray (float32)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Timing:
+    decode_ms: float = 0.0
+    model_ms: float = 0.0
+    index_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timing = Timing()
+        self._start = time.perf_counter()
+
+    async def run(self, bucket: str, fn: Callable[[], Any], executor: ThreadPoolExecutor | None) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn)
+        finally:
+            setattr(self.timing, bucket, getattr(self.timing, bucket) + (time.perf_counter() - t0) * 1e3)
+
+    def done(self) -> Timing:
+        self.timing.total_ms = (time.perf_counter() - self._start) * 1e3
+        return self.timing
+
+
+def check_id(item_id: str, where: str) -> str:
+    if not item_id:
+        raise InvalidInput(f"{where}: id is empty; every item needs a unique id")
+    if len(item_id) > MAX_ID_CHARS:
+        raise InvalidInput(f"{where}: id has {len(item_id)} characters, more than {MAX_ID_CHARS}")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in item_id):
+        raise InvalidInput(f"{where}: id contains control characters")
+    return item_id
+
+
+def check_metadata(metadata: dict[str, str], where: str) -> dict[str, str]:
+    if len(metadata) > MAX_METADATA_ENTRIES:
+        raise InvalidInput(f"{where}: {len(metadata)} metadata entries, more than {MAX_METADATA_ENTRIES}")
+    for k, v in metadata.items():
+        if not k or len(k) > MAX_METADATA_KEY_CHARS:
+            raise InvalidInput(f"{where}: metadata key {k[:40]!r} must have 1..{MAX_METADATA_KEY_CHARS} characters")
+        if len(v) > MAX_METADATA_VALUE_CHARS:
+            raise InvalidInput(f"{where}: metadata value of {k!r} exceeds {MAX_METADATA_VALUE_CHARS} characters")
+    return dict(metadata)
+
+
+class Service:
+    def __init__(self, config: Config, embedder: Embedder, store: Store):
+        self.config = config
+        self.embedder = embedder
+        self.store = store
+        self.limits = MediaLimits(
+            max_image_bytes=config.max_image_bytes,
+            max_image_pixels=config.max_image_pixels,
+            max_audio_bytes=config.max_audio_bytes,
+            max_audio_seconds=config.max_audio_seconds,
+            max_text_chars=config.max_text_chars,
+        )
+        self.model_pool = ThreadPoolExecutor(1, thread_name_prefix="xmodal-model")
+        self.cpu_pool = ThreadPoolExecutor(2, thread_name_prefix="xmodal-decode")
+
+    def close(self) -> None:
+        self.model_pool.shutdown(wait=True, cancel_futures=True)
+        self.cpu_pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- validation --------------------------------------------------------------------------------
+    def check_batch(self, n: int, what: str) -> None:
+        if n == 0:
+            raise InvalidInput(f"no {what} given; send 1..{self.config.max_batch}")
+        if n > self.config.max_batch:
+            raise InvalidInput(f"{n} {what} in one request, more than max_batch={self.config.max_batch}; split it")
+
+    def check_top_k(self, top_k: int) -> int:
+        if not 1 <= top_k <= self.config.max_top_k:
+            raise InvalidInput(f"top_k={top_k} is out of range: use 1..{self.config.max_top_k}")
+        return top_k
+
+    def _decode_one(self, kind: str, payload: Any) -> Any:
+        if kind == TEXT:
+            return check_text(payload, self.limits)
+        if kind == IMAGE:
+            return decode_image(payload, self.limits)
+        if kind == SPEECH:
+            audio: AudioInput = payload
+            if audio.pcm_sample_rate:
+                return decode_pcm_s16le(audio.data, audio.pcm_sample_rate, self.limits, channels=audio.pcm_channels or 1)
+            return decode_audio(audio.data, self.limits)
+        raise InvalidInput(f"unknown payload kind {kind!r}")
+
+    def _decode_all(self, kind: str, payloads: Sequence[Any], labels: Sequence[str]) -> list[Any]:
+        out = []
+        for payload, label in zip(payloads, labels):
+            try:
+                out.append(self._decode_one(kind, payload))
+            except XmodalError as e:
+                raise e.with_item(label) from None
+        return out
+
+    def _embed(self, kind: str, decoded: list[Any]) -> Embedded:
+        fn = {TEXT: self.embedder.embed_texts, IMAGE: self.embedder.embed_images, SPEECH: self.embedder.embed_speech}[kind]
+        return fn(decoded)
+
+    # -- embedding ---------------------------------------------------------------------------------
+    async def embed(self, kind: str, payloads: Sequence[Any], what: str) -> tuple[Embedded, Timing]:
+        self.check_batch(len(payloads), what)
+        clock = _Clock()
+        labels = [f"{what}[{i}]" for i in range(len(payloads))]
+        decoded = await clock.run("decode_ms", lambda: self._decode_all(kind, payloads, labels), self.cpu_pool)
+        out = await clock.run("model_ms", lambda: self._embed(kind, decoded), self.model_pool)
+        return out, clock.done()
+
+    # -- collections -------------------------------------------------------------------------------
+    async def add_items(self, collection: str, items: Sequence[ItemInput]) -> tuple[int, Timing]:
+        coll = self.store.get(collection)
+        coll.check_space(self.embedder.space_id)
+        self.check_batch(len(items), "items")
+        clock = _Clock()
+        labels = [f"items[{i}] (id {it.id[:64]!r})" for i, it in enumerate(items)]
+        seen: set[str] = set()
+        for it, label in zip(items, labels):
+            check_id(it.id, label)
+            check_metadata(it.metadata, label)
+            if it.id in seen:
+                raise InvalidInput(f"{label}: id appears twice in this request")
+            seen.add(it.id)
+        vectors: list[np.ndarray | None] = [None] * len(items)
+        texts: list[str] = [""] * len(items)
+        for kind in (TEXT, IMAGE, SPEECH):
+            idx = [i for i, it in enumerate(items) if it.kind == kind]
+            if not idx:
+                continue
+            decoded = await clock.run(
+                "decode_ms", lambda: self._decode_all(kind, [items[i].payload for i in idx], [labels[i] for i in idx]),
+                self.cpu_pool,
+            )
+            out = await clock.run("model_ms", lambda: self._embed(kind, decoded), self.model_pool)
+            for j, i in enumerate(idx):
+                vectors[i] = out.vectors[j]
+                if kind == TEXT:
+                    texts[i] = decoded[j]
+                elif kind == SPEECH and out.transcripts:
+                    texts[i] = out.transcripts[j]
+        for i, it in enumerate(items):
+            if it.kind == VECTOR:
+                vectors[i] = self.check_vector(it.payload, coll.dim, labels[i])
+        new = [
+            NewItem(
+                id=it.id, modality=it.kind, vector=vectors[i], metadata=it.metadata, text=texts[i],
+                payload=(it.payload.data if it.kind == SPEECH else it.payload) if it.kind in (IMAGE, SPEECH) else None,
+                payload_kind=_payload_kind(it),
+            )
+            for i, it in enumerate(items)
+        ]
+        added = await clock.run("index_ms", lambda: coll.add(new), None)
+        return added, clock.done()
+
+    @staticmethod
+    def check_vector(vector: np.ndarray, dim: int, where: str) -> np.ndarray:
+        if vector.shape != (dim,):
+            raise InvalidInput(f"{where}: vector has {vector.size} values, the space has dim {dim}")
+        if not np.all(np.isfinite(vector)):
+            raise InvalidInput(f"{where}: vector contains NaN or infinite values")
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0 or not math.isfinite(norm):
+            raise InvalidInput(f"{where}: vector has zero norm; cosine similarity is undefined")
+        return (vector / norm).astype(np.float32)
+
+    async def delete_items(self, collection: str, ids: Sequence[str]) -> tuple[int, list[str]]:
+        coll = self.store.get(collection)
+        if not ids:
+            raise InvalidInput("no ids given")
+        for i, item_id in enumerate(ids):
+            check_id(item_id, f"ids[{i}]")
+        return await asyncio.get_running_loop().run_in_executor(None, coll.delete, list(ids))
+
+    async def get_items(self, collection: str, ids: Sequence[str], include_vectors: bool) -> tuple[list[StoredItem], list[str]]:
+        coll = self.store.get(collection)
+        if not ids:
+            raise InvalidInput("no ids given")
+        for i, item_id in enumerate(ids):
+            check_id(item_id, f"ids[{i}]")
+        return await asyncio.get_running_loop().run_in_executor(None, coll.get, list(ids), include_vectors)
+
+    # -- search ------------------------------------------------------------------------------------
+    async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str]) -> tuple[list[Hit], Embedded, Timing]:
+        coll = self.store.get(collection)
+        coll.check_space(self.embedder.space_id)
+        self.check_top_k(top_k)
+        clock = _Clock()
+        decoded = await clock.run("decode_ms", lambda: self._decode_all(kind, [query], ["query"]), self.cpu_pool)
+        out = await clock.run("model_ms", lambda: self._embed(kind, decoded), self.model_pool)
+        hits = await clock.run("index_ms", lambda: coll.search(out.vectors[0], top_k, modalities), None)
+        return hits, out, clock.done()
+
+
+def _payload_kind(item: ItemInput) -> str:
+    if item.kind == SPEECH:
+        return f"pcm_s16le:{item.payload.pcm_sample_rate}:{item.payload.pcm_channels or 1}" if item.payload.pcm_sample_rate else "audio"
+    return item.kind if item.kind in (IMAGE,) else ""
