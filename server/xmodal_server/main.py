@@ -17,8 +17,6 @@ def serve_from_args(args: argparse.Namespace) -> int:
     except XmodalError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    # No hub is reachable and none is needed: weights come from packages or local paths.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from .app import serve
@@ -28,7 +26,9 @@ def serve_from_args(args: argparse.Namespace) -> int:
     except XmodalError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except OSError as e:
+    except (OSError, ValueError) as e:
+        # Model loading failures (missing weights, unreachable hub, wrong file) and bind errors:
+        # the encoders' messages already say what to pass instead.
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

