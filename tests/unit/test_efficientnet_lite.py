@@ -42,8 +42,18 @@ def test_build_is_strict_and_describes_itself(encoder):
     assert encoder.info.feature_dim == 1280
     assert encoder.info.source == efficientnet_lite.default_weights_path()
     state = torch.load(encoder.info.source, map_location="cpu", weights_only=True)
-    assert set(encoder.model.state_dict()) == set(state)
+    assert set(efficientnet_lite.load_model(encoder.info.source).state_dict()) == set(state)
     assert not encoder.model.training
+
+
+def test_folded_batchnorm_gives_the_same_outputs():
+    x = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    plain = efficientnet_lite.load_model(efficientnet_lite.default_weights_path())
+    fused = efficientnet_lite.fuse_for_inference(efficientnet_lite.load_model(efficientnet_lite.default_weights_path()))
+    with torch.inference_mode():
+        a, b = plain(x).softmax(-1), fused(x.to(memory_format=torch.channels_last)).softmax(-1)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
 
 
 def test_missing_weight_fails_loudly(tmp_path):

@@ -76,7 +76,8 @@ def test_build_loads_strict_float32_tiny_en(encoder):
     assert encoder.info.modality == SPEECH and encoder.info.feature_dim == 384
     cfg = encoder.model.config
     assert (cfg.d_model, cfg.encoder_layers, cfg.decoder_layers, cfg.encoder_attention_heads) == (384, 4, 4, 6)
-    assert (cfg.vocab_size, cfg.num_mel_bins, cfg.max_source_positions, cfg.max_target_positions) == (51864, 80, 1500, 448)
+    positions = (cfg.max_source_positions, cfg.max_target_positions)
+    assert (cfg.vocab_size, cfg.num_mel_bins, *positions) == (51864, 80, 1500, 448)
     assert all(p.dtype == torch.float32 for p in encoder.model.parameters())
     assert encoder.model.proj_out.weight.data_ptr() == encoder.model.model.decoder.embed_tokens.weight.data_ptr()
     assert not encoder.model.training

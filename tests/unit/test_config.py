@@ -1,0 +1,50 @@
+import argparse
+
+import pytest
+
+from xmodal_server.config import Config, add_arguments, from_args, load_config
+from xmodal_server.errors import InvalidInput
+
+
+def test_defaults():
+    c = load_config(env={})
+    assert c.port == 50051 and c.profile == "embedded" and c.demo is False
+
+
+def test_precedence_file_env_flags(tmp_path):
+    f = tmp_path / "x.toml"
+    f.write_text('port = 6000\nprofile = "reference"\nmax_batch = 8\n')
+    c = load_config(f, env={"XMODAL_PORT": "7000", "XMODAL_DEMO": "true"}, overrides={"max_batch": 4, "host": None})
+    assert (c.port, c.profile, c.max_batch, c.demo, c.host) == (7000, "reference", 4, True, "127.0.0.1")
+
+
+def test_cli_flags_via_argparse(tmp_path):
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    args = p.parse_args(["--port", "0", "--data-dir", str(tmp_path), "--demo", "--profile", "reference"])
+    c = from_args(args, env={})
+    assert c.port == 0 and c.data_dir == str(tmp_path) and c.demo and c.profile == "reference"
+
+
+@pytest.mark.parametrize("env, phrase", [
+    ({"XMODAL_PORT": "abc"}, "expected int"),
+    ({"XMODAL_PORT": "70000"}, "0..65535"),
+    ({"XMODAL_PROFILE": "huge"}, "must be one of"),
+    ({"XMODAL_DEMO": "maybe"}, "expected bool"),
+    ({"XMODAL_MAX_BATCH": "0"}, "at least 1"),
+])
+def test_bad_values_are_refused_with_a_clear_message(env, phrase):
+    with pytest.raises(InvalidInput, match=phrase):
+        load_config(env=env)
+
+
+def test_unknown_key_in_file(tmp_path):
+    f = tmp_path / "x.toml"
+    f.write_text("prot = 1\n")
+    with pytest.raises(InvalidInput, match="unknown keys"):
+        load_config(f, env={})
+
+
+def test_config_is_frozen():
+    with pytest.raises(Exception):
+        Config().port = 1  # type: ignore[misc]

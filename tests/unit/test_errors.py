@@ -1,0 +1,26 @@
+import grpc
+import pytest
+
+from xmodal_server import errors as E
+
+
+@pytest.mark.parametrize("exc, code", [
+    (E.InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
+    (E.NotFound, grpc.StatusCode.NOT_FOUND),
+    (E.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (E.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (E.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (E.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (E.Internal, grpc.StatusCode.INTERNAL),
+])
+def test_each_domain_error_maps_to_one_status(exc, code):
+    assert E.status_for(exc("x")) == code
+
+
+def test_unknown_exceptions_are_internal():
+    assert E.status_for(KeyError("x")) == grpc.StatusCode.INTERNAL
+
+
+def test_with_item_prefixes_the_item_and_keeps_the_type():
+    e = E.InvalidInput("image is truncated").with_item("items[3] (id 'a')")
+    assert isinstance(e, E.InvalidInput) and str(e) == "items[3] (id 'a'): image is truncated"

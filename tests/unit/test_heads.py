@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from xmodal_server.encoders.heads import l2_normalise, linear, load_checkpoint
+from xmodal_server.errors import InvalidInput
+
+
+def test_builtin_is_zero_shot_and_unaligned():
+    c = load_checkpoint(None)
+    assert c.id == "zero-shot-v0" and c.aligned is False
+    assert (c.head_type("text"), c.head_type("image"), c.head_type("speech")) == ("identity", "conse", "transcribe")
+
+
+def write(tmp_path, heads, weights=None, **extra):
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "id": "t-1", "heads": heads, **extra}))
+    if weights:
+        save_file(weights, str(tmp_path / "heads.safetensors"))
+    return str(tmp_path)
+
+
+def test_linear_checkpoint_loads_and_projects(tmp_path):
+    w = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    path = write(tmp_path, {"text": {"type": "identity"}, "image": {"type": "linear"}, "speech": {"type": "transcribe"}},
+                 {"image.weight": w, "image.bias": np.zeros(4, np.float32)}, aligned=True, metrics={"r@1": 0.5})
+    c = load_checkpoint(path)
+    assert c.aligned and c.metrics == {"r@1": "0.5"}
+    x = np.ones((2, 6), np.float32)
+    assert np.allclose(linear(c, "image", x), x @ w.T)
+    with pytest.raises(InvalidInput, match="another profile"):
+        linear(c, "image", np.ones((1, 5), np.float32))
+
+
+@pytest.mark.parametrize("heads, phrase", [
+    ({"text": {"type": "identity"}, "image": {"type": "magic"}, "speech": {"type": "transcribe"}}, "expected one of"),
+    ({"text": {"type": "identity"}, "image": {"type": "linear"}, "speech": {"type": "transcribe"}}, "needs 'image.weight'"),
+])
+def test_bad_checkpoints_are_refused(tmp_path, heads, phrase):
+    with pytest.raises(InvalidInput, match=phrase):
+        load_checkpoint(write(tmp_path, heads))
+
+
+def test_missing_manifest(tmp_path):
+    with pytest.raises(InvalidInput, match="manifest.json"):
+        load_checkpoint(str(tmp_path))
+
+
+def test_l2_normalise_handles_zero_rows():
+    out = l2_normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    assert np.allclose(out[0], [0.6, 0.8]) and np.all(np.isfinite(out))
