@@ -43,6 +43,7 @@ class Config:
     device: str = _f("auto", "Torch device: 'auto' (cuda when available, else cpu), 'cpu', 'cuda', 'cuda:1'...")
     torch_threads: int = _f(0, "Intra-op threads for torch on CPU; 0 = number of cores.")
     demo: bool = _f(False, "Create the demo collections 'emoji' and 'faq' on first start (downloads emoji via npm).")
+    demo_limit: int = _f(0, "With --demo: embed at most this many emoji images (0 = all 1,906); for a quick look.")
     max_batch: int = _f(64, "Most inputs in one Embed*/AddItems request.")
     max_top_k: int = _f(1000, "Largest top_k a search may ask for.")
     max_message_mb: int = _f(64, "Largest gRPC message accepted, in MiB.")
@@ -65,6 +66,8 @@ class Config:
                      "max_image_pixels", "max_audio_bytes"):
             if getattr(self, name) < 1:
                 raise InvalidInput(f"config {name}={getattr(self, name)}: must be at least 1")
+        if self.demo_limit < 0:
+            raise InvalidInput(f"config demo_limit={self.demo_limit}: must be 0 (all) or more")
         if self.max_audio_seconds <= 0 or self.grace_seconds < 0:
             raise InvalidInput("config max_audio_seconds must be > 0 and grace_seconds >= 0")
 

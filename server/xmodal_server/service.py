@@ -162,6 +162,16 @@ class Service:
         return out, clock.done()
 
     # -- collections -------------------------------------------------------------------------------
+    async def create_collection(self, name: str, description: str = ""):
+        e = self.embedder
+        # Off the loop: creation fsyncs the new database and the directory rename.
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.store.create(name, dim=e.shared_dim, space_id=e.space_id, description=description)
+        )
+
+    async def delete_collection(self, name: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.store.delete, name)
+
     async def add_items(self, collection: str, items: Sequence[ItemInput]) -> tuple[int, Timing]:
         coll = self.store.get(collection)
         coll.check_space(self.embedder.space_id)

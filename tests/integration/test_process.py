@@ -78,3 +78,34 @@ def test_acknowledged_items_survive_sigkill_and_restart(tmp_path, capsys):
     with capsys.disabled():
         # Measured, not asserted (timings belong in bench/): the second start has warm caches.
         print(f"\n[time to SERVING] first start {first.ready_seconds:.1f}s, restart {second.ready_seconds:.1f}s")
+
+
+def test_demo_builds_emoji_and_faq_then_later_starts_load_them(tmp_path):
+    """The README's main job, shortened with --demo-limit (the full set is 1,906 images)."""
+    import json
+    import shutil
+
+    if shutil.which("npm") is None:
+        pytest.skip("npm is needed to download the emoji set (.ci/run installs it)")
+    first = ServerProcess(tmp_path, "--demo", "--demo-limit", "40")
+    try:
+        assert any("building demo 'emoji'" in line for line in first.log)
+        with Client(first.address) as c:
+            cols = {x["name"]: x["item_count"] for x in c.list_collections()}
+            assert cols == {"emoji": 40, "faq": 169}
+            hits = c.search_text("emoji", "red apple", top_k=3).hits
+            assert len(hits) == 3 and all(h.modality == "image" and h.metadata["name"] for h in hits)
+            faq = c.search_text("faq", "how long do I have to return an item", top_k=1).hits
+            assert faq[0].id == "returns-window"
+        cli = subprocess.run([sys.executable, "-m", "xmodal.cli", "--address", first.address, "search", "emoji",
+                              "--text", "red apple", "--json"], capture_output=True, text=True, check=True)
+        assert len(json.loads(cli.stdout)["hits"]) == 10  # default --top-k
+    finally:
+        first.terminate()
+    second = ServerProcess(tmp_path, "--demo", "--demo-limit", "40")
+    try:
+        assert not any("building demo" in line for line in second.log)  # loaded, not rebuilt
+        with Client(second.address) as c:
+            assert {x["name"]: x["item_count"] for x in c.list_collections()} == {"emoji": 40, "faq": 169}
+    finally:
+        second.terminate()

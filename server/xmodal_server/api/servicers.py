@@ -101,9 +101,7 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
 
     @grpc_errors
     async def CreateCollection(self, request, context):
-        s = _require(self.get)
-        c = s.store.create(request.name, dim=s.embedder.shared_dim, space_id=s.embedder.space_id,
-                           description=request.description)
+        c = await _require(self.get).create_collection(request.name, request.description)
         return collection_pb2.CreateCollectionResponse(collection=_collection_to_proto(c))
 
     @grpc_errors
@@ -113,7 +111,7 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
 
     @grpc_errors
     async def DeleteCollection(self, request, context):
-        _require(self.get).store.delete(request.name)
+        await _require(self.get).delete_collection(request.name)
         return collection_pb2.DeleteCollectionResponse()
 
     @grpc_errors

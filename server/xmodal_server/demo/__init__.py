@@ -87,8 +87,8 @@ async def _fill(service: Service, name: str, description: str, items: list[ItemI
             log.info("demo collection %s present (%d items)", name, existing.count)
             return
         log.warning("demo collection %s incomplete or from another space: rebuilding", name)
-        store.delete(name)
-    store.create(name, dim=service.embedder.shared_dim, space_id=service.embedder.space_id, description=description)
+        await service.delete_collection(name)
+    await service.create_collection(name, description)
     step = service.config.max_batch
     with tqdm(total=len(items), desc=f"building demo '{name}'", unit="item") as bar:
         for i in range(0, len(items), step):
@@ -98,6 +98,8 @@ async def _fill(service: Service, name: str, description: str, items: list[ItemI
 
 async def ensure_demo(service: Service, config: Config) -> None:
     emoji = load_emoji(fetch_package(EMOJI_PACKAGE, config.data_path / "demo-cache"))
+    if config.demo_limit:
+        emoji = emoji[: config.demo_limit]
     await _fill(service, "emoji", "Noto emoji images; metadata name = caption", [
         ItemInput(id=e.short_name, kind=IMAGE, payload=e.png,
                   metadata={"name": e.name, "category": e.category, "subcategory": e.subcategory, "unified": e.unified})
