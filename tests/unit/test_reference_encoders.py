@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from reference_weights import VOCAB, save_bert, save_resnet50, save_wav2vec2
 from xmodal_server.encoders import reference
 from xmodal_server.encoders.registry import EncoderSpec, build
 
@@ -25,13 +26,10 @@ from xmodal_server.encoders.registry import EncoderSpec, build
 @pytest.fixture(scope="module")
 def resnet_files(tmp_path_factory):
     """One random state dict, saved as a plain file and as torchvision's cached IMAGENET1K_V2 file."""
-    from torchvision.models import ResNet50_Weights, resnet50
+    from torchvision.models import ResNet50_Weights
 
-    torch.manual_seed(0)
-    state = resnet50().state_dict()
     root = tmp_path_factory.mktemp("resnet")
-    path = root / "resnet50.pth"
-    torch.save(state, path)
+    path = save_resnet50(root / "resnet50.pth")
     torch_home = root / "torch_home"
     checkpoints = torch_home / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
@@ -106,36 +104,10 @@ def test_resnet_bad_sources(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- Wav2Vec2 CTC
-LETTERS = list("ETAONIHSRDLUMWCFGYPBVK'XJQZ")
-VOCAB = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "|": 4, **{c: i + 5 for i, c in enumerate(LETTERS)}}
-
-
-def _save_wav2vec2(directory, with_mask: bool) -> None:
-    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor,
-                              Wav2Vec2ForCTC, Wav2Vec2Processor)
-
-    torch.manual_seed(0)
-    config = Wav2Vec2Config(
-        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
-        conv_dim=(32, 32), conv_kernel=(10, 3), conv_stride=(5, 2), vocab_size=len(VOCAB),
-        num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-        # base-960h style (group norm, no mask) or large-lv60 style (layer norm, mask).
-        feat_extract_norm="layer" if with_mask else "group", do_stable_layer_norm=with_mask,
-    )
-    Wav2Vec2ForCTC(config).save_pretrained(directory)
-    vocab = directory / "vocab.json"
-    vocab.write_text(json.dumps(VOCAB))
-    tokenizer = Wav2Vec2CTCTokenizer(str(vocab), unk_token="<unk>", pad_token="<pad>",
-                                     word_delimiter_token="|")
-    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
-                                         do_normalize=True, return_attention_mask=with_mask)
-    Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(directory)
-
-
 @pytest.fixture(scope="module", params=[False, True], ids=["no-mask", "mask"])
 def speech_enc(request, tmp_path_factory):
     directory = tmp_path_factory.mktemp("w2v")
-    _save_wav2vec2(directory, with_mask=request.param)
+    save_wav2vec2(directory, with_mask=request.param)
     enc = build(EncoderSpec("wav2vec2-ctc", str(directory)))
     assert enc.use_mask is request.param
     return enc
@@ -210,18 +182,9 @@ def test_speech_unreachable_hub_says_pass_a_directory(tmp_path):
 
 # ------------------------------------------------------------------------------------ BERT (text)
 def test_bert_from_local_directory(tmp_path):
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
     from xmodal_server.encoders.hf_text import bert
 
-    words = "a photo of dog cat the on grass running".split()
-    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]))
-    BertTokenizerFast(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=5 + len(words), hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=37, max_position_embeddings=64)
-    BertModel(config).save_pretrained(tmp_path)
-
+    save_bert(tmp_path)
     enc = bert(EncoderSpec("bert", str(tmp_path)))
     texts = ["a photo of a dog", "cat", "the cat running on the grass"]
     out = enc.encode(texts)
