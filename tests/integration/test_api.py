@@ -214,10 +214,18 @@ def huge_png() -> bytes:
         ("bad_collection_name", grpc.StatusCode.INVALID_ARGUMENT, "invalid"),
         ("too_many_texts", grpc.StatusCode.INVALID_ARGUMENT, "max_batch"),
         ("pcm_odd_bytes", grpc.StatusCode.INVALID_ARGUMENT, "odd"),
+        ("pcm_bad_rate", grpc.StatusCode.INVALID_ARGUMENT, "sample rate"),
+        ("long_id", grpc.StatusCode.INVALID_ARGUMENT, "more than 256"),
+        ("too_much_metadata", grpc.StatusCode.INVALID_ARGUMENT, "metadata entries"),
+        ("vector_bytes_mismatch", grpc.StatusCode.INVALID_ARGUMENT, "4*dim"),
+        ("get_no_ids", grpc.StatusCode.INVALID_ARGUMENT, "no ids"),
+        ("delete_unknown_collection", grpc.StatusCode.NOT_FOUND, "does not exist"),
+        ("unknown_modality_filter", grpc.StatusCode.INVALID_ARGUMENT, "modality"),
+        ("id_repeated_in_request", grpc.StatusCode.INVALID_ARGUMENT, "twice"),
     ],
 )
 def test_bad_input_gets_clear_status_and_server_stays_serving(client, case, expected_code, phrase):
-    from xmodal.v1 import collection_pb2
+    from xmodal.v1 import collection_pb2, common_pb2
 
     name = fresh(client, "bad")
     client.add_items(name, [Item.text("taken", "an existing item")])
@@ -239,6 +247,15 @@ def test_bad_input_gets_clear_status_and_server_stays_serving(client, case, expe
         "bad_collection_name": lambda: client.create_collection("../etc"),
         "too_many_texts": lambda: client.embed_text(["t"] * 17),
         "pcm_odd_bytes": lambda: client.embed_speech([b"\x00\x01\x02"], pcm_sample_rate=16000),
+        "pcm_bad_rate": lambda: client.search_speech(name, b"\x00\x00" * 16000, pcm_sample_rate=1000),
+        "long_id": lambda: client.add_items(name, [good, Item.text("x" * 300, "long id")]),
+        "too_much_metadata": lambda: client.add_items(name, [good, Item.text("m", "meta", {str(i): "v" for i in range(65)})]),
+        "vector_bytes_mismatch": lambda: client.add_items(name, [good, collection_pb2.Item(
+            id="v", vector=common_pb2.Vector(data=b"\0" * 10, dim=384))]),
+        "get_no_ids": lambda: client.get_items(name, []),
+        "delete_unknown_collection": lambda: client.delete_items("no-such-collection", ["a"]),
+        "unknown_modality_filter": lambda: raw_search_with_modality(client, name, 42),
+        "id_repeated_in_request": lambda: client.add_items(name, [good, Item.text("good", "same id again")]),
     }
     code, details = code_of(calls[case])
     assert code == expected_code, details
@@ -247,6 +264,14 @@ def test_bad_input_gets_clear_status_and_server_stays_serving(client, case, expe
     items, _ = client.get_items(name, ["good", "taken"])
     assert [i["id"] for i in items] == ["taken"]
     assert client.health() == "SERVING"
+
+
+def raw_search_with_modality(client, name, value):
+    """The client library refuses unknown modality names, so send the raw enum value."""
+    from xmodal.v1 import search_pb2
+
+    req = search_pb2.SearchByTextRequest(collection=name, text="x", options=search_pb2.SearchOptions(top_k=1, modalities=[value]))
+    return client._call(client._search.SearchByText, req, lambda r: r)
 
 
 def test_bad_item_message_names_the_item(client):
