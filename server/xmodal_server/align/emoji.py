@@ -1,0 +1,50 @@
+"""Image–caption pairs from the emoji sets, split by concept as EVALUATION.md (emoji v1) says.
+
+A concept is one ``emoji.json`` entry (its ``unified`` code), Component excluded, base image only. The
+caption is the lower-cased ``name``; ``short_names`` and the (sub)category are extra *training* text only.
+Both art styles (Google/Noto and Twitter/Twemoji) of a concept share its split.
+"""
+from __future__ import annotations
+
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..demo import fetch_package
+from .corpus import split_of
+
+PACKAGES = {"google": "emoji-datasource-google@16.0.0", "twitter": "emoji-datasource-twitter@16.0.0"}
+
+
+@dataclass(frozen=True)
+class Concept:
+    unified: str
+    caption: str  # lower-cased name: the only test-time text
+    extra_texts: tuple[str, ...]  # short names and category phrases: training augmentation
+    split: str  # train / val / test, from sha1(unified)
+    images: dict  # style -> PNG bytes
+
+
+def load_concepts(cache_dir: Path, styles: tuple[str, ...] = ("google", "twitter")) -> list[Concept]:
+    entries: dict[str, dict] = {}
+    images: dict[str, dict[str, bytes]] = {}
+    for style in styles:
+        with tarfile.open(fetch_package(PACKAGES[style], cache_dir)) as tar:
+            for e in json.load(tar.extractfile("package/emoji.json")):  # type: ignore[arg-type]
+                if e["category"] == "Component" or not e.get(f"has_img_{style}"):
+                    continue
+                member = tar.extractfile(f"package/img/{style}/64/{e['image']}")
+                if member is None:
+                    continue
+                entries.setdefault(e["unified"], e)
+                images.setdefault(e["unified"], {})[style] = member.read()
+    concepts = []
+    for unified in sorted(entries):
+        e = entries[unified]
+        extras = tuple(dict.fromkeys(
+            [s.replace("_", " ") for s in e.get("short_names", [])]
+            + [f"{e.get('subcategory', '').replace('-', ' ')}: {e['name'].lower()}"]
+        ))
+        concepts.append(Concept(unified, e["name"].lower(), extras, split_of(unified), images[unified]))
+    return concepts
