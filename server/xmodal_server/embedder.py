@@ -17,9 +17,16 @@ from typing import Sequence
 import numpy as np
 
 from .encoders.base import IMAGE, SPEECH, TEXT, Encoder, ImageEncoder, SpeechEncoder, TextEncoder
-from .encoders.heads import Checkpoint, l2_normalise, linear
+from .encoders.heads import Checkpoint, l2_normalise, mlp
+from .errors import InvalidInput
+
+SPEECH_MODES = ("direct", "transcribe", "fused")
 
 log = logging.getLogger(__name__)
+
+# ConSE vectors are unit-norm while standardised backbone features have unit variance per dimension:
+# scaling keeps the two inputs of a "features+conse" head on comparable scales (training uses the same).
+CONSE_INPUT_SCALE = 10.0
 
 
 @dataclass
@@ -37,7 +44,7 @@ class Embedder:
         self.text: TextEncoder = encoders[TEXT]  # type: ignore[assignment]
         self.image: ImageEncoder = encoders[IMAGE]  # type: ignore[assignment]
         self.speech: SpeechEncoder = encoders[SPEECH]  # type: ignore[assignment]
-        if checkpoint.head_type(SPEECH) == "transcribe" and not self.speech.can_transcribe:
+        if checkpoint.head_type(SPEECH) in ("transcribe", "fused") and not self.speech.can_transcribe:
             raise ValueError(f"checkpoint {checkpoint.id} transcribes speech, but {self.speech.info.name} cannot")
         self.shared_dim = self.embed_texts(["dimension probe"]).vectors.shape[1]
         self._class_vectors: np.ndarray | None = None
@@ -53,27 +60,55 @@ class Embedder:
         for encoder in self.encoders.values():
             encoder.warmup()
 
+    @property
+    def speech_modes(self) -> tuple[str, ...]:
+        """Speech modes this checkpoint can serve; the first is the default."""
+        kind = self.checkpoint.head_type(SPEECH)
+        if kind == "fused":
+            default = self.checkpoint.heads[SPEECH].get("default_mode", "fused")
+            return (default, *[m for m in SPEECH_MODES if m != default])
+        return ("direct",) if kind == "mlp" else ("transcribe",)
+
     def embed_texts(self, texts: Sequence[str]) -> Embedded:
         out = self.text.encode(texts)
         x = out.features
-        if self.checkpoint.head_type(TEXT) == "linear":
-            x = linear(self.checkpoint, TEXT, x)
+        if self.checkpoint.head_type(TEXT) == "mlp":
+            x = mlp(self.checkpoint, TEXT, x)
         return Embedded(l2_normalise(x), truncated=out.truncated)
 
     def embed_images(self, images: Sequence) -> Embedded:
         out = self.image.encode(images)
-        if self.checkpoint.head_type(IMAGE) == "conse":
+        spec = self.checkpoint.heads[IMAGE]
+        if spec["type"] == "conse":
             return Embedded(self._conse(out.class_probs))
-        return Embedded(l2_normalise(linear(self.checkpoint, IMAGE, out.features)))
+        a = float(spec.get("conse_weight", 0.0))
+        needs_conse = a > 0 or spec.get("input") == "features+conse"
+        conse = self._conse(out.class_probs) if needs_conse else None
+        x = np.concatenate([out.features, conse * CONSE_INPUT_SCALE], 1) if spec.get("input") == "features+conse" else out.features
+        v = l2_normalise(mlp(self.checkpoint, IMAGE, x))
+        return Embedded(l2_normalise((1 - a) * v + a * conse) if a > 0 else v)
 
-    def embed_speech(self, waves: Sequence[np.ndarray]) -> Embedded:
-        transcribe = self.checkpoint.head_type(SPEECH) == "transcribe"
+    def embed_speech(self, waves: Sequence[np.ndarray], mode: str = "", direct_weight: float | None = None) -> Embedded:
+        modes = self.speech_modes
+        mode = mode or modes[0]
+        if mode not in modes:
+            raise InvalidInput(
+                f"speech mode {mode!r} is not available with checkpoint {self.checkpoint.id}; use one of {', '.join(modes)}"
+            )
+        if direct_weight is not None and not 0.0 <= direct_weight <= 1.0:
+            raise InvalidInput(f"direct_weight={direct_weight} must be within [0, 1]")
+        transcribe = mode in ("transcribe", "fused")
         out = self.speech.encode(waves, transcribe=transcribe)
-        if transcribe:
-            transcripts = [t.strip() for t in (out.transcripts or [])]
-            # Silence transcribes to "", which has no meaning; embed a neutral token rather than fail.
-            return Embedded(self.embed_texts([t or "." for t in transcripts]).vectors, transcripts=transcripts)
-        return Embedded(l2_normalise(linear(self.checkpoint, SPEECH, out.features)), transcripts=out.transcripts)
+        transcripts = [t.strip() for t in (out.transcripts or [])] if transcribe else None
+        # Silence transcribes to "", which has no meaning; embed a neutral token rather than fail.
+        cascade = self.embed_texts([t or "." for t in transcripts]).vectors if transcripts is not None else None
+        if mode == "transcribe":
+            return Embedded(cascade, transcripts=transcripts)
+        direct = l2_normalise(mlp(self.checkpoint, SPEECH, out.features))
+        if mode == "direct":
+            return Embedded(direct)
+        w = float(self.checkpoint.heads[SPEECH].get("direct_weight", 0.5)) if direct_weight is None else direct_weight
+        return Embedded(l2_normalise(w * direct + (1 - w) * cascade), transcripts=transcripts)
 
     # -- ConSE ------------------------------------------------------------------------------------
     def _conse(self, probs: np.ndarray | None) -> np.ndarray:

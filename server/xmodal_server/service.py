@@ -43,6 +43,12 @@ class AudioInput:
 
 
 @dataclass(frozen=True)
+class SpeechOptions:
+    mode: str = ""  # "" = the checkpoint's default; "direct" | "transcribe" | "fused"
+    direct_weight: float | None = None
+
+
+@dataclass(frozen=True)
 class ItemInput:
     id: str
     kind: str  # TEXT, IMAGE, SPEECH or VECTOR
@@ -148,17 +154,19 @@ class Service:
                 raise e.with_item(label) from None
         return out
 
-    def _embed(self, kind: str, decoded: list[Any]) -> Embedded:
-        fn = {TEXT: self.embedder.embed_texts, IMAGE: self.embedder.embed_images, SPEECH: self.embedder.embed_speech}[kind]
-        return fn(decoded)
+    def _embed(self, kind: str, decoded: list[Any], speech: SpeechOptions | None = None) -> Embedded:
+        if kind == SPEECH:
+            speech = speech or SpeechOptions()
+            return self.embedder.embed_speech(decoded, speech.mode, speech.direct_weight)
+        return (self.embedder.embed_texts if kind == TEXT else self.embedder.embed_images)(decoded)
 
     # -- embedding ---------------------------------------------------------------------------------
-    async def embed(self, kind: str, payloads: Sequence[Any], what: str) -> tuple[Embedded, Timing]:
+    async def embed(self, kind: str, payloads: Sequence[Any], what: str, speech: SpeechOptions | None = None) -> tuple[Embedded, Timing]:
         self.check_batch(len(payloads), what)
         clock = _Clock()
         labels = [f"{what}[{i}]" for i in range(len(payloads))]
         decoded = await clock.run("decode_ms", lambda: self._decode_all(kind, payloads, labels), self.cpu_pool)
-        out = await clock.run("model_ms", lambda: self._embed(kind, decoded), self.model_pool)
+        out = await clock.run("model_ms", lambda: self._embed(kind, decoded, speech), self.model_pool)
         return out, clock.done()
 
     # -- collections -------------------------------------------------------------------------------
@@ -244,13 +252,14 @@ class Service:
         return await asyncio.get_running_loop().run_in_executor(None, coll.get, list(ids), include_vectors)
 
     # -- search ------------------------------------------------------------------------------------
-    async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str]) -> tuple[list[Hit], Embedded, Timing]:
+    async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str],
+                     speech: SpeechOptions | None = None) -> tuple[list[Hit], Embedded, Timing]:
         coll = self.store.get(collection)
         coll.check_space(self.embedder.space_id)
         self.check_top_k(top_k)
         clock = _Clock()
         decoded = await clock.run("decode_ms", lambda: self._decode_all(kind, [query], ["query"]), self.cpu_pool)
-        out = await clock.run("model_ms", lambda: self._embed(kind, decoded), self.model_pool)
+        out = await clock.run("model_ms", lambda: self._embed(kind, decoded, speech), self.model_pool)
         hits = await clock.run("index_ms", lambda: coll.search(out.vectors[0], top_k, modalities), None)
         return hits, out, clock.done()
 

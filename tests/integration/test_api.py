@@ -47,6 +47,9 @@ def test_info_reports_profile_encoders_and_unaligned_space(client):
     assert info.aligned is False and info.checkpoint_id == "zero-shot-v0"
     assert info.space_id == "embedded/zero-shot-v0"
     assert "faiss" in info.index_backend
+    from xmodal.v1 import common_pb2
+
+    assert list(info.speech_modes) == [common_pb2.SPEECH_MODE_TRANSCRIBE]  # no trained direct head yet
 
 
 def test_health_serving_for_server_and_each_service(client):
@@ -222,6 +225,7 @@ def huge_png() -> bytes:
         ("delete_unknown_collection", grpc.StatusCode.NOT_FOUND, "does not exist"),
         ("unknown_modality_filter", grpc.StatusCode.INVALID_ARGUMENT, "modality"),
         ("id_repeated_in_request", grpc.StatusCode.INVALID_ARGUMENT, "twice"),
+        ("speech_mode_unavailable", grpc.StatusCode.INVALID_ARGUMENT, "not available"),
     ],
 )
 def test_bad_input_gets_clear_status_and_server_stays_serving(client, case, expected_code, phrase):
@@ -256,6 +260,7 @@ def test_bad_input_gets_clear_status_and_server_stays_serving(client, case, expe
         "delete_unknown_collection": lambda: client.delete_items("no-such-collection", ["a"]),
         "unknown_modality_filter": lambda: raw_search_with_modality(client, name, 42),
         "id_repeated_in_request": lambda: client.add_items(name, [good, Item.text("good", "same id again")]),
+        "speech_mode_unavailable": lambda: client.search_speech(name, b"\x00\x10" * 16000, pcm_sample_rate=16000, mode="direct"),
     }
     code, details = code_of(calls[case])
     assert code == expected_code, details

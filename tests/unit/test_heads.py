@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from xmodal_server.encoders.heads import l2_normalise, linear, load_checkpoint
+from xmodal_server.encoders.heads import l2_normalise, load_checkpoint, mlp
 from xmodal_server.errors import InvalidInput
 
 
@@ -21,21 +21,21 @@ def write(tmp_path, heads, weights=None, **extra):
     return str(tmp_path)
 
 
-def test_linear_checkpoint_loads_and_projects(tmp_path):
+def test_mlp_checkpoint_loads_and_projects(tmp_path):
     w = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
-    path = write(tmp_path, {"text": {"type": "identity"}, "image": {"type": "linear"}, "speech": {"type": "transcribe"}},
-                 {"image.weight": w, "image.bias": np.zeros(4, np.float32)}, aligned=True, metrics={"r@1": 0.5})
+    path = write(tmp_path, {"text": {"type": "identity"}, "image": {"type": "mlp"}, "speech": {"type": "transcribe"}},
+                 {"image.l0.weight": w, "image.l0.bias": np.zeros(4, np.float32)}, aligned=True, metrics={"r@1": 0.5})
     c = load_checkpoint(path)
     assert c.aligned and c.metrics == {"r@1": "0.5"}
     x = np.ones((2, 6), np.float32)
-    assert np.allclose(linear(c, "image", x), x @ w.T)
+    assert np.allclose(mlp(c, "image", x), x @ w.T, atol=1e-5)
     with pytest.raises(InvalidInput, match="another profile"):
-        linear(c, "image", np.ones((1, 5), np.float32))
+        mlp(c, "image", np.ones((1, 5), np.float32))
 
 
 @pytest.mark.parametrize("heads, phrase", [
     ({"text": {"type": "identity"}, "image": {"type": "magic"}, "speech": {"type": "transcribe"}}, "expected one of"),
-    ({"text": {"type": "identity"}, "image": {"type": "linear"}, "speech": {"type": "transcribe"}}, "needs 'image.weight'"),
+    ({"text": {"type": "identity"}, "image": {"type": "mlp"}, "speech": {"type": "transcribe"}}, "needs .image.l0.weight."),
 ])
 def test_bad_checkpoints_are_refused(tmp_path, heads, phrase):
     with pytest.raises(InvalidInput, match=phrase):

@@ -110,6 +110,24 @@ def search_result(resp) -> SearchResult:
     )
 
 
+SPEECH_MODES = {
+    "": common_pb2.SPEECH_MODE_UNSPECIFIED,
+    "direct": common_pb2.SPEECH_MODE_DIRECT,
+    "transcribe": common_pb2.SPEECH_MODE_TRANSCRIBE,
+    "fused": common_pb2.SPEECH_MODE_FUSED,
+}
+
+
+def speech_options(mode: str = "", direct_weight: float | None = None) -> common_pb2.SpeechOptions:
+    """``mode``: "" (the server's default), "direct", "transcribe" or "fused"."""
+    if mode not in SPEECH_MODES:
+        raise ValueError(f"unknown speech mode {mode!r}; use direct, transcribe or fused")
+    msg = common_pb2.SpeechOptions(mode=SPEECH_MODES[mode])
+    if direct_weight is not None:
+        msg.direct_weight = direct_weight
+    return msg
+
+
 def options(top_k: int, modalities: Iterable[str]) -> search_pb2.SearchOptions:
     try:
         values = [MODALITY_VALUES[m] for m in modalities]

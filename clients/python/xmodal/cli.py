@@ -17,6 +17,7 @@ from google.protobuf import json_format
 
 from xmodal import _messages as M
 from xmodal.client import Client
+from xmodal.v1 import common_pb2
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
 AUDIO_EXT = {".wav", ".flac", ".ogg"}
@@ -37,6 +38,9 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text", help="a text query")
     g.add_argument("--image", metavar="PATH", help="an image file (JPEG, PNG, WebP, GIF, BMP)")
     g.add_argument("--speech", metavar="PATH", help="an audio file (WAV, FLAC, OGG)")
+    p.add_argument("--speech-mode", default="", choices=["direct", "transcribe", "fused"],
+                   help="with --speech: how speech reaches the space (default: the server's best measured mode)")
+    p.add_argument("--direct-weight", type=float, help="with --speech-mode fused: weight of the direct path, 0..1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,6 +179,10 @@ def run(args: argparse.Namespace, client: Client) -> int:
             print(f"  {info.alignment_note}")
             for e in info.encoders:
                 print(f"  {M.MODALITY_NAMES.get(e.modality):<6} {e.name:<20} {e.architecture} -> head {e.head}")
+            modes = [common_pb2.SpeechMode.Name(m).removeprefix("SPEECH_MODE_").lower() for m in info.speech_modes]
+            print(f"speech modes: {', '.join(modes)} (first = default)")
+            for key, value in sorted(info.metrics.items()):
+                print(f"  {key}: {value}")
             print(f"index: {info.index_backend}")
         return 0
     if cmd == "health":
@@ -220,7 +228,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
         elif args.image:
             result = client.search_image(args.collection, args.image, args.top_k, args.modality)
         else:
-            result = client.search_speech(args.collection, args.speech, args.top_k, args.modality)
+            result = client.search_speech(args.collection, args.speech, args.top_k, args.modality,
+                                          mode=args.speech_mode, direct_weight=args.direct_weight)
         _print_search(result, args.json)
         return 0
     if cmd == "embed":
@@ -229,7 +238,7 @@ def run(args: argparse.Namespace, client: Client) -> int:
         elif args.image:
             emb = client.embed_image([args.image])
         else:
-            emb = client.embed_speech([args.speech])
+            emb = client.embed_speech([args.speech], mode=args.speech_mode, direct_weight=args.direct_weight)
         vec = emb.vectors[0]
         if args.json:
             print(json.dumps({"space_id": emb.space_id, "dim": int(vec.size), "vector": [float(x) for x in vec],

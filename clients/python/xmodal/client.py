@@ -54,8 +54,10 @@ class _Calls:
         req = embedding_pb2.EmbedImageRequest(images=[M.read_media(i) for i in images])
         return self._call(self._embedding.EmbedImage, req, lambda r: M.embeddings(r.result))
 
-    def embed_speech(self, audios: Sequence[M.Media], pcm_sample_rate: int = 0) -> M.Embeddings:
-        req = embedding_pb2.EmbedSpeechRequest(audios=[M.audio(a, pcm_sample_rate) for a in audios])
+    def embed_speech(self, audios: Sequence[M.Media], pcm_sample_rate: int = 0, mode: str = "",
+                     direct_weight: float | None = None) -> M.Embeddings:
+        req = embedding_pb2.EmbedSpeechRequest(audios=[M.audio(a, pcm_sample_rate) for a in audios],
+                                               speech_options=M.speech_options(mode, direct_weight))
         return self._call(self._embedding.EmbedSpeech, req, lambda r: M.embeddings(r.result))
 
     # -- collections --------------------------------------------------------------------------------
@@ -96,9 +98,10 @@ class _Calls:
         return self._call(self._search.SearchByImage, req, M.search_result)
 
     def search_speech(self, collection: str, audio: M.Media, top_k: int = 10, modalities: Iterable[str] = (),
-                      pcm_sample_rate: int = 0) -> M.SearchResult:
+                      pcm_sample_rate: int = 0, mode: str = "", direct_weight: float | None = None) -> M.SearchResult:
         req = search_pb2.SearchBySpeechRequest(collection=collection, audio=M.audio(audio, pcm_sample_rate),
-                                               options=M.options(top_k, modalities))
+                                               options=M.options(top_k, modalities),
+                                               speech_options=M.speech_options(mode, direct_weight))
         return self._call(self._search.SearchBySpeech, req, M.search_result)
 
 

@@ -7,7 +7,7 @@ from xmodal.v1 import common_pb2, search_pb2
 
 from ..encoders.base import IMAGE, SPEECH, TEXT
 from ..errors import InvalidInput
-from ..service import VECTOR, AudioInput, Timing
+from ..service import VECTOR, AudioInput, SpeechOptions, Timing
 
 MODALITY_TO_PROTO = {
     TEXT: common_pb2.MODALITY_TEXT,
@@ -52,3 +52,20 @@ def hits_to_proto(hits) -> list[search_pb2.Hit]:
         search_pb2.Hit(id=h.id, score=h.score, modality=MODALITY_TO_PROTO[h.modality], metadata=h.metadata, text=h.text)
         for h in hits
     ]
+
+
+SPEECH_MODE_TO_PROTO = {
+    "direct": common_pb2.SPEECH_MODE_DIRECT,
+    "transcribe": common_pb2.SPEECH_MODE_TRANSCRIBE,
+    "fused": common_pb2.SPEECH_MODE_FUSED,
+}
+_PROTO_TO_SPEECH_MODE = {v: k for k, v in SPEECH_MODE_TO_PROTO.items()}
+
+
+def speech_options_from_proto(msg: common_pb2.SpeechOptions) -> SpeechOptions:
+    if msg.mode != common_pb2.SPEECH_MODE_UNSPECIFIED and msg.mode not in _PROTO_TO_SPEECH_MODE:
+        raise InvalidInput(f"speech_options.mode: unknown value {msg.mode}; use DIRECT, TRANSCRIBE or FUSED")
+    return SpeechOptions(
+        mode=_PROTO_TO_SPEECH_MODE.get(msg.mode, ""),
+        direct_weight=msg.direct_weight if msg.HasField("direct_weight") else None,
+    )

@@ -53,9 +53,9 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
     def __init__(self, get: ServiceGetter):
         self.get = get
 
-    async def _embed(self, kind: str, payloads, what: str) -> embedding_pb2.EmbeddingResult:
+    async def _embed(self, kind: str, payloads, what: str, speech=None) -> embedding_pb2.EmbeddingResult:
         s = _require(self.get)
-        out, timing = await s.embed(kind, payloads, what)
+        out, timing = await s.embed(kind, payloads, what, speech)
         return _embedding_result(out, timing, s.embedder.space_id)
 
     @grpc_errors
@@ -69,7 +69,8 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
     @grpc_errors
     async def EmbedSpeech(self, request, context):
         audios = [cv.audio_from_proto(a) for a in request.audios]
-        return embedding_pb2.EmbedSpeechResponse(result=await self._embed(SPEECH, audios, "audios"))
+        speech = cv.speech_options_from_proto(request.speech_options)
+        return embedding_pb2.EmbedSpeechResponse(result=await self._embed(SPEECH, audios, "audios", speech))
 
 
 def _collection_to_proto(c) -> collection_pb2.Collection:
@@ -145,11 +146,11 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     def __init__(self, get: ServiceGetter):
         self.get = get
 
-    async def _search(self, request, kind: str, query):
+    async def _search(self, request, kind: str, query, speech=None):
         s = _require(self.get)
         opts = request.options
         hits, out, timing = await s.search(
-            request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities)
+            request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech
         )
         result = search_pb2.SearchResult(
             hits=cv.hits_to_proto(hits), space_id=s.embedder.space_id, timing=cv.timing_to_proto(timing)
@@ -168,7 +169,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
 
     @grpc_errors
     async def SearchBySpeech(self, request, context):
-        result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio))
+        speech = cv.speech_options_from_proto(request.speech_options)
+        result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech)
         return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0])
 
 
@@ -202,6 +204,7 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer):
             max_batch=s.config.max_batch,
             max_top_k=s.config.max_top_k,
             metrics=ckpt.metrics,
+            speech_modes=[cv.SPEECH_MODE_TO_PROTO[m] for m in e.speech_modes],
         )
 
 

@@ -10,10 +10,16 @@ A checkpoint is a directory with ``manifest.json`` (and, for trained heads, ``he
 
 Head types:
 - ``identity``: backbone features as they are (text: the text space is the pivot of the shared space).
-- ``linear``: ``x @ W.T + b`` with ``<modality>.weight`` / ``<modality>.bias`` from heads.safetensors.
+- ``mlp``: trained layers ``<modality>.l<i>.weight/bias`` from heads.safetensors, GELU between them
+  (one layer = a linear head); inputs standardised first when ``<modality>.mean/std`` are present.
+  Images may also mix in ConSE: ``"conse_weight": a`` gives ``normalise((1-a)·mlp + a·conse)``, and
+  ``"input": "features+conse"`` feeds the ConSE vector to the MLP beside the backbone features.
 - ``conse`` (images): the classifier's top-``top`` ImageNet probabilities weight the text-space
   embeddings of the class names (Norouzi et al. 2014, ConSE): a zero-shot text-space vector.
 - ``transcribe`` (speech): the speech model transcribes; the text path embeds the transcript.
+- ``fused`` (speech): both paths of the same model: ``normalise(w·direct + (1-w)·transcript vector)``
+  where direct is the ``mlp`` head on the speech features, ``w`` = ``direct_weight``; requests may ask
+  for ``direct``, ``transcribe`` or ``fused`` and override ``w``.
 
 The built-in checkpoint uses no trained weights, so it reports ``aligned: false``.
 """
@@ -30,7 +36,7 @@ from ..errors import InvalidInput
 from .base import IMAGE, MODALITIES, SPEECH, TEXT
 
 FORMAT = 1
-HEAD_TYPES = {TEXT: {"identity", "linear"}, IMAGE: {"linear", "conse"}, SPEECH: {"linear", "transcribe"}}
+HEAD_TYPES = {TEXT: {"identity", "mlp"}, IMAGE: {"mlp", "conse"}, SPEECH: {"mlp", "transcribe", "fused"}}
 
 BUILTIN = {
     "format": FORMAT,
@@ -89,8 +95,8 @@ def _parse(manifest: dict, weights: dict[str, np.ndarray], where: str) -> Checkp
             raise InvalidInput(
                 f"checkpoint {where}: head for {modality} is {kind!r}; expected one of {sorted(HEAD_TYPES[modality])}"
             )
-        if kind == "linear" and f"{modality}.weight" not in weights:
-            raise InvalidInput(f"checkpoint {where}: linear {modality} head needs '{modality}.weight' in heads.safetensors")
+        if kind in ("mlp", "fused") and f"{modality}.l0.weight" not in weights:
+            raise InvalidInput(f"checkpoint {where}: {kind} {modality} head needs '{modality}.l0.weight' in heads.safetensors")
     return Checkpoint(
         id=str(manifest["id"]),
         aligned=bool(manifest.get("aligned", False)),
@@ -102,16 +108,28 @@ def _parse(manifest: dict, weights: dict[str, np.ndarray], where: str) -> Checkp
     )
 
 
-def linear(checkpoint: Checkpoint, modality: str, x: np.ndarray) -> np.ndarray:
-    w = checkpoint.weights[f"{modality}.weight"]
-    b = checkpoint.weights.get(f"{modality}.bias")
-    if x.shape[1] != w.shape[1]:
+def mlp(checkpoint: Checkpoint, modality: str, x: np.ndarray) -> np.ndarray:
+    """Run a trained head (see module doc) on a batch of features."""
+    import torch
+    import torch.nn.functional as F
+
+    w = checkpoint.weights
+    if x.shape[1] != w[f"{modality}.l0.weight"].shape[1]:
         raise InvalidInput(
-            f"checkpoint {checkpoint.id}: {modality} head expects {w.shape[1]}-d features, the encoder gives "
-            f"{x.shape[1]}; it was trained for another profile"
+            f"checkpoint {checkpoint.id}: {modality} head expects {w[f'{modality}.l0.weight'].shape[1]}-d inputs, "
+            f"got {x.shape[1]}; it was trained for another profile"
         )
-    y = x @ w.T
-    return y + b if b is not None else y
+    if f"{modality}.mean" in w:
+        x = (x - w[f"{modality}.mean"]) / w[f"{modality}.std"]
+    h = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    i = 0
+    with torch.inference_mode():
+        while f"{modality}.l{i}.weight" in w:
+            if i:
+                h = F.gelu(h)
+            h = F.linear(h, torch.from_numpy(w[f"{modality}.l{i}.weight"]), torch.from_numpy(w[f"{modality}.l{i}.bias"]))
+            i += 1
+    return h.numpy()
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

@@ -24,19 +24,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16xmodal/v1/common.proto\x12\txmodal.v1\"D\n\x05\x41udio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x17\n\x0fpcm_sample_rate\x18\x02 \x01(\r\x12\x14\n\x0cpcm_channels\x18\x03 \x01(\r\"#\n\x06Vector\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\"Q\n\x06Timing\x12\x11\n\tdecode_ms\x18\x01 \x01(\x01\x12\x10\n\x08model_ms\x18\x02 \x01(\x01\x12\x10\n\x08index_ms\x18\x03 \x01(\x01\x12\x10\n\x08total_ms\x18\x04 \x01(\x01*u\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x11\n\rMODALITY_TEXT\x10\x01\x12\x12\n\x0eMODALITY_IMAGE\x10\x02\x12\x13\n\x0fMODALITY_SPEECH\x10\x03\x12\x13\n\x0fMODALITY_VECTOR\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16xmodal/v1/common.proto\x12\txmodal.v1\"D\n\x05\x41udio\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x17\n\x0fpcm_sample_rate\x18\x02 \x01(\r\x12\x14\n\x0cpcm_channels\x18\x03 \x01(\r\"b\n\rSpeechOptions\x12#\n\x04mode\x18\x01 \x01(\x0e\x32\x15.xmodal.v1.SpeechMode\x12\x1a\n\rdirect_weight\x18\x02 \x01(\x02H\x00\x88\x01\x01\x42\x10\n\x0e_direct_weight\"#\n\x06Vector\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\"Q\n\x06Timing\x12\x11\n\tdecode_ms\x18\x01 \x01(\x01\x12\x10\n\x08model_ms\x18\x02 \x01(\x01\x12\x10\n\x08index_ms\x18\x03 \x01(\x01\x12\x10\n\x08total_ms\x18\x04 \x01(\x01*u\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x11\n\rMODALITY_TEXT\x10\x01\x12\x12\n\x0eMODALITY_IMAGE\x10\x02\x12\x13\n\x0fMODALITY_SPEECH\x10\x03\x12\x13\n\x0fMODALITY_VECTOR\x10\x04*t\n\nSpeechMode\x12\x1b\n\x17SPEECH_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12SPEECH_MODE_DIRECT\x10\x01\x12\x1a\n\x16SPEECH_MODE_TRANSCRIBE\x10\x02\x12\x15\n\x11SPEECH_MODE_FUSED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xmodal.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODALITY']._serialized_start=227
-  _globals['_MODALITY']._serialized_end=344
+  _globals['_MODALITY']._serialized_start=327
+  _globals['_MODALITY']._serialized_end=444
+  _globals['_SPEECHMODE']._serialized_start=446
+  _globals['_SPEECHMODE']._serialized_end=562
   _globals['_AUDIO']._serialized_start=37
   _globals['_AUDIO']._serialized_end=105
-  _globals['_VECTOR']._serialized_start=107
-  _globals['_VECTOR']._serialized_end=142
-  _globals['_TIMING']._serialized_start=144
-  _globals['_TIMING']._serialized_end=225
+  _globals['_SPEECHOPTIONS']._serialized_start=107
+  _globals['_SPEECHOPTIONS']._serialized_end=205
+  _globals['_VECTOR']._serialized_start=207
+  _globals['_VECTOR']._serialized_end=242
+  _globals['_TIMING']._serialized_start=244
+  _globals['_TIMING']._serialized_end=325
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from xmodal.v1 import common_pb2 as xmodal_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19xmodal/v1/embedding.proto\x12\txmodal.v1\x1a\x16xmodal/v1/common.proto\"U\n\tEmbedding\x12!\n\x06vector\x18\x01 \x01(\x0b\x32\x11.xmodal.v1.Vector\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x12\n\ntranscript\x18\x03 \x01(\t\"p\n\x0f\x45mbeddingResult\x12(\n\nembeddings\x18\x01 \x03(\x0b\x32\x14.xmodal.v1.Embedding\x12\x10\n\x08space_id\x18\x02 \x01(\t\x12!\n\x06timing\x18\x03 \x01(\x0b\x32\x11.xmodal.v1.Timing\"!\n\x10\x45mbedTextRequest\x12\r\n\x05texts\x18\x01 \x03(\t\"?\n\x11\x45mbedTextResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.xmodal.v1.EmbeddingResult\"#\n\x11\x45mbedImageRequest\x12\x0e\n\x06images\x18\x01 \x03(\x0c\"@\n\x12\x45mbedImageResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.xmodal.v1.EmbeddingResult\"6\n\x12\x45mbedSpeechRequest\x12 \n\x06\x61udios\x18\x01 \x03(\x0b\x32\x10.xmodal.v1.Audio\"A\n\x13\x45mbedSpeechResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.xmodal.v1.EmbeddingResult2\xf3\x01\n\x10\x45mbeddingService\x12\x46\n\tEmbedText\x12\x1b.xmodal.v1.EmbedTextRequest\x1a\x1c.xmodal.v1.EmbedTextResponse\x12I\n\nEmbedImage\x12\x1c.xmodal.v1.EmbedImageRequest\x1a\x1d.xmodal.v1.EmbedImageResponse\x12L\n\x0b\x45mbedSpeech\x12\x1d.xmodal.v1.EmbedSpeechRequest\x1a\x1e.xmodal.v1.EmbedSpeechResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19xmodal/v1/embedding.proto\x12\txmodal.v1\x1a\x16xmodal/v1/common.proto\"U\n\tEmbedding\x12!\n\x06vector\x18\x01 \x01(\x0b\x32\x11.xmodal.v1.Vector\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x12\n\ntranscript\x18\x03 \x01(\t\"p\n\x0f\x45mbeddingResult\x12(\n\nembeddings\x18\x01 \x03(\x0b\x32\x14.xmodal.v1.Embedding\x12\x10\n\x08space_id\x18\x02 \x01(\t\x12!\n\x06timing\x18\x03 \x01(\x0b\x32\x11.xmodal.v1.Timing\"!\n\x10\x45mbedTextRequest\x12\r\n\x05texts\x18\x01 \x03(\t\"?\n\x11\x45mbedTextResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.xmodal.v1.EmbeddingResult\"#\n\x11\x45mbedImageRequest\x12\x0e\n\x06images\x18\x01 \x03(\x0c\"@\n\x12\x45mbedImageResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.xmodal.v1.EmbeddingResult\"h\n\x12\x45mbedSpeechRequest\x12 \n\x06\x61udios\x18\x01 \x03(\x0b\x32\x10.xmodal.v1.Audio\x12\x30\n\x0espeech_options\x18\x02 \x01(\x0b\x32\x18.xmodal.v1.SpeechOptions\"A\n\x13\x45mbedSpeechResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.xmodal.v1.EmbeddingResult2\xf3\x01\n\x10\x45mbeddingService\x12\x46\n\tEmbedText\x12\x1b.xmodal.v1.EmbedTextRequest\x1a\x1c.xmodal.v1.EmbedTextResponse\x12I\n\nEmbedImage\x12\x1c.xmodal.v1.EmbedImageRequest\x1a\x1d.xmodal.v1.EmbedImageResponse\x12L\n\x0b\x45mbedSpeech\x12\x1d.xmodal.v1.EmbedSpeechRequest\x1a\x1e.xmodal.v1.EmbedSpeechResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,9 +45,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMBEDIMAGERESPONSE']._serialized_start=402
   _globals['_EMBEDIMAGERESPONSE']._serialized_end=466
   _globals['_EMBEDSPEECHREQUEST']._serialized_start=468
-  _globals['_EMBEDSPEECHREQUEST']._serialized_end=522
-  _globals['_EMBEDSPEECHRESPONSE']._serialized_start=524
-  _globals['_EMBEDSPEECHRESPONSE']._serialized_end=589
-  _globals['_EMBEDDINGSERVICE']._serialized_start=592
-  _globals['_EMBEDDINGSERVICE']._serialized_end=835
+  _globals['_EMBEDSPEECHREQUEST']._serialized_end=572
+  _globals['_EMBEDSPEECHRESPONSE']._serialized_start=574
+  _globals['_EMBEDSPEECHRESPONSE']._serialized_end=639
+  _globals['_EMBEDDINGSERVICE']._serialized_start=642
+  _globals['_EMBEDDINGSERVICE']._serialized_end=885
 # @@protoc_insertion_point(module_scope)

@@ -52,10 +52,12 @@ class EmbedImageResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[EmbeddingResult, _Mapping]] = ...) -> None: ...
 
 class EmbedSpeechRequest(_message.Message):
-    __slots__ = ("audios",)
+    __slots__ = ("audios", "speech_options")
     AUDIOS_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     audios: _containers.RepeatedCompositeFieldContainer[_common_pb2.Audio]
-    def __init__(self, audios: _Optional[_Iterable[_Union[_common_pb2.Audio, _Mapping]]] = ...) -> None: ...
+    speech_options: _common_pb2.SpeechOptions
+    def __init__(self, audios: _Optional[_Iterable[_Union[_common_pb2.Audio, _Mapping]]] = ..., speech_options: _Optional[_Union[_common_pb2.SpeechOptions, _Mapping]] = ...) -> None: ...
 
 class EmbedSpeechResponse(_message.Message):
     __slots__ = ("result",)

@@ -81,14 +81,16 @@ class SearchByImageResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[SearchResult, _Mapping]] = ...) -> None: ...
 
 class SearchBySpeechRequest(_message.Message):
-    __slots__ = ("collection", "audio", "options")
+    __slots__ = ("collection", "audio", "options", "speech_options")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     audio: _common_pb2.Audio
     options: SearchOptions
-    def __init__(self, collection: _Optional[str] = ..., audio: _Optional[_Union[_common_pb2.Audio, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+    speech_options: _common_pb2.SpeechOptions
+    def __init__(self, collection: _Optional[str] = ..., audio: _Optional[_Union[_common_pb2.Audio, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., speech_options: _Optional[_Union[_common_pb2.SpeechOptions, _Mapping]] = ...) -> None: ...
 
 class SearchBySpeechResponse(_message.Message):
     __slots__ = ("result", "transcript")

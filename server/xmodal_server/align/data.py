@@ -1,0 +1,91 @@
+"""Builds (and caches) every paired data set of the protocol: emoji image–caption features, synthesized
+speech–transcript features per split, and the real human recordings.
+
+Voices per clip, fixed here so that runs are comparable:
+- train sentences x ``TRAIN_VOICES_PER_SENTENCE`` training voices (engine-balanced);
+- val sentences x 1 held-out voice (choices are made on unseen voices, as at test time);
+- test sentences x ``TEST_VOICES_PER_SENTENCE`` held-out voices (EVALUATION.md: held-out x held-out).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..encoders.base import Encoder
+from . import tts
+from .corpus import Sentence, load_corpus, speech_sentences
+from .emoji import Concept, load_concepts
+from .features import image_features, speech_features, text_features
+from .real_speech import real_recordings
+
+TRAIN_VOICES_PER_SENTENCE = 2
+TEST_VOICES_PER_SENTENCE = 2
+SEED = 0
+
+
+def sentence_id(s: Sentence) -> str:
+    return hashlib.sha1(f"{s.source}\0{s.text}".encode()).hexdigest()[:16]
+
+
+@dataclass
+class SpeechSet:
+    split: str
+    texts: list[str]  # the true transcript of each clip
+    voices: list[str]
+    features: np.ndarray  # (N, D) mean-pooled speech-encoder frames
+    transcripts: list[str]  # what the speech model heard
+
+
+@dataclass
+class EmojiSet:
+    concepts: list[Concept]
+    styles: dict[str, tuple[list[int], dict[str, np.ndarray]]]  # style -> (concept indices, features)
+
+
+def emoji_set(image_encoder: Encoder, work: Path) -> EmojiSet:
+    concepts = load_concepts(work / "npm")
+    styles = {}
+    for style in ("google", "twitter"):
+        idx = [i for i, c in enumerate(concepts) if style in c.images]
+        styles[style] = (idx, image_features(image_encoder, [concepts[i].unified for i in idx],
+                                             [concepts[i].images[style] for i in idx], work / "features"))
+    return EmojiSet(concepts, styles)
+
+
+def corpus_with_emoji(concepts: list[Concept]) -> list[Sentence]:
+    return load_corpus(concepts)
+
+
+def speech_sets(corpus: list[Sentence], speech_encoder: Encoder, work: Path, splits=("train", "val", "test"),
+                limit: int | None = None) -> dict[str, SpeechSet]:
+    pool = tts.available_voices()
+    train_v, held_v = tts.training_voices(pool), tts.held_out_voices(pool)
+    plan = {"train": (train_v, TRAIN_VOICES_PER_SENTENCE), "val": (held_v, 1), "test": (held_v, TEST_VOICES_PER_SENTENCE)}
+    spoken = speech_sentences(corpus)
+    out = {}
+    for split in splits:
+        sents = [s for s in spoken if s.split == split][:limit]
+        voices, per = plan[split]
+        clips = tts.build_speech_set([(sentence_id(s), s.text) for s in sents], voices, work / "tts",
+                                     per_sentence=min(per, len(voices)), seed=SEED)
+        feats = speech_features(speech_encoder, [f"{c.voice}/{c.path.name}" for c in clips], [c.path for c in clips],
+                                work / "features")
+        out[split] = SpeechSet(split, [c.text for c in clips], [c.voice for c in clips], feats["features"],
+                               [str(t) for t in feats["transcripts"]])
+    return out
+
+
+def real_speech_set(speech_encoder: Encoder, work: Path) -> SpeechSet:
+    recs = real_recordings(work / "real")
+    feats = speech_features(speech_encoder, [str(p) for p, _ in recs], [p for p, _ in recs], work / "features")
+    return SpeechSet("real", [t for _, t in recs], ["human"] * len(recs), feats["features"],
+                     [str(t) for t in feats["transcripts"]])
+
+
+def text_vectors(text_encoder: Encoder, texts: list[str], work: Path) -> np.ndarray:
+    """Unit-norm frozen text vectors (the pivot space)."""
+    x = text_features(text_encoder, texts, work / "features")
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
