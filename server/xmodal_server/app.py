@@ -41,7 +41,7 @@ def build_service(config: Config, device: str) -> Service:
     import torch
 
     from .embedder import Embedder
-    from .encoders.heads import load_checkpoint
+    from .encoders.heads import default_checkpoint, load_checkpoint
     from .encoders.registry import PROFILES, EncoderSpec, build
     from .index.store import Store
 
@@ -53,7 +53,7 @@ def build_service(config: Config, device: str) -> Service:
         t0 = time.perf_counter()
         encoders[modality] = build(EncoderSpec(name=name, source=overrides[modality] or None, device=device))
         log.info("loaded %s encoder %s in %.1fs", modality, name, time.perf_counter() - t0)
-    checkpoint = load_checkpoint(config.checkpoint or None)
+    checkpoint = load_checkpoint(config.checkpoint or default_checkpoint(config.profile))
     embedder = Embedder(config.profile, encoders, checkpoint, cache_dir=config.data_path / "cache")
     t0 = time.perf_counter()
     embedder.warmup()

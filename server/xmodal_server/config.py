@@ -38,7 +38,8 @@ class Config:
     image_model: str = _f("", "Override the image weights: a .pth state dict, or 'torchvision' cache (empty: default).")
     speech_model: str = _f("", "Override the speech weights: hub id or local directory (empty: profile default).")
     checkpoint: str = _f(
-        "", "Projection-head checkpoint directory (manifest.json); empty: the built-in zero-shot heads."
+        "", "Projection-head checkpoint directory (manifest.json); empty: the one shipped for the profile if any, "
+        "else the zero-shot heads; 'builtin': the zero-shot heads."
     )
     device: str = _f("auto", "Torch device: 'auto' (cuda when available, else cpu), 'cpu', 'cuda', 'cuda:1'...")
     torch_threads: int = _f(0, "Intra-op threads for torch on CPU; 0 = number of cores.")

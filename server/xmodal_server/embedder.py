@@ -17,16 +17,12 @@ from typing import Sequence
 import numpy as np
 
 from .encoders.base import IMAGE, SPEECH, TEXT, Encoder, ImageEncoder, SpeechEncoder, TextEncoder
-from .encoders.heads import Checkpoint, l2_normalise, mlp
+from .encoders.heads import Checkpoint, image_vectors, l2_normalise, mlp, speech_vectors, uses_conse
 from .errors import InvalidInput
 
 SPEECH_MODES = ("direct", "transcribe", "fused")
 
 log = logging.getLogger(__name__)
-
-# ConSE vectors are unit-norm while standardised backbone features have unit variance per dimension:
-# scaling keeps the two inputs of a "features+conse" head on comparable scales (training uses the same).
-CONSE_INPUT_SCALE = 10.0
 
 
 @dataclass
@@ -47,9 +43,7 @@ class Embedder:
         if checkpoint.head_type(SPEECH) in ("transcribe", "fused") and not self.speech.can_transcribe:
             raise ValueError(f"checkpoint {checkpoint.id} transcribes speech, but {self.speech.info.name} cannot")
         self.shared_dim = self.embed_texts(["dimension probe"]).vectors.shape[1]
-        self._class_vectors: np.ndarray | None = None
-        if checkpoint.head_type(IMAGE) == "conse":
-            self._class_vectors = self._conse_matrix(cache_dir)
+        self._class_vectors = self._conse_matrix(cache_dir) if uses_conse(checkpoint) else None
 
     @property
     def space_id(self) -> str:
@@ -78,15 +72,7 @@ class Embedder:
 
     def embed_images(self, images: Sequence) -> Embedded:
         out = self.image.encode(images)
-        spec = self.checkpoint.heads[IMAGE]
-        if spec["type"] == "conse":
-            return Embedded(self._conse(out.class_probs))
-        a = float(spec.get("conse_weight", 0.0))
-        needs_conse = a > 0 or spec.get("input") == "features+conse"
-        conse = self._conse(out.class_probs) if needs_conse else None
-        x = np.concatenate([out.features, conse * CONSE_INPUT_SCALE], 1) if spec.get("input") == "features+conse" else out.features
-        v = l2_normalise(mlp(self.checkpoint, IMAGE, x))
-        return Embedded(l2_normalise((1 - a) * v + a * conse) if a > 0 else v)
+        return Embedded(image_vectors(self.checkpoint, out.features, out.class_probs, self._class_vectors))
 
     def embed_speech(self, waves: Sequence[np.ndarray], mode: str = "", direct_weight: float | None = None) -> Embedded:
         modes = self.speech_modes
@@ -102,25 +88,9 @@ class Embedder:
         transcripts = [t.strip() for t in (out.transcripts or [])] if transcribe else None
         # Silence transcribes to "", which has no meaning; embed a neutral token rather than fail.
         cascade = self.embed_texts([t or "." for t in transcripts]).vectors if transcripts is not None else None
-        if mode == "transcribe":
-            return Embedded(cascade, transcripts=transcripts)
-        direct = l2_normalise(mlp(self.checkpoint, SPEECH, out.features))
-        if mode == "direct":
-            return Embedded(direct)
-        w = float(self.checkpoint.heads[SPEECH].get("direct_weight", 0.5)) if direct_weight is None else direct_weight
-        return Embedded(l2_normalise(w * direct + (1 - w) * cascade), transcripts=transcripts)
+        return Embedded(speech_vectors(self.checkpoint, out.features, cascade, mode, direct_weight), transcripts=transcripts)
 
     # -- ConSE ------------------------------------------------------------------------------------
-    def _conse(self, probs: np.ndarray | None) -> np.ndarray:
-        if probs is None or self._class_vectors is None:
-            raise ValueError(f"{self.image.info.name} gives no class probabilities; ConSE needs them")
-        top = int(self.checkpoint.heads[IMAGE].get("top", 10))
-        idx = np.argsort(-probs, axis=1)[:, :top]
-        weights = np.take_along_axis(probs, idx, axis=1)
-        weights = weights / np.maximum(weights.sum(1, keepdims=True), 1e-12)
-        mixed = np.einsum("nk,nkd->nd", weights, self._class_vectors[idx])
-        return l2_normalise(mixed)
-
     def _conse_matrix(self, cache_dir: Path | None) -> np.ndarray:
         names = list(self.image.class_names)
         if not names:

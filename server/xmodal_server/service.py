@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import shutil
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ import numpy as np
 from .config import Config
 from .embedder import Embedded, Embedder
 from .encoders.base import IMAGE, SPEECH, TEXT
-from .errors import InvalidInput, XmodalError
+from .errors import FailedPrecondition, InvalidInput, XmodalError
 from .index.collection import Hit, NewItem, StoredItem
 from .index.store import Store
 from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
@@ -177,6 +178,35 @@ class Service:
             None, lambda: self.store.create(name, dim=e.shared_dim, space_id=e.space_id, description=description)
         )
 
+    async def reindex_collection(self, name: str) -> tuple[Any, int, Timing]:
+        """Re-embed every item from its stored payload into the current space, then swap atomically."""
+        loop = asyncio.get_running_loop()
+        coll = self.store.get(name)
+        rows = await loop.run_in_executor(None, coll.payloads)
+        vectors = [r[0] for r in rows if r[1] == VECTOR]
+        if vectors:
+            raise FailedPrecondition(
+                f"collection {name!r} holds {len(vectors)} precomputed vector item(s) (e.g. {vectors[0]!r}) that cannot "
+                "be re-embedded; delete them, reindex, then add them again with vectors from the new space"
+            )
+        e = self.embedder
+        staged = await loop.run_in_executor(
+            None, lambda: self.store.staging(name, dim=e.shared_dim, space_id=e.space_id, description=coll.meta.get("description", ""))
+        )
+        clock = _Clock()
+        try:
+            for i in range(0, len(rows), self.config.max_batch):
+                batch = rows[i : i + self.config.max_batch]
+                items = [ItemInput(id=r[0], kind=r[1], payload=_stored_payload(r), metadata=r[5]) for r in batch]
+                new = await self._embed_items(items, clock)
+                await clock.run("index_ms", lambda: staged.add(new), None)
+        except BaseException:
+            staged.close()
+            shutil.rmtree(staged.path, ignore_errors=True)
+            raise
+        swapped = await loop.run_in_executor(None, self.store.swap, name, staged)
+        return swapped, len(rows), clock.done()
+
     async def delete_collection(self, name: str) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.store.delete, name)
 
@@ -193,6 +223,13 @@ class Service:
             if it.id in seen:
                 raise InvalidInput(f"{label}: id appears twice in this request")
             seen.add(it.id)
+        new = await self._embed_items(items, clock, labels)
+        added = await clock.run("index_ms", lambda: coll.add(new), None)
+        return added, clock.done()
+
+    async def _embed_items(self, items: Sequence[ItemInput], clock: _Clock, labels: Sequence[str] | None = None) -> list[NewItem]:
+        """Decode and embed each payload kind as one batch; keep text/transcripts and original bytes."""
+        labels = labels or [f"items[{i}] (id {it.id[:64]!r})" for i, it in enumerate(items)]
         vectors: list[np.ndarray | None] = [None] * len(items)
         texts: list[str] = [""] * len(items)
         for kind in (TEXT, IMAGE, SPEECH):
@@ -212,8 +249,8 @@ class Service:
                     texts[i] = out.transcripts[j]
         for i, it in enumerate(items):
             if it.kind == VECTOR:
-                vectors[i] = self.check_vector(it.payload, coll.dim, labels[i])
-        new = [
+                vectors[i] = self.check_vector(it.payload, self.embedder.shared_dim, labels[i])
+        return [
             NewItem(
                 id=it.id, modality=it.kind, vector=vectors[i], metadata=it.metadata, text=texts[i],
                 payload=(it.payload.data if it.kind == SPEECH else it.payload) if it.kind in (IMAGE, SPEECH) else None,
@@ -221,8 +258,6 @@ class Service:
             )
             for i, it in enumerate(items)
         ]
-        added = await clock.run("index_ms", lambda: coll.add(new), None)
-        return added, clock.done()
 
     @staticmethod
     def check_vector(vector: np.ndarray, dim: int, where: str) -> np.ndarray:
@@ -262,6 +297,19 @@ class Service:
         out = await clock.run("model_ms", lambda: self._embed(kind, decoded, speech), self.model_pool)
         hits = await clock.run("index_ms", lambda: coll.search(out.vectors[0], top_k, modalities), None)
         return hits, out, clock.done()
+
+
+def _stored_payload(row: tuple) -> Any:
+    """The ItemInput payload of a stored row (id, modality, text, payload, payload_kind, metadata)."""
+    _, modality, text, payload, kind, _ = row
+    if modality == TEXT:
+        return text
+    if modality == SPEECH:
+        if kind.startswith("pcm_s16le:"):
+            _, rate, channels = kind.split(":")
+            return AudioInput(payload, int(rate), int(channels))
+        return AudioInput(payload)
+    return payload
 
 
 def _payload_kind(item: ItemInput) -> str:

@@ -88,5 +88,5 @@ def test_leftovers_of_interrupted_create_are_swept(tmp_path):
 def test_space_mismatch_is_failed_precondition(tmp_path):
     c = Store(tmp_path).create("s", dim=DIM, space_id="embedded/zero-shot-v0")
     c.check_space("embedded/zero-shot-v0")
-    with pytest.raises(FailedPrecondition, match="recreate"):
+    with pytest.raises(FailedPrecondition, match="reindex"):
         c.check_space("reference/zero-shot-v0")

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true", help="print JSON")
     delete = csub.add_parser("delete", help="delete a collection and all its items")
     delete.add_argument("name")
+    reindex = csub.add_parser("reindex", help="re-embed a collection from its stored payloads (after a checkpoint change)")
+    reindex.add_argument("name")
 
     add = sub.add_parser("add", help="add items to a collection")
     add.add_argument("collection")
@@ -97,6 +99,26 @@ def build_parser() -> argparse.ArgumentParser:
     embed = sub.add_parser("embed", help="print the shared-space vector of one input")
     _add_query(embed)
     embed.add_argument("--json", action="store_true", help="print JSON")
+
+    for name, text in (("align", "train projection heads and write a checkpoint + report (needs the server package)"),
+                       ("eval", "run the evaluation protocol for a checkpoint and write a report (needs the server package)")):
+        p_ = sub.add_parser(name, help=text, description=text)
+        p_.add_argument("--profile", default="embedded", choices=["embedded", "reference"])
+        p_.add_argument("--work-dir", default="xmodal-align", help="cache of downloads, speech and features (default xmodal-align)")
+        p_.add_argument("--limit", type=int, help="only the first N concepts/sentences per split (a quick trial)")
+        p_.add_argument("--out", help="output directory (align: the checkpoint; eval: the report)")
+        p_.add_argument("--text-model", help="override the text weights (hub id or directory)")
+        p_.add_argument("--image-model", help="override the image weights")
+        p_.add_argument("--speech-model", help="override the speech weights")
+        if name == "align":
+            p_.add_argument("--epochs", type=int, default=40)
+            p_.add_argument("--lam", type=float, default=0.5, help="λ: weight of the image–text loss (1−λ for speech–text)")
+            p_.add_argument("--depth", type=int, default=2, help="layers per head (1 = linear)")
+            p_.add_argument("--hidden", type=int, default=1024)
+            p_.add_argument("--seed", type=int, default=0)
+            p_.add_argument("--no-real", action="store_true", help="skip the real human recordings")
+        else:
+            p_.add_argument("--checkpoint", help="checkpoint directory (default: the server's default)")
 
     delete_items = sub.add_parser("delete", help="delete items by id")
     delete_items.add_argument("collection")
@@ -193,6 +215,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
         if args.action == "create":
             c = client.create_collection(args.name, args.description)
             print(f"created {c['name']} (dim {c['dim']}, space {c['space_id']})")
+        elif args.action == "reindex":
+            c, n = client.reindex_collection(args.name)
+            print(f"reindexed {n} items of {c['name']} into space {c['space_id']}")
         elif args.action == "delete":
             client.delete_collection(args.name)
             print(f"deleted {args.name}")
@@ -251,6 +276,30 @@ def run(args: argparse.Namespace, client: Client) -> int:
     raise AssertionError(cmd)
 
 
+def _offline(args: argparse.Namespace) -> int:
+    try:
+        from xmodal_server.align import pipeline
+    except ImportError:
+        print("error: the server package (xmodal_server) is not installed; install the full project", file=sys.stderr)
+        return 2
+    import logging
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {"text": args.text_model, "image": args.image_model, "speech": args.speech_model}
+    work = Path(args.work_dir)
+    if args.command == "align":
+        from xmodal_server.align.train import TrainConfig
+
+        cfg = TrainConfig(epochs=args.epochs, lam=args.lam, depth=args.depth, hidden=args.hidden, seed=args.seed)
+        out = Path(args.out or f"checkpoints/{args.profile}-latest")
+        path = pipeline.run_align(args.profile, work, out, cfg, args.limit, overrides, with_real=not args.no_real)
+        print(f"checkpoint written to {path}; report: {path / 'report' / 'report.md'}")
+    else:
+        out = Path(args.out or "reports/eval")
+        print(f"report written to {pipeline.run_eval(args.checkpoint, args.profile, work, out, args.limit, overrides)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
@@ -260,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from xmodal_server.main import serve_from_args
 
         return serve_from_args(args)
+    if args.command in ("align", "eval"):
+        return _offline(args)
     try:
         with Client(args.address, timeout=args.timeout) as client:
             return run(args, client)

@@ -73,6 +73,11 @@ class _Calls:
         return self._call(self._collections.DeleteCollection, collection_pb2.DeleteCollectionRequest(name=name),
                           lambda r: None)
 
+    def reindex_collection(self, name: str) -> tuple[dict, int]:
+        """Re-embed a collection in the server's current space (after a checkpoint change)."""
+        req = collection_pb2.ReindexCollectionRequest(name=name)
+        return self._call(self._collections.ReindexCollection, req, lambda r: (M.collection_dict(r.collection), r.reindexed))
+
     def add_items(self, collection: str, items: Sequence[collection_pb2.Item]) -> int:
         """Items from ``xmodal.Item.text/image/speech/vector``. All or nothing; durable on return."""
         req = collection_pb2.AddItemsRequest(collection=collection, items=list(items))

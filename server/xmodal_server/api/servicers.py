@@ -116,6 +116,12 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
         return collection_pb2.DeleteCollectionResponse()
 
     @grpc_errors
+    async def ReindexCollection(self, request, context):
+        coll, n, timing = await _require(self.get).reindex_collection(request.name)
+        return collection_pb2.ReindexCollectionResponse(collection=_collection_to_proto(coll), reindexed=n,
+                                                        timing=cv.timing_to_proto(timing))
+
+    @grpc_errors
     async def AddItems(self, request, context):
         s = _require(self.get)
         items = [_item_from_proto(it, i) for i, it in enumerate(request.items)]

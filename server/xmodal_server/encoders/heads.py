@@ -69,8 +69,19 @@ class Checkpoint:
         return spec["type"] + (f"(top={spec['top']})" if "top" in spec else "")
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def default_checkpoint(profile: str) -> str | None:
+    """The checkpoint shipped in the package for ``profile`` (trained by ``xmodal align`` and committed),
+    or None where none ships (then the built-in zero-shot heads are used)."""
+    path = SHIPPED_DIR / profile
+    return str(path) if (path / "manifest.json").exists() else None
+
+
 def load_checkpoint(path: str | None) -> Checkpoint:
-    if not path:
+    """``path``: a checkpoint directory; None, "" or "builtin": the zero-shot heads."""
+    if not path or path == "builtin":
         return _parse(BUILTIN, {}, "builtin")
     folder = Path(path)
     try:
@@ -130,6 +141,54 @@ def mlp(checkpoint: Checkpoint, modality: str, x: np.ndarray) -> np.ndarray:
             h = F.linear(h, torch.from_numpy(w[f"{modality}.l{i}.weight"]), torch.from_numpy(w[f"{modality}.l{i}.bias"]))
             i += 1
     return h.numpy()
+
+
+# ConSE vectors are unit-norm while standardised backbone features have unit variance per dimension:
+# scaling keeps the two inputs of a "features+conse" head on comparable scales (training uses the same).
+CONSE_INPUT_SCALE = 10.0
+
+
+def conse(probs: np.ndarray, class_vectors: np.ndarray, top: int) -> np.ndarray:
+    """Probability-weighted mean of the text vectors of the ``top`` most likely classes (ConSE)."""
+    idx = np.argsort(-probs, axis=1)[:, :top]
+    weights = np.take_along_axis(probs, idx, axis=1)
+    weights = weights / np.maximum(weights.sum(1, keepdims=True), 1e-12)
+    return l2_normalise(np.einsum("nk,nkd->nd", weights, class_vectors[idx]))
+
+
+def uses_conse(checkpoint: Checkpoint) -> bool:
+    spec = checkpoint.heads[IMAGE]
+    return spec["type"] == "conse" or float(spec.get("conse_weight", 0)) > 0 or spec.get("input") == "features+conse"
+
+
+def image_vectors(checkpoint: Checkpoint, features: np.ndarray, class_probs: np.ndarray | None,
+                  class_vectors: np.ndarray | None) -> np.ndarray:
+    """Backbone outputs -> unit vectors in the shared space, for every image head type.
+    The server and ``xmodal eval`` both call this, so what is measured is what is served."""
+    spec = checkpoint.heads[IMAGE]
+    c = None
+    if uses_conse(checkpoint):
+        if class_probs is None or class_vectors is None:
+            raise ValueError("this image head needs class probabilities and class-name vectors (ConSE)")
+        c = conse(class_probs, class_vectors, int(spec.get("top", 10)))
+    if spec["type"] == "conse":
+        return c  # type: ignore[return-value]
+    x = np.concatenate([features, c * CONSE_INPUT_SCALE], 1) if spec.get("input") == "features+conse" else features
+    v = l2_normalise(mlp(checkpoint, IMAGE, x))
+    a = float(spec.get("conse_weight", 0.0))
+    return l2_normalise((1 - a) * v + a * c) if a > 0 else v
+
+
+def speech_vectors(checkpoint: Checkpoint, features: np.ndarray, transcript_vectors: np.ndarray | None,
+                   mode: str, direct_weight: float | None = None) -> np.ndarray:
+    """Speech features (+ the text vectors of their transcripts) -> unit vectors, per mode."""
+    if mode == "transcribe":
+        return transcript_vectors  # type: ignore[return-value]
+    direct = l2_normalise(mlp(checkpoint, SPEECH, features))
+    if mode == "direct":
+        return direct
+    w = float(checkpoint.heads[SPEECH].get("direct_weight", 0.5)) if direct_weight is None else direct_weight
+    return l2_normalise(w * direct + (1 - w) * transcript_vectors)
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:

@@ -116,7 +116,7 @@ class Collection:
         if space_id != self.space_id:
             raise FailedPrecondition(
                 f"collection {self.name!r} was built in space {self.space_id!r} but the server runs "
-                f"{space_id!r}; restart with the matching profile/checkpoint, or recreate the collection"
+                f"{space_id!r}; restart with the matching profile/checkpoint, or run `xmodal collections reindex NAME`"
             )
 
     # -- writes ------------------------------------------------------------------------------------
@@ -208,10 +208,11 @@ class Collection:
     def describe(self) -> dict:
         return {**self.meta, "item_count": self.count}
 
-    def payloads(self) -> Iterable[tuple[str, str, str, bytes | None, str]]:
-        """(id, modality, text, payload, payload_kind) of every item, for re-embedding."""
+    def payloads(self) -> list[tuple[str, str, str, bytes | None, str, dict[str, str]]]:
+        """(id, modality, text, payload, payload_kind, metadata) of every item, for re-embedding."""
         with self._lock:
-            yield from self._db.execute("SELECT id, modality, text, payload, payload_kind FROM items ORDER BY rowid")
+            rows = self._db.execute("SELECT id, modality, text, payload, payload_kind, metadata FROM items ORDER BY rowid").fetchall()
+        return [(*r[:5], json.loads(r[5])) for r in rows]
 
 
 class _Transaction:

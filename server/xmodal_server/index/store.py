@@ -1,7 +1,7 @@
 """The set of collections under ``<data_dir>/collections``: create, open, list, delete.
 
 Creation and deletion are atomic directory renames: a collection is built in a ``.tmp-*`` directory
-and renamed into place, and deleted by renaming it to ``.trash-*`` before removal, so a crash never
+and renamed into place, and deleted by renaming it to ``.deleted-*`` before removal, so a crash never
 leaves a half-made collection under its real name. Leftovers are swept on open.
 """
 from __future__ import annotations
@@ -36,8 +36,14 @@ class Store:
         self.root = data_dir / "collections"
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        for leftover in list(self.root.glob(".tmp-*")) + list(self.root.glob(".trash-*")):
-            log.warning("removing leftover %s from an interrupted create/delete", leftover)
+        for old in self.root.glob(".swapped-*"):
+            # A reindex swap interrupted between its two renames: the old version is intact, restore it.
+            name = old.name.split("-", 1)[1].rsplit("-", 1)[0]
+            if not (self.root / name).exists():
+                log.warning("restoring %s from an interrupted reindex", name)
+                old.rename(self.root / name)
+        for leftover in [*self.root.glob(".tmp-*"), *self.root.glob(".deleted-*"), *self.root.glob(".swapped-*")]:
+            log.warning("removing leftover %s from an interrupted create/delete/reindex", leftover)
             shutil.rmtree(leftover, ignore_errors=True)
         self._open: dict[str, Collection] = {}
         for path in sorted(p for p in self.root.iterdir() if p.is_dir() and NAME_RE.match(p.name)):
@@ -48,21 +54,34 @@ class Store:
         with self._lock:
             if name in self._open:
                 raise AlreadyExists(f"collection {name!r} already exists")
-            tmp = self.root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
-            tmp.mkdir()
-            meta = {
-                "name": name,
-                "description": description,
-                "dim": str(dim),
-                "space_id": space_id,
-                "index_type": "flat-ip",
-                "created_at": repr(time.time()),
-            }
-            Collection(tmp, create=meta).close()
+            staged = self.staging(name, dim=dim, space_id=space_id, description=description)
+            staged.close()
             final = self.root / name
-            tmp.rename(final)
+            staged.path.rename(final)
             _fsync_dir(self.root)
             self._open[name] = coll = Collection(final)
+            return coll
+
+    def staging(self, name: str, *, dim: int, space_id: str, description: str) -> Collection:
+        """An empty collection in a ``.tmp-*`` directory, to be filled and then ``swap``-ped in."""
+        tmp = self.root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        meta = {"name": name, "description": description, "dim": str(dim), "space_id": space_id,
+                "index_type": "flat-ip", "created_at": repr(time.time())}
+        return Collection(tmp, create=meta)
+
+    def swap(self, name: str, staged: Collection) -> Collection:
+        """Atomically replace collection ``name`` by a filled staging collection."""
+        with self._lock:
+            old = self.get(name)
+            staged.close()
+            old.close()
+            swapped = self.root / f".swapped-{name}-{uuid.uuid4().hex[:8]}"
+            old.path.rename(swapped)  # a crash right here leaves no <name>: the next open restores it
+            staged.path.rename(self.root / name)
+            _fsync_dir(self.root)
+            self._open[name] = coll = Collection(self.root / name)
+            shutil.rmtree(swapped, ignore_errors=True)
             return coll
 
     def get(self, name: str) -> Collection:
@@ -80,7 +99,7 @@ class Store:
             coll = self.get(name)
             del self._open[name]
             coll.close()
-            trash = self.root / f".trash-{name}-{uuid.uuid4().hex[:8]}"
+            trash = self.root / f".deleted-{name}-{uuid.uuid4().hex[:8]}"
             coll.path.rename(trash)
             _fsync_dir(self.root)
             shutil.rmtree(trash, ignore_errors=True)

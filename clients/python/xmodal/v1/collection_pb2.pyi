@@ -152,3 +152,19 @@ class GetItemsResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[StoredItem]
     missing_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, items: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReindexCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ReindexCollectionResponse(_message.Message):
+    __slots__ = ("collection", "reindexed", "timing")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    REINDEXED_FIELD_NUMBER: _ClassVar[int]
+    TIMING_FIELD_NUMBER: _ClassVar[int]
+    collection: Collection
+    reindexed: int
+    timing: _common_pb2.Timing
+    def __init__(self, collection: _Optional[_Union[Collection, _Mapping]] = ..., reindexed: _Optional[int] = ..., timing: _Optional[_Union[_common_pb2.Timing, _Mapping]] = ...) -> None: ...

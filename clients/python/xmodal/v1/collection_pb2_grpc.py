@@ -65,6 +65,11 @@ class CollectionServiceStub:
                 request_serializer=xmodal_dot_v1_dot_collection__pb2.GetItemsRequest.SerializeToString,
                 response_deserializer=xmodal_dot_v1_dot_collection__pb2.GetItemsResponse.FromString,
                 _registered_method=True)
+        self.ReindexCollection = channel.unary_unary(
+                '/xmodal.v1.CollectionService/ReindexCollection',
+                request_serializer=xmodal_dot_v1_dot_collection__pb2.ReindexCollectionRequest.SerializeToString,
+                response_deserializer=xmodal_dot_v1_dot_collection__pb2.ReindexCollectionResponse.FromString,
+                _registered_method=True)
 
 
 class CollectionServiceServicer:
@@ -109,6 +114,15 @@ class CollectionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReindexCollection(self, request, context):
+        """Re-embeds every item from its stored payload in the server's current space (after a checkpoint or
+        profile change); the collection is swapped atomically when done. Fails with FAILED_PRECONDITION
+        when the collection holds precomputed vectors, which cannot be re-embedded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +155,11 @@ def add_CollectionServiceServicer_to_server(servicer, server):
                     servicer.GetItems,
                     request_deserializer=xmodal_dot_v1_dot_collection__pb2.GetItemsRequest.FromString,
                     response_serializer=xmodal_dot_v1_dot_collection__pb2.GetItemsResponse.SerializeToString,
+            ),
+            'ReindexCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReindexCollection,
+                    request_deserializer=xmodal_dot_v1_dot_collection__pb2.ReindexCollectionRequest.FromString,
+                    response_serializer=xmodal_dot_v1_dot_collection__pb2.ReindexCollectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +325,33 @@ class CollectionService:
             '/xmodal.v1.CollectionService/GetItems',
             xmodal_dot_v1_dot_collection__pb2.GetItemsRequest.SerializeToString,
             xmodal_dot_v1_dot_collection__pb2.GetItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReindexCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xmodal.v1.CollectionService/ReindexCollection',
+            xmodal_dot_v1_dot_collection__pb2.ReindexCollectionRequest.SerializeToString,
+            xmodal_dot_v1_dot_collection__pb2.ReindexCollectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,214 @@
+"""``xmodal align`` and ``xmodal eval``: data -> cached features -> heads -> checkpoint -> report.
+
+Choices (epoch, ConSE mix, speech fusion weight and default mode) are made on the validation split; the
+test split is only evaluated, once, for the report and the manifest's headline metrics.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..encoders.base import IMAGE, SPEECH, TEXT
+from ..encoders.heads import FORMAT, Checkpoint, load_checkpoint
+from ..encoders.registry import PROFILES, EncoderSpec, build
+from ..evaluation.metrics import RetrievalResult
+from ..evaluation.protocol import PROTOCOL_VERSION, ProtocolData, evaluate, image_task_results, speech_task_results
+from ..evaluation.report import write_report
+from . import data as D
+from .corpus import EMOJI_CAPTION
+from .model import MLPHead
+from .train import PairTask, TrainConfig, Trained, train
+
+log = logging.getLogger(__name__)
+
+CONSE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+FUSION_GRID = tuple(round(x, 2) for x in np.linspace(0, 1, 11))
+
+
+def build_encoders(profile: str, overrides: dict[str, str | None] | None = None, device: str = "cpu") -> dict:
+    overrides = overrides or {}
+    return {m: build(EncoderSpec(name, overrides.get(m) or None, device)) for m, name in PROFILES[profile].items()}
+
+
+def protocol_data(encoders: dict, work: Path, limit: int | None = None, with_real: bool = True) -> ProtocolData:
+    text = encoders[TEXT]
+    emoji = D.emoji_set(encoders[IMAGE], work, limit)
+    corpus = D.corpus_with_emoji(emoji.concepts)
+    speech = D.speech_sets(corpus, encoders[SPEECH], work, limit=limit)
+    real = D.real_speech_set(encoders[SPEECH], work) if with_real else None
+    heard = {k: D.text_vectors(text, [t or "." for t in v.transcripts], work) for k, v in speech.items()}
+    if real is not None:
+        heard["real"] = D.text_vectors(text, [t or "." for t in real.transcripts], work)
+    return ProtocolData(
+        emoji=emoji,
+        caption_vectors=D.text_vectors(text, [c.caption for c in emoji.concepts], work),
+        class_vectors=D.text_vectors(text, list(encoders[IMAGE].class_names), work),
+        corpus=corpus,
+        corpus_vectors=D.text_vectors(text, [s.text for s in corpus], work),
+        speech=speech,
+        transcript_vectors=heard,
+        real=real,
+        real_text_vectors=D.text_vectors(text, real.texts, work) if real is not None else None,
+    )
+
+
+def image_task(data: ProtocolData, encoders: dict, work: Path) -> PairTask:
+    extras = sorted({e for c in data.emoji.concepts for e in c.extra_texts})
+    extra_vectors = dict(zip(extras, D.text_vectors(encoders[TEXT], extras, work)))
+    inputs, targets, groups = [], [], []
+    for style, (idx, feats) in data.emoji.styles.items():
+        for j, i in enumerate(idx):
+            c = data.emoji.concepts[i]
+            if c.split != "train":
+                continue
+            inputs.append(feats["features"][j])
+            targets.append(np.stack([data.caption_vectors[i], *[extra_vectors[e] for e in c.extra_texts]]))
+            groups.append(i)
+    return PairTask(IMAGE, np.stack(inputs).astype(np.float32), targets, np.array(groups))
+
+
+def speech_task(data: ProtocolData) -> PairTask:
+    where = data.index_of()
+    s = data.speech["train"]
+    rows = [where[t] for t in s.texts]
+    return PairTask(SPEECH, s.features.astype(np.float32), [data.corpus_vectors[r][None] for r in rows], np.array(rows))
+
+
+def checkpoint_from(trained: Trained, ckpt_id: str, conse_weight: float = 0.0, direct_weight: float = 1.0,
+                    default_mode: str = "direct", metrics: dict | None = None, note: str = "") -> Checkpoint:
+    heads = {
+        TEXT: {"type": "identity"},
+        IMAGE: {"type": "mlp", "conse_weight": conse_weight, "top": 10},
+        SPEECH: {"type": "fused", "direct_weight": direct_weight, "default_mode": default_mode},
+    }
+    return Checkpoint(id=ckpt_id, aligned=True, note=note, heads=heads, metrics=metrics or {}, weights=trained.export())
+
+
+def _r(results: list[RetrievalResult], task: str, method: str, metric: str = "r1") -> float:
+    for r in results:
+        if r.task == task and r.method == method:
+            return getattr(r, metric)
+    raise KeyError((task, method))
+
+
+def choose_fusion(trained: Trained, data: ProtocolData) -> tuple[float, float, str, dict[str, float]]:
+    """Pick the ConSE mix and the speech fusion weight/default mode on the validation split."""
+    best_a, best_img = 0.0, -1.0
+    for a in CONSE_GRID:
+        res = image_task_results(checkpoint_from(trained, "val", conse_weight=a), data, "val", "m")
+        score = _r(res, "emoji text→image (google)", "m", "mrr")
+        if score > best_img:
+            best_a, best_img = a, score
+    task = "speech→text (gallery: whole corpus)"
+    best_w, best_sp = 1.0, -1.0
+    for w in FUSION_GRID:
+        res = speech_task_results(checkpoint_from(trained, "val", direct_weight=w), data, "val", methods=("fused",), upper_bound=False)
+        score = _r(res, task, "fused", "mrr")
+        if score > best_sp:
+            best_w, best_sp = w, score
+    mode = "transcribe" if best_w == 0.0 else "direct" if best_w == 1.0 else "fused"
+    return best_a, best_w, mode, {"val text→image MRR": best_img, "val speech→text MRR": best_sp}
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def save_checkpoint(ckpt: Checkpoint, out_dir: Path, manifest_extra: dict) -> Path:
+    from safetensors.numpy import save_file
+
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-"))
+    save_file({k: np.ascontiguousarray(v) for k, v in ckpt.weights.items()}, str(tmp / "heads.safetensors"))
+    manifest = {"format": FORMAT, "id": ckpt.id, "aligned": ckpt.aligned, "note": ckpt.note, "heads": ckpt.heads,
+                "metrics": ckpt.metrics, **manifest_extra}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir
+
+
+def headline(results: list[RetrievalResult], ckpt_id: str) -> dict[str, str]:
+    """A few test numbers for GetInfo, each with its gallery size."""
+    out = {}
+    for r in results:
+        if r.method in (ckpt_id, "fused", "transcribe", "direct") and (r.task.startswith("emoji text→image (google)")
+                                                                       or "whole corpus" in r.task or r.task.startswith("real")):
+            out[f"{r.task} [{r.method}] R@1"] = f"{r.r1:.3f} (gallery {r.gallery_size})"
+    return out
+
+
+def run_align(profile: str, work: Path, out_dir: Path, cfg: TrainConfig, limit: int | None = None,
+              overrides: dict | None = None, with_real: bool = True) -> Path:
+    encoders = build_encoders(profile, overrides)
+    data = protocol_data(encoders, work, limit, with_real)
+    tasks = [image_task(data, encoders, work), speech_task(data)]
+    weights = {IMAGE: cfg.lam, SPEECH: 1 - cfg.lam}
+
+    def validate(t: Trained) -> dict[str, float]:
+        ck = checkpoint_from(t, "val")
+        img = _r(image_task_results(ck, data, "val", "m"), "emoji text→image (google)", "m")
+        sp = _r(speech_task_results(ck, data, "val", methods=("direct",), upper_bound=False),
+                "speech→text (gallery: whole corpus)", "direct")
+        return {"text→image R@1": img, "speech→text direct R@1": sp, "score": cfg.lam * img + (1 - cfg.lam) * sp}
+
+    trained = train(tasks, weights, cfg, validate)
+    a, w, mode, val_scores = choose_fusion(trained, data)
+    digest = hashlib.sha256(b"".join(v.tobytes() for _, v in sorted(trained.export().items()))).hexdigest()[:8]
+    ckpt_id = f"{profile}-align-{PROTOCOL_VERSION}-{digest}"
+    note = (f"Trained heads (InfoNCE, text pivot frozen, λ={cfg.lam}): image MLP mixed with ConSE (weight {a}); "
+            f"speech {mode} (direct weight {w}). Chosen on the validation split.")
+    ckpt = checkpoint_from(trained, ckpt_id, a, w, mode, note=note)
+    untrained = Trained({k: MLPHead(v.layers[0].in_features, v.layers[-1].out_features, cfg.hidden, cfg.depth) for k, v in trained.heads.items()},
+                        trained.stats)
+    baselines = {"untrained heads": checkpoint_from(untrained, "untrained heads"),
+                 "zero-shot (ConSE / transcribe)": load_checkpoint(None)}
+    results = evaluate(ckpt, data, "test", baselines)
+    ckpt = Checkpoint(**{**ckpt.__dict__, "metrics": headline(results, ckpt_id)})
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(ckpt, out_dir, {
+        "profile": profile, "encoders": {m: e.info.name for m, e in encoders.items()},
+        "config": asdict(cfg), "best_epoch": trained.best_epoch, "validation": val_scores,
+        "data": {"emoji_concepts": len(data.emoji.concepts), "train_clips": len(data.speech["train"].texts),
+                 "corpus_sentences": len(data.corpus), "limit": limit},
+        "protocol": PROTOCOL_VERSION, "commit": _git_commit(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    })
+    write_report(results, out_dir / "report", title=f"xmodal align — {ckpt_id}",
+                 meta=_meta(ckpt_id, profile, f"xmodal align --profile {profile}"), curves=trained.curves)
+    return out_dir
+
+
+def _meta(ckpt_id: str, profile: str, command: str) -> dict[str, str]:
+    return {"checkpoint": ckpt_id, "profile": profile, "protocol": f"EVALUATION.md {PROTOCOL_VERSION}", "command": command,
+            "commit": _git_commit(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
+            "date": datetime.date.today().isoformat()}
+
+
+def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, limit: int | None = None,
+             overrides: dict | None = None) -> Path:
+    from ..encoders.heads import default_checkpoint
+
+    checkpoint = checkpoint or default_checkpoint(profile)
+    ckpt = load_checkpoint(checkpoint)
+    encoders = build_encoders(profile, overrides)
+    data = protocol_data(encoders, work, limit)
+    baselines = {"zero-shot (ConSE / transcribe)": load_checkpoint(None)} if ckpt.id != "zero-shot-v0" else {}
+    results = evaluate(ckpt, data, "test", baselines)
+    return write_report(results, out_dir, title=f"xmodal eval — {ckpt.id}",
+                        meta=_meta(ckpt.id, profile, f"xmodal eval --checkpoint {checkpoint or 'builtin'}"))

@@ -1,0 +1,140 @@
+"""The multi-task contrastive training loop on cached features.
+
+loss = λ·L(image, text) + (1−λ)·L(speech, text), each a symmetric InfoNCE with its own learnable
+temperature, against frozen text vectors (the pivot). The epoch with the best validation score is kept
+(early stopping by measurement, not by taste).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .model import LogitScale, MLPHead, info_nce
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PairTask:
+    """Row i of ``inputs`` pairs with any row of ``targets[i]`` (caption, short names...: one is drawn
+    per step); rows sharing a ``group`` (two art styles, two voices of one sentence) are not negatives."""
+
+    name: str
+    inputs: np.ndarray  # (N, D_in) float32, raw backbone features (standardised here)
+    targets: list[np.ndarray]  # N arrays of shape (k_i, D_out), unit rows
+    groups: np.ndarray  # (N,) int
+
+    def __post_init__(self) -> None:
+        if not len(self.inputs) == len(self.targets) == len(self.groups) or len(self.inputs) == 0:
+            raise ValueError(f"task {self.name}: inputs, targets and groups must be non-empty and of one length")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 40
+    lam: float = 0.5  # weight of the image-text loss; 1 - lam for speech-text
+    depth: int = 2
+    hidden: int = 1024
+    dropout: float = 0.1
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch: int = 256
+    seed: int = 0
+
+
+@dataclass
+class Trained:
+    heads: dict[str, MLPHead]
+    stats: dict[str, tuple[np.ndarray, np.ndarray]]  # task -> (mean, std) of its inputs
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    best_epoch: int = 0
+    best_score: float = float("-inf")
+    val_history: list[dict[str, float]] = field(default_factory=list)
+
+    def project(self, task: str, x: np.ndarray) -> np.ndarray:
+        mean, std = self.stats[task]
+        head = self.heads[task].eval()
+        with torch.inference_mode():
+            return F.normalize(head(torch.from_numpy(((x - mean) / std).astype(np.float32))), dim=-1).numpy()
+
+    def export(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for task, head in self.heads.items():
+            out.update(head.export(task))
+            out[f"{task}.mean"], out[f"{task}.std"] = (a.astype(np.float32) for a in self.stats[task])
+        return out
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return x.mean(0).astype(np.float32), (x.std(0) + 1e-6).astype(np.float32)
+
+
+def train(tasks: list[PairTask], weights: dict[str, float], cfg: TrainConfig,
+          validate: Callable[[Trained], dict[str, float]] | None = None, progress: bool = True) -> Trained:
+    """Train one head per task. ``weights`` = the loss weight of each task (λ and 1−λ);
+    ``validate`` returns metrics whose "score" key picks the best epoch."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    stats = {t.name: _standardise(t.inputs) for t in tasks}
+    xs = {t.name: torch.from_numpy(((t.inputs - stats[t.name][0]) / stats[t.name][1]).astype(np.float32)) for t in tasks}
+    out_dim = tasks[0].targets[0].shape[1]
+    heads = {t.name: MLPHead(t.inputs.shape[1], out_dim, cfg.hidden, cfg.depth, cfg.dropout) for t in tasks}
+    scales = {t.name: LogitScale() for t in tasks}
+    params = [p for m in (*heads.values(), *scales.values()) for p in m.parameters()]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(math.ceil(len(t.inputs) / cfg.batch) for t in tasks)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps_per_epoch, pct_start=0.1)
+    result = Trained(heads, stats, {f"train loss ({t.name})": [] for t in tasks})
+    orders = {t.name: np.array([], dtype=int) for t in tasks}
+    best_state = None
+    step = 0
+    bar = tqdm(total=cfg.epochs, desc="training heads", unit="epoch", disable=not progress)
+    for epoch in range(1, cfg.epochs + 1):
+        for m in heads.values():
+            m.train()
+        sums = {t.name: 0.0 for t in tasks}
+        for _ in range(steps_per_epoch):
+            total = torch.zeros(())
+            for t in tasks:
+                if len(orders[t.name]) < cfg.batch:  # cycle through shuffled epochs of the smaller task
+                    orders[t.name] = np.concatenate([orders[t.name], rng.permutation(len(t.inputs))])
+                idx, orders[t.name] = orders[t.name][: cfg.batch], orders[t.name][cfg.batch :]
+                target = torch.from_numpy(np.stack([t.targets[i][rng.integers(len(t.targets[i]))] for i in idx]))
+                out = F.normalize(heads[t.name](xs[t.name][idx]), dim=-1)
+                loss = info_nce(out, target, scales[t.name](), torch.from_numpy(t.groups[idx]))
+                sums[t.name] += loss.item()
+                total = total + weights[t.name] * loss
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+            sched.step()
+            step += 1
+        for t in tasks:
+            result.curves[f"train loss ({t.name})"].append((epoch, sums[t.name] / steps_per_epoch))
+        if validate is not None:
+            for m in heads.values():
+                m.eval()
+            metrics = validate(result)
+            result.val_history.append({"epoch": epoch, **metrics})
+            for k, v in metrics.items():
+                result.curves.setdefault(f"val {k}", []).append((epoch, v))
+            if metrics["score"] > result.best_score:
+                result.best_score, result.best_epoch = metrics["score"], epoch
+                best_state = {k: copy.deepcopy(m.state_dict()) for k, m in heads.items()}
+            bar.set_postfix(score=f"{metrics['score']:.3f}", best=result.best_epoch)
+        bar.update(1)
+    bar.close()
+    if best_state is not None:
+        for k, m in heads.items():
+            m.load_state_dict(best_state[k])
+    for m in heads.values():
+        m.eval()
+    return result
