@@ -5,7 +5,6 @@ by the fixtures and read back by the factories exactly as pretrained ones would 
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -26,7 +26,6 @@ from ..evaluation.metrics import RetrievalResult
 from ..evaluation.protocol import PROTOCOL_VERSION, ProtocolData, evaluate, image_task_results, speech_task_results
 from ..evaluation.report import write_report
 from . import data as D
-from .corpus import EMOJI_CAPTION
 from .model import MLPHead
 from .train import PairTask, TrainConfig, Trained, train
 

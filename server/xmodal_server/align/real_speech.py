@@ -19,12 +19,10 @@ they are (16 or 48 kHz); callers resample.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +72,9 @@ def _sphinx_set(folder: Path, transcription: str, fileids: str) -> list[tuple[Pa
 def _raw_to_flac(raw: Path, dest: Path) -> Path:
     if dest.is_file():
         return dest
-    pcm = np.fromfile(raw, dtype="<i2")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    try:
-        sf.write(tmp, pcm, RAW_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
+    from .tts import write_flac
+
+    return write_flac(dest, np.fromfile(raw, dtype="<i2"), RAW_SAMPLE_RATE)
 
 
 def real_recordings(cache_dir: Path | None = None) -> list[tuple[Path, str]]:

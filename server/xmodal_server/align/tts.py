@@ -327,16 +327,22 @@ def clip_path(cache_dir: Path, text: str, voice: Voice) -> Path:
 FESTIVAL_CHUNK = 16  # utterances per festival process
 
 
+def write_flac(path: Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
+    """16-bit FLAC, written atomically (temp file + os.replace) so a cache never holds half a clip."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        sf.write(tmp, audio, rate, format="FLAC", subtype="PCM_16")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def _write_clips(items: Sequence[tuple[Path, str]], voice: Voice) -> int:
     audios = synthesize_many([t for _, t in items], voice)  # module global: tests may monkeypatch it
     for (path, _), audio in zip(items, audios):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_flac(path, audio)
     return len(items)
 
 
