@@ -75,14 +75,14 @@ class Embedder:
         return Embedded(image_vectors(self.checkpoint, out.features, out.class_probs, self._class_vectors))
 
     def embed_speech(self, waves: Sequence[np.ndarray], mode: str = "", direct_weight: float | None = None) -> Embedded:
+        if direct_weight is not None and not 0.0 <= direct_weight <= 1.0:
+            raise InvalidInput(f"direct_weight={direct_weight} must be within [0, 1]")
         modes = self.speech_modes
         mode = mode or modes[0]
         if mode not in modes:
             raise InvalidInput(
                 f"speech mode {mode!r} is not available with checkpoint {self.checkpoint.id}; use one of {', '.join(modes)}"
             )
-        if direct_weight is not None and not 0.0 <= direct_weight <= 1.0:
-            raise InvalidInput(f"direct_weight={direct_weight} must be within [0, 1]")
         transcribe = mode in ("transcribe", "fused")
         out = self.speech.encode(waves, transcribe=transcribe)
         transcripts = [t.strip() for t in (out.transcripts or [])] if transcribe else None

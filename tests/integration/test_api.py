@@ -37,19 +37,33 @@ def code_of(fn) -> tuple[grpc.StatusCode, str]:
 
 # -- info, health, reflection --------------------------------------------------------------------
 
-def test_info_reports_profile_encoders_and_unaligned_space(client):
-    info = client.info()
+def shipped():
+    """The checkpoint the server loads by default: the one committed for the embedded profile, if any."""
+    from xmodal_server.encoders.heads import default_checkpoint, load_checkpoint
+
+    return load_checkpoint(default_checkpoint("embedded"))
+
+
+SPACE = f"embedded/{shipped().id}"
+
+
+def test_info_reports_profile_encoders_and_the_default_checkpoint(client):
+    from xmodal.v1 import common_pb2
+
+    info, ckpt = client.info(), shipped()
     assert info.profile == "embedded"
     assert info.shared_dim == 384
     assert {e.name for e in info.encoders} == {"minilm-l6-v2", "efficientnet-lite0", "whisper-tiny-en"}
-    assert {e.head for e in info.encoders} == {"identity", "conse(top=10)", "transcribe"}
-    # No trained heads yet: the server must not claim alignment.
-    assert info.aligned is False and info.checkpoint_id == "zero-shot-v0"
-    assert info.space_id == "embedded/zero-shot-v0"
+    assert {e.head for e in info.encoders} == {ckpt.describe(m) for m in ("text", "image", "speech")}
+    assert info.checkpoint_id == ckpt.id and info.space_id == SPACE
     assert "faiss" in info.index_backend
-    from xmodal.v1 import common_pb2
-
-    assert list(info.speech_modes) == [common_pb2.SPEECH_MODE_TRANSCRIBE]  # no trained direct head yet
+    if ckpt.id == "zero-shot-v0":  # no trained heads: nothing may claim alignment
+        assert info.aligned is False and not info.metrics
+        assert list(info.speech_modes) == [common_pb2.SPEECH_MODE_TRANSCRIBE]
+    else:  # a trained checkpoint reports its measured headline numbers, each with its gallery size
+        assert info.aligned is True and info.metrics and all("gallery" in v for v in info.metrics.values())
+        assert set(info.speech_modes) == {common_pb2.SPEECH_MODE_DIRECT, common_pb2.SPEECH_MODE_TRANSCRIBE,
+                                          common_pb2.SPEECH_MODE_FUSED}
 
 
 def test_health_serving_for_server_and_each_service(client):
@@ -82,7 +96,7 @@ def test_embed_text_unit_vectors_and_semantics(client):
     assert np.allclose(np.linalg.norm(e.vectors, axis=1), 1, atol=1e-5)
     sims = e.vectors @ e.vectors.T
     assert sims[0, 1] > sims[0, 2] + 0.2  # paraphrases closer than an unrelated sentence
-    assert e.space_id == "embedded/zero-shot-v0" and e.truncated == [False] * 3
+    assert e.space_id == SPACE and e.truncated == [False] * 3
     assert e.timing["model_ms"] > 0
 
 
@@ -123,7 +137,7 @@ def test_collection_lifecycle(client):
     name = fresh(client)
     listed = {c["name"]: c for c in client.list_collections()}
     assert listed[name]["item_count"] == 0 and listed[name]["dim"] == 384
-    assert listed[name]["space_id"] == "embedded/zero-shot-v0"
+    assert listed[name]["space_id"] == SPACE
     client.delete_collection(name)
     assert name not in {c["name"] for c in client.list_collections()}
     assert code_of(lambda: client.delete_collection(name))[0] == grpc.StatusCode.NOT_FOUND
@@ -225,7 +239,7 @@ def huge_png() -> bytes:
         ("delete_unknown_collection", grpc.StatusCode.NOT_FOUND, "does not exist"),
         ("unknown_modality_filter", grpc.StatusCode.INVALID_ARGUMENT, "modality"),
         ("id_repeated_in_request", grpc.StatusCode.INVALID_ARGUMENT, "twice"),
-        ("speech_mode_unavailable", grpc.StatusCode.INVALID_ARGUMENT, "not available"),
+        ("bad_direct_weight", grpc.StatusCode.INVALID_ARGUMENT, "direct_weight"),
     ],
 )
 def test_bad_input_gets_clear_status_and_server_stays_serving(client, case, expected_code, phrase):
@@ -260,7 +274,7 @@ def test_bad_input_gets_clear_status_and_server_stays_serving(client, case, expe
         "delete_unknown_collection": lambda: client.delete_items("no-such-collection", ["a"]),
         "unknown_modality_filter": lambda: raw_search_with_modality(client, name, 42),
         "id_repeated_in_request": lambda: client.add_items(name, [good, Item.text("good", "same id again")]),
-        "speech_mode_unavailable": lambda: client.search_speech(name, b"\x00\x10" * 16000, pcm_sample_rate=16000, mode="direct"),
+        "bad_direct_weight": lambda: client.search_speech(name, b"\x00\x10" * 16000, pcm_sample_rate=16000, mode="fused", direct_weight=1.5),
     }
     code, details = code_of(calls[case])
     assert code == expected_code, details

@@ -57,7 +57,9 @@ def test_collections_add_search_embed(server, tmp_path, speech_wav):
     assert emb["dim"] == 384 and len(emb["vector"]) == 384
 
     info = json.loads(xmodal(server, "info", "--json").stdout)
-    assert info["profile"] == "embedded" and info.get("aligned", False) is False
+    from xmodal_server.encoders.heads import default_checkpoint, load_checkpoint
+
+    assert info["profile"] == "embedded" and info["checkpoint_id"] == load_checkpoint(default_checkpoint("embedded")).id
 
     assert "deleted 1" in xmodal(server, "delete", name, "t1").stdout
     assert "deleted" in xmodal(server, "collections", "delete", name).stdout

@@ -46,9 +46,12 @@ def test_other_checkpoint_refuses_until_reindexed(tmp_path, speech_wav):
     from xmodal_server.config import Config
 
     data = tmp_path / "data"
-    first = ServerThread(Config(port=0, data_dir=str(data))).start()
+    first = ServerThread(Config(port=0, data_dir=str(data), checkpoint="builtin")).start()
     try:
         with Client(first.address) as c:
+            with pytest.raises(XmodalClientError) as e:  # the zero-shot heads have no direct speech path
+                c.embed_speech([speech_wav], mode="direct")
+            assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and "not available" in e.value.details
             c.create_collection("mixed")
             c.add_items("mixed", [Item.text("t", "refunds take five days", {"k": "v"}), Item.image("i", png()),
                                   Item.speech("s", speech_wav)])

@@ -90,3 +90,20 @@ def test_space_mismatch_is_failed_precondition(tmp_path):
     c.check_space("embedded/zero-shot-v0")
     with pytest.raises(FailedPrecondition, match="reindex"):
         c.check_space("reference/zero-shot-v0")
+
+
+def test_swap_replaces_atomically_and_recovers_an_interrupted_swap(tmp_path):
+    s = Store(tmp_path)
+    s.create("x", dim=DIM, space_id="old").add(items(3))
+    staged = s.staging("x", dim=DIM, space_id="new", description="")
+    staged.add(items(2, 10))
+    swapped = s.swap("x", staged)
+    assert swapped.space_id == "new" and swapped.count == 2
+    s.close()
+    # Simulate a crash between the two renames of a swap: the old version is parked, nothing under "x".
+    root = tmp_path / "collections"
+    (root / "x").rename(root / ".swapped-x-deadbeef")
+    (root / ".tmp-x-cafebabe").mkdir()
+    s2 = Store(tmp_path)
+    assert s2.get("x").count == 2 and s2.get("x").space_id == "new"
+    assert not list(root.glob(".swapped-*")) and not list(root.glob(".tmp-*"))

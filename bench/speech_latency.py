@@ -1,0 +1,97 @@
+"""SearchBySpeech latency at concurrency 1, per speech mode, against SearchByText in the same run.
+
+Starts the real server in-process on 127.0.0.1 (port 0) with the default checkpoint, fills a collection
+with the FAQ answers, synthesizes a ~3 s question with espeak-ng and sends it sequentially.
+
+    python bench/speech_latency.py --requests 30
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def percentile(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.array(xs), q))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=30, help="sequential requests per mode (default 30)")
+    ap.add_argument("--checkpoint", default="", help="checkpoint directory (default: the shipped one)")
+    args = ap.parse_args()
+    if shutil.which("espeak-ng") is None:
+        sys.exit("espeak-ng is needed: apt-get install espeak-ng")
+
+    from xmodal import Client, Item
+    from xmodal_server.app import App
+    from xmodal_server.config import Config
+    from xmodal_server.demo import load_faq
+
+    tmp = Path(tempfile.mkdtemp())
+    wav = tmp / "q.wav"
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), "how long do I have to return an item I bought online"], check=True)
+    import soundfile as sf
+
+    seconds = sf.info(str(wav)).duration
+    ready, holder = threading.Event(), {}
+
+    def serve() -> None:
+        async def run() -> None:
+            app = App(Config(port=0, data_dir=str(tmp / "data"), checkpoint=args.checkpoint))
+            holder["port"] = await app.start()
+            await app.ready
+            holder["app"], holder["loop"], holder["stop"] = app, asyncio.get_running_loop(), asyncio.Event()
+            ready.set()
+            await holder["stop"].wait()
+            await app.stop(1)
+
+        asyncio.run(run())
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    ready.wait(600)
+    with Client(f"127.0.0.1:{holder['port']}") as c:
+        info = c.info()
+        c.create_collection("faq")
+        rows = load_faq()
+        for i in range(0, len(rows), 32):
+            c.add_items("faq", [Item.text(r["id"], r["answer"]) for r in rows[i : i + 32]])
+        from xmodal.v1 import common_pb2
+
+        modes = [common_pb2.SpeechMode.Name(m).removeprefix("SPEECH_MODE_").lower() for m in info.speech_modes]
+        results = {}
+        calls = {"text (baseline)": lambda: c.search_text("faq", "how long do I have to return an item I bought online", top_k=5)}
+        calls.update({f"speech {m}": (lambda m=m: c.search_speech("faq", wav, top_k=5, mode=m)) for m in modes})
+        for name, call in calls.items():
+            call()  # warm
+            lat = []
+            for _ in range(args.requests):
+                t0 = time.perf_counter()
+                call()
+                lat.append((time.perf_counter() - t0) * 1e3)
+            results[name] = lat
+    holder["loop"].call_soon_threadsafe(holder["stop"].set)
+    t.join(30)
+    base = percentile(results["text (baseline)"], 50)
+    print(f"# SearchBySpeech latency, concurrency 1, {args.requests} requests per mode")
+    print(f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, CPU; checkpoint {info.checkpoint_id}; "
+          f"utterance {seconds:.1f} s; collection: {len(rows)} FAQ answers")
+    print(f"{'call':<22} {'p50 ms':>8} {'p95 ms':>8} {'p50 / text p50':>15}")
+    for name, lat in results.items():
+        print(f"{name:<22} {percentile(lat, 50):8.1f} {percentile(lat, 95):8.1f} {percentile(lat, 50) / base:15.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
