@@ -173,9 +173,7 @@ def run_align(profile: str, work: Path, out_dir: Path, cfg: TrainConfig, limit: 
     note = (f"Trained heads (InfoNCE, text pivot frozen, λ={cfg.lam}): image MLP mixed with ConSE (weight {a}); "
             f"speech {mode} (direct weight {w}). Chosen on the validation split.")
     ckpt = checkpoint_from(trained, ckpt_id, a, w, mode, note=note)
-    untrained = Trained({k: MLPHead(v.layers[0].in_features, v.layers[-1].out_features, cfg.hidden, cfg.depth) for k, v in trained.heads.items()},
-                        trained.stats)
-    baselines = {"untrained heads": checkpoint_from(untrained, "untrained heads"),
+    baselines = {"untrained heads": untrained_like(ckpt),
                  "zero-shot (ConSE / transcribe)": load_checkpoint(None)}
     results = evaluate(ckpt, data, "test", baselines)
     ckpt = Checkpoint(**{**ckpt.__dict__, "metrics": headline(results, ckpt_id)})
@@ -194,9 +192,28 @@ def run_align(profile: str, work: Path, out_dir: Path, cfg: TrainConfig, limit: 
 
 
 def _meta(ckpt_id: str, profile: str, command: str) -> dict[str, str]:
+    import shlex
+    import sys
+
+    if Path(sys.argv[0]).name in ("xmodal", "cli.py") or sys.argv[0].endswith("xmodal.cli"):
+        command = shlex.join(["xmodal", *sys.argv[1:]])  # the command line as the user typed it
     return {"checkpoint": ckpt_id, "profile": profile, "protocol": f"EVALUATION.md {PROTOCOL_VERSION}", "command": command,
             "commit": _git_commit(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
             "date": datetime.date.today().isoformat()}
+
+
+def untrained_like(ckpt: Checkpoint, seed: int = 0) -> Checkpoint:
+    """The baseline "untrained heads": the checkpoint's architecture with fresh random initialisation."""
+    import torch
+
+    torch.manual_seed(seed)
+    weights = dict(ckpt.weights)
+    for modality in (IMAGE, SPEECH):
+        shapes = [ckpt.weights[f"{modality}.l{i}.weight"].shape for i in range(8) if f"{modality}.l{i}.weight" in ckpt.weights]
+        if shapes:
+            head = MLPHead(shapes[0][1], shapes[-1][0], shapes[0][0], depth=len(shapes))
+            weights.update(head.export(modality))
+    return Checkpoint(**{**ckpt.__dict__, "id": "untrained heads", "weights": weights})
 
 
 def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, limit: int | None = None,
@@ -207,7 +224,8 @@ def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, li
     ckpt = load_checkpoint(checkpoint)
     encoders = build_encoders(profile, overrides)
     data = protocol_data(encoders, work, limit)
-    baselines = {"zero-shot (ConSE / transcribe)": load_checkpoint(None)} if ckpt.id != "zero-shot-v0" else {}
+    baselines = {"untrained heads": untrained_like(ckpt), "zero-shot (ConSE / transcribe)": load_checkpoint(None)} \
+        if ckpt.id != "zero-shot-v0" else {}
     results = evaluate(ckpt, data, "test", baselines)
     return write_report(results, out_dir, title=f"xmodal eval — {ckpt.id}",
                         meta=_meta(ckpt.id, profile, f"xmodal eval --checkpoint {checkpoint or 'builtin'}"))
