@@ -6,7 +6,6 @@ model or data makes a new file, never a stale hit. Writes are atomic (temp file 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tempfile
 from pathlib import Path
@@ -85,11 +84,3 @@ def speech_features(encoder: Encoder, keys: Sequence[str], paths: Sequence[Path]
 
     return cached(cache_dir / f"speech-{cache_key(encoder, 'speech', keys)}.npz", compute)
 
-
-def png_bytes(array: np.ndarray) -> bytes:
-    """Helper for tests: an RGB uint8 array as PNG bytes."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
