@@ -82,6 +82,11 @@ class _Clock:
         return self.timing
 
 
+def item_label(index: int, item_id: str) -> str:
+    """How an error names an item of a request: its position and (a prefix of) its id."""
+    return f"items[{index}] (id {item_id[:64]!r})"
+
+
 def check_id(item_id: str, where: str) -> str:
     if not item_id:
         raise InvalidInput(f"{where}: id is empty; every item needs a unique id")
@@ -198,7 +203,8 @@ class Service:
             for i in range(0, len(rows), self.config.max_batch):
                 batch = rows[i : i + self.config.max_batch]
                 items = [ItemInput(id=r[0], kind=r[1], payload=_stored_payload(r), metadata=r[5]) for r in batch]
-                new = await self._embed_items(items, clock)
+                labels = [item_label(i + j, it.id) for j, it in enumerate(items)]  # positions in the collection
+                new = await self._embed_items(items, clock, labels)
                 await clock.run("index_ms", lambda: staged.add(new), None)
         except BaseException:
             staged.close()
@@ -215,7 +221,7 @@ class Service:
         coll.check_space(self.embedder.space_id)
         self.check_batch(len(items), "items")
         clock = _Clock()
-        labels = [f"items[{i}] (id {it.id[:64]!r})" for i, it in enumerate(items)]
+        labels = [item_label(i, it.id) for i, it in enumerate(items)]
         seen: set[str] = set()
         for it, label in zip(items, labels):
             check_id(it.id, label)
@@ -227,9 +233,8 @@ class Service:
         added = await clock.run("index_ms", lambda: coll.add(new), None)
         return added, clock.done()
 
-    async def _embed_items(self, items: Sequence[ItemInput], clock: _Clock, labels: Sequence[str] | None = None) -> list[NewItem]:
+    async def _embed_items(self, items: Sequence[ItemInput], clock: _Clock, labels: Sequence[str]) -> list[NewItem]:
         """Decode and embed each payload kind as one batch; keep text/transcripts and original bytes."""
-        labels = labels or [f"items[{i}] (id {it.id[:64]!r})" for i, it in enumerate(items)]
         vectors: list[np.ndarray | None] = [None] * len(items)
         texts: list[str] = [""] * len(items)
         for kind in (TEXT, IMAGE, SPEECH):

@@ -19,7 +19,7 @@ from xmodal.v1 import (
 
 from ..encoders.base import IMAGE, SPEECH, TEXT
 from ..errors import InvalidInput, Unavailable
-from ..service import VECTOR, ItemInput, Service
+from ..service import VECTOR, ItemInput, Service, item_label
 from . import convert as cv
 from .errors import grpc_errors
 
@@ -83,7 +83,7 @@ def _collection_to_proto(c) -> collection_pb2.Collection:
 
 def _item_from_proto(item: collection_pb2.Item, i: int) -> ItemInput:
     kind = item.WhichOneof("payload")
-    where = f"items[{i}] (id {item.id[:64]!r})"
+    where = item_label(i, item.id)
     if kind is None:
         raise InvalidInput(f"{where}: no payload; set one of text, image, speech or vector")
     payload = {
