@@ -31,7 +31,8 @@ def run_cli(*args: str) -> str:
 
 def test_align_embedded_tiny_run_then_serve(work, tmp_path, speech_wav):
     out = tmp_path / "ckpt"
-    run_cli("align", "--work-dir", str(work), "--limit", "12", "--epochs", "3", "--hidden", "64", "--out", str(out))
+    run_cli("align", "--work-dir", str(work), "--limit", "12", "--epochs", "3", "--hidden", "64", "--out", str(out),
+            "--train-styles", "")  # the extra art styles are two ~100 MB downloads
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["aligned"] is True and manifest["heads"]["speech"]["type"] == "fused"
     assert manifest["profile"] == "embedded" and manifest["data"]["limit"] == 12
@@ -64,7 +65,7 @@ def test_align_reference_architectures_with_tiny_random_weights(work, tmp_path):
     save_resnet50(tmp_path / "r50.pth")
     out = tmp_path / "ref-ckpt"
     run_cli("align", "--profile", "reference", "--work-dir", str(work), "--limit", "6", "--epochs", "2",
-            "--hidden", "32", "--no-real", "--out", str(out), "--text-model", str(tmp_path / "bert"),
+            "--hidden", "32", "--no-real", "--train-styles", "", "--out", str(out), "--text-model", str(tmp_path / "bert"),
             "--image-model", str(tmp_path / "r50.pth"), "--speech-model", str(tmp_path / "w2v"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["encoders"] == {"text": "bert", "image": "resnet50", "speech": "wav2vec2-ctc"}

@@ -13,6 +13,7 @@ from PIL import Image
 from safetensors.numpy import save_file
 
 from conftest import ServerThread
+from xmodal_server.encoders.efficientnet_lite import FEATURE_DIM
 from xmodal import Client, Item, XmodalClientError
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slow
 def random_checkpoint(path) -> str:
     rng = np.random.default_rng(0)
     weights = {
-        "image.l0.weight": rng.standard_normal((384, 1280)).astype(np.float32) * 0.03,
+        "image.l0.weight": rng.standard_normal((384, FEATURE_DIM)).astype(np.float32) * 0.03,
         "image.l0.bias": np.zeros(384, np.float32),
         "speech.l0.weight": rng.standard_normal((384, 384)).astype(np.float32) * 0.05,
         "speech.l0.bias": np.zeros(384, np.float32),

@@ -39,7 +39,7 @@ def _images(n: int, seed: int = 0) -> list[Image.Image]:
 def test_build_is_strict_and_describes_itself(encoder):
     assert isinstance(encoder, ImageEncoder)
     assert encoder.info.modality == IMAGE
-    assert encoder.info.feature_dim == 1280
+    assert encoder.info.feature_dim == efficientnet_lite.FEATURE_DIM == 1904
     assert encoder.info.source == efficientnet_lite.default_weights_path()
     state = torch.load(encoder.info.source, map_location="cpu", weights_only=True)
     assert set(efficientnet_lite.load_model(encoder.info.source).state_dict()) == set(state)
@@ -83,7 +83,7 @@ def test_prepare_shapes_and_scaling(encoder):
 
 def test_forward_shapes_dtypes_and_probabilities(encoder):
     out = encoder.encode(_images(3))
-    assert out.features.shape == (3, 1280) and out.features.dtype == np.float32
+    assert out.features.shape == (3, efficientnet_lite.FEATURE_DIM) and out.features.dtype == np.float32
     assert out.class_probs.shape == (3, 1000) and out.class_probs.dtype == np.float32
     assert np.all(out.class_probs >= 0)
     np.testing.assert_allclose(out.class_probs.sum(axis=1), 1.0, atol=1e-5)
@@ -116,3 +116,11 @@ def test_classifies_a_real_photo(encoder):
     probs = encoder.encode([Image.open(path).convert("RGB")]).class_probs[0]
     top5 = {encoder.class_names[i] for i in np.argsort(-probs)[:5]}
     assert top5 & {"military uniform", "academic gown", "mortarboard", "suit", "Windsor tie", "bow tie"}, top5
+
+
+def test_prepare_keeps_the_whole_image_letterboxed_on_white(encoder):
+    # A wide black bar: nothing is cropped away; the margins above and below are white (1.0).
+    x = encoder.prepare([Image.new("RGB", (300, 100), (0, 0, 0))])[0]
+    assert torch.allclose(x[:, :60], torch.ones_like(x[:, :60]))
+    assert torch.allclose(x[:, -60:], torch.ones_like(x[:, -60:]))
+    assert torch.allclose(x[:, 100:124], torch.full_like(x[:, 100:124], -127 / 128))

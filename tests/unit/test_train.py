@@ -31,7 +31,7 @@ def test_loss_falls_and_recall_is_far_above_chance():
     losses = [v for _, v in trained.curves["train loss (image)"]]
     assert losses[-1] < 0.5 * losses[0]
     assert trained.best_score > 0.5  # chance is 1/100
-    assert trained.best_epoch >= 1 and len(trained.val_history) == 15
+    assert all(e >= 1 for e in trained.best_epoch.values()) and len(trained.val_history) == 15
 
 
 def test_export_round_trips_through_the_server_head():
@@ -55,3 +55,20 @@ def test_info_nce_groups_are_not_negatives():
 def test_linear_head_is_depth_one():
     head = MLPHead(5, 3, depth=1)
     assert len(head.layers) == 1 and set(head.export("x")) == {"x.l0.weight", "x.l0.bias"}
+
+
+def test_each_head_keeps_its_own_best_epoch():
+    image, _, _ = synthetic_task(64, 4, "image")
+    speech, _, _ = synthetic_task(64, 5, "speech")
+    probe = np.random.default_rng(6).standard_normal((4, 24)).astype(np.float32)
+    seen = {}
+
+    def validate(t):  # a fake validation: image peaks at epoch 2, speech improves to the end
+        epoch = len(seen) + 1
+        seen[epoch] = t.project("image", probe)
+        return {"score/image": -abs(epoch - 2), "score/speech": epoch, "score": 0.0}
+
+    trained = train([image, speech], {"image": 0.5, "speech": 0.5}, TrainConfig(epochs=5, hidden=32, batch=16),
+                    validate, progress=False)
+    assert trained.best_epoch == {"image": 2, "speech": 5}
+    np.testing.assert_allclose(trained.project("image", probe), seen[2], atol=1e-6)

@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
             p_.add_argument("--hidden", type=int, default=1024)
             p_.add_argument("--seed", type=int, default=0)
             p_.add_argument("--no-real", action="store_true", help="skip the real human recordings")
+            p_.add_argument("--train-styles", default="apple,facebook",
+                            help="extra emoji art styles for training concepts only, comma-separated, '' for none "
+                                 "(default apple,facebook; each is a ~100 MB npm download)")
         else:
             p_.add_argument("--checkpoint", help="checkpoint directory (default: the server's default)")
 
@@ -292,7 +295,9 @@ def _offline(args: argparse.Namespace) -> int:
 
         cfg = TrainConfig(epochs=args.epochs, lam=args.lam, depth=args.depth, hidden=args.hidden, seed=args.seed)
         out = Path(args.out or f"checkpoints/{args.profile}-latest")
-        path = pipeline.run_align(args.profile, work, out, cfg, args.limit, overrides, with_real=not args.no_real)
+        styles = tuple(s for s in args.train_styles.split(",") if s)
+        path = pipeline.run_align(args.profile, work, out, cfg, args.limit, overrides, with_real=not args.no_real,
+                                  train_styles=styles)
         print(f"checkpoint written to {path}; report: {path / 'report' / 'report.md'}")
     else:
         out = Path(args.out or "reports/eval")

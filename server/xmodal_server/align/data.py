@@ -18,7 +18,7 @@ import numpy as np
 from ..encoders.base import Encoder
 from . import tts
 from .corpus import Sentence, load_corpus, speech_sentences
-from .emoji import Concept, load_concepts
+from .emoji import PROTOCOL_STYLES, Concept, load_concepts
 from .features import image_features, speech_features, text_features
 from .real_speech import real_recordings
 
@@ -46,15 +46,19 @@ class EmojiSet:
     styles: dict[str, tuple[list[int], dict[str, np.ndarray]]]  # style -> (concept indices, features)
 
 
-def emoji_set(image_encoder: Encoder, work: Path, limit: int | None = None) -> EmojiSet:
-    """``limit``: only the first ``limit`` concepts of each split (quick trials encode only those)."""
-    concepts = load_concepts(work / "npm")
+def emoji_set(image_encoder: Encoder, work: Path, limit: int | None = None,
+              train_styles: tuple[str, ...] = ()) -> EmojiSet:
+    """``limit``: only the first ``limit`` concepts of each split (quick trials encode only those);
+    ``train_styles``: extra art styles whose images join the training concepts."""
+    concepts = load_concepts(work / "npm", train_styles=train_styles)
     if limit:
         keep = {id(c) for split in ("train", "val", "test") for c in [c for c in concepts if c.split == split][:limit]}
         concepts = [c for c in concepts if id(c) in keep]
     styles = {}
-    for style in ("google", "twitter"):
+    for style in (*PROTOCOL_STYLES, *train_styles):
         idx = [i for i, c in enumerate(concepts) if style in c.images]
+        if not idx:  # a training-only style with no kept training concept (a --limit trial)
+            continue
         styles[style] = (idx, image_features(image_encoder, [f"{style}/{concepts[i].unified}" for i in idx],
                                              [concepts[i].images[style] for i in idx], work / "features"))
     return EmojiSet(concepts, styles)

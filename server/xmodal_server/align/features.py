@@ -58,7 +58,10 @@ def image_features(encoder: Encoder, keys: Sequence[str], pngs: Sequence[bytes],
             probs.append(out.class_probs)
         return {"features": np.concatenate(feats), "class_probs": np.concatenate(probs)}
 
-    return cached(cache_dir / f"image-{cache_key(encoder, 'image', keys)}.npz", compute)
+    # Image features are cheap to recompute and their definition changed (pooled stages, letterboxing), so
+    # the key names it; text and speech keys do not (re-encoding speech takes ~50 min on 2 cores).
+    kind = f"image\0{encoder.info.architecture}\0{encoder.info.feature_dim}"
+    return cached(cache_dir / f"image-{cache_key(encoder, kind, keys)}.npz", compute)
 
 
 def text_features(encoder: Encoder, texts: Sequence[str], cache_dir: Path, batch: int = 128) -> np.ndarray:

@@ -23,9 +23,14 @@ from .base import IMAGE, EncoderInfo, Features, ImageEncoder
 
 log = logging.getLogger(__name__)
 
-FEATURE_DIM = 1280
+HEAD_DIM = 1280  # the classifier's input
+# Features = average-pooled outputs of the last three stages (112, 192, 320 channels; block indices
+# below) and of the head conv (1280). Measured on the emoji validation split (text->image, trained head):
+# R@1 +0.02 to +0.03 over the head features alone at depth 1 and 2; mid-level stages keep shapes and
+# colours that ImageNet's last layer has already folded into its 1000 classes.
+POOLED_BLOCKS = (10, 14, 15)
+FEATURE_DIM = 112 + 192 + 320 + HEAD_DIM
 IMAGE_SIZE = 224  # Lite0's native resolution
-RESIZE_SHORTER = 256  # TF eval crop: 224 / (224 + 32 padding)
 # TF BatchNorm defaults as lukemelas maps them (TF momentum 0.99 -> PyTorch 0.01).
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
@@ -99,20 +104,27 @@ class EfficientNetLite0(nn.Module):
             for i in range(repeats):
                 blocks.append(MBConvBlock(kernel, stride if i == 0 else 1, expand, cin if i == 0 else cout, cout))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, FEATURE_DIM, 1, bias=False)
-        self._bn1 = _bn(FEATURE_DIM)
-        self._fc = nn.Linear(FEATURE_DIM, num_classes)
+        self._conv_head = SameConv2d(320, HEAD_DIM, 1, bias=False)
+        self._bn1 = _bn(HEAD_DIM)
+        self._fc = nn.Linear(HEAD_DIM, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Global-average-pooled pre-classifier features, (N, 1280)."""
+        """Global-average-pooled features of the last stages and the head, (N, FEATURE_DIM); the
+        classifier's own input is the last HEAD_DIM columns."""
         x = F.relu6(self._bn0(self._conv_stem(x)))
-        for block in self._blocks:
+        pooled = []
+        for i, block in enumerate(self._blocks):
             x = block(x)
-        x = F.relu6(self._bn1(self._conv_head(x)))
-        return x.mean(dim=(2, 3))
+            if i in POOLED_BLOCKS:
+                pooled.append(x.mean(dim=(2, 3)))
+        pooled.append(F.relu6(self._bn1(self._conv_head(x))).mean(dim=(2, 3)))
+        return torch.cat(pooled, dim=1)
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self._fc(features[:, -HEAD_DIM:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._fc(self.features(x))
+        return self.classify(self.features(x))
 
 
 def default_weights_path() -> str:
@@ -155,14 +167,21 @@ def fuse_for_inference(model: EfficientNetLite0) -> EfficientNetLite0:
 
 
 def preprocess(image: Image.Image) -> torch.Tensor:
-    """Resize the shorter side to 256, center-crop 224, scale to [-1, 1) as the TF Lite models expect."""
+    """Fit the whole image into 224x224 (aspect kept, white margins), scale to [-1, 1) as the TF Lite
+    models expect.
+
+    Not TF's 256-resize + 224 center crop, which cuts the edges of icons, logos and product shots where the
+    whole object is the point. On the emoji validation split the two measured the same (MRR 0.403 both,
+    3 seeds), so this is the choice that never loses part of the object, not a measured gain.
+    """
     image = image.convert("RGB")
     w, h = image.size
-    scale = RESIZE_SHORTER / min(w, h)
-    nw, nh = max(IMAGE_SIZE, round(w * scale)), max(IMAGE_SIZE, round(h * scale))
-    image = image.resize((nw, nh), Image.BILINEAR)
-    left, top = (nw - IMAGE_SIZE) // 2, (nh - IMAGE_SIZE) // 2
-    image = image.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+    if w != h:  # letterbox onto white, the colour transparent pixels were composited onto
+        side = max(w, h)
+        canvas = Image.new("RGB", (side, side), (255, 255, 255))
+        canvas.paste(image, ((side - w) // 2, (side - h) // 2))
+        image = canvas
+    image = image.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BICUBIC)
     x = (np.asarray(image, dtype=np.float32) - 127.0) / 128.0
     return torch.from_numpy(x).permute(2, 0, 1)
 
@@ -175,7 +194,7 @@ class EfficientNetLite0Encoder(ImageEncoder):
         self.info = EncoderInfo(
             name=name,
             modality=IMAGE,
-            architecture="EfficientNet-Lite0 (ReLU6, no SE), 224x224, ImageNet-1k head",
+            architecture="EfficientNet-Lite0 (ReLU6, no SE), 224x224 letterboxed, pooled stages 5-7 + head, ImageNet-1k head",
             feature_dim=FEATURE_DIM,
             source=path,
         )
@@ -187,7 +206,7 @@ class EfficientNetLite0Encoder(ImageEncoder):
     def forward(self, prepared: torch.Tensor, **kwargs: object) -> Features:
         with torch.inference_mode():
             feats = self.model.features(prepared.to(self.device, memory_format=torch.channels_last))
-            probs = torch.softmax(self.model._fc(feats), dim=-1)
+            probs = torch.softmax(self.model.classify(feats), dim=-1)
         return Features(
             features=feats.float().cpu().numpy(),
             class_probs=probs.float().cpu().numpy(),
