@@ -48,7 +48,7 @@ def main() -> int:
 
     def serve() -> None:
         async def run() -> None:
-            app = App(Config(port=0, data_dir=str(tmp / "data"), checkpoint=args.checkpoint))
+            app = App(Config(port=0, metrics_port=0, data_dir=str(tmp / "data"), checkpoint=args.checkpoint))
             holder["port"] = await app.start()
             await app.ready
             holder["app"], holder["loop"], holder["stop"] = app, asyncio.get_running_loop(), asyncio.Event()

@@ -71,7 +71,7 @@ def server(tmp_path_factory):
     from xmodal_server.config import Config
 
     data = tmp_path_factory.mktemp("xmodal-data")
-    runner = ServerThread(Config(host="127.0.0.1", port=0, data_dir=str(data), max_batch=16)).start()
+    runner = ServerThread(Config(host="127.0.0.1", port=0, metrics_port=0, data_dir=str(data), max_batch=16)).start()
     yield runner
     runner.stop()
 

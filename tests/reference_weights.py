@@ -1,6 +1,7 @@
 """Random weights for the reference profile, saved in the real formats (``torch.save`` state dicts and
 ``save_pretrained`` folders) so that tests load them through the real loading paths. No hub is reachable
-here; these are the only reference weights tests ever see, and nothing measured comes from them."""
+here; these are the only reference weights tests ever see, and no quality is measured with them.
+``full_size=True`` keeps the real architectures' sizes (bert-base, wav2vec2-base): bench/ times those."""
 from __future__ import annotations
 
 import json
@@ -21,15 +22,18 @@ def save_resnet50(path: Path) -> Path:
     return path
 
 
-def save_wav2vec2(directory: Path, with_mask: bool = False) -> Path:
+def save_wav2vec2(directory: Path, with_mask: bool = False, full_size: bool = False) -> Path:
     from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor,
                               Wav2Vec2ForCTC, Wav2Vec2Processor)
 
     torch.manual_seed(0)
-    config = Wav2Vec2Config(
+    tiny = dict(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
-        conv_dim=(32, 32), conv_kernel=(10, 3), conv_stride=(5, 2), vocab_size=len(VOCAB),
+        conv_dim=(32, 32), conv_kernel=(10, 3), conv_stride=(5, 2),
         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+    )
+    config = Wav2Vec2Config(
+        vocab_size=len(VOCAB), **({} if full_size else tiny),
         # base-960h style (group norm, no mask) or large-lv60 style (layer norm, mask).
         feat_extract_norm="layer" if with_mask else "group", do_stable_layer_norm=with_mask,
     )
@@ -43,13 +47,13 @@ def save_wav2vec2(directory: Path, with_mask: bool = False) -> Path:
     return directory
 
 
-def save_bert(directory: Path) -> Path:
+def save_bert(directory: Path, full_size: bool = False) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *BERT_WORDS]))
     BertTokenizerFast(str(directory / "vocab.txt")).save_pretrained(directory)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=5 + len(BERT_WORDS), hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=37, max_position_embeddings=64)
+    tiny = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, max_position_embeddings=64)
+    config = BertConfig(vocab_size=5 + len(BERT_WORDS), **({} if full_size else tiny))
     BertModel(config).save_pretrained(directory)
     return directory

@@ -3,6 +3,10 @@ flip health to SERVING; on SIGTERM/SIGINT go NOT_SERVING, drain, close the store
 
 ``App.start()`` returns as soon as the port is bound (so ``port=0`` tests learn the port early and
 probes get an answer while models load); ``App.ready`` completes when every service can answer.
+Prometheus metrics are served from the start too (``metrics_port``).
+
+The CUDA path: models are built on the resolved device and run under autocast to ``cuda_dtype``
+(the encoders stay dtype-agnostic), and collections mirror their vectors on the GPU for search.
 """
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import asyncio
 import logging
 import signal
 import time
+from contextlib import nullcontext
+from typing import Callable, ContextManager
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -17,6 +23,8 @@ from grpc_reflection.v1alpha import reflection
 
 from .api.servicers import add_all
 from .config import Config
+from .index import exact
+from .metrics import Metrics
 from .service import Service
 
 log = logging.getLogger(__name__)
@@ -30,13 +38,25 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def index_backend_name() -> str:
+def index_backend_name(device: str = "cpu", dtype: str = "fp32") -> str:
     import faiss
 
-    return f"faiss-cpu {faiss.__version__} (exact inner product, IndexFlatIP)"
+    return f"faiss {faiss.__version__} (exact inner product, IndexFlatIP; search {exact.describe(device, dtype)})"
 
 
-def build_service(config: Config, device: str) -> Service:
+def model_context(device: str, dtype: str) -> Callable[[], ContextManager]:
+    """What every model call runs inside: autocast to ``dtype`` on CUDA (fp32: nothing), nothing on CPU.
+
+    The hook for mixed precision lives here, not in the encoders: each encoder already returns float32
+    features (``.float()``), so running its forward under autocast is all the CUDA path needs."""
+    if not device.startswith("cuda") or dtype == "fp32":
+        return nullcontext
+    import torch
+
+    return lambda: torch.autocast("cuda", dtype=exact.torch_dtype(dtype))
+
+
+def build_service(config: Config, device: str, metrics: Metrics | None = None) -> Service:
     """Blocking: load encoders and heads, warm them, open the store. Runs off the event loop."""
     import torch
 
@@ -56,9 +76,12 @@ def build_service(config: Config, device: str) -> Service:
     checkpoint = load_checkpoint(config.checkpoint or default_checkpoint(config.profile))
     embedder = Embedder(config.profile, encoders, checkpoint, cache_dir=config.data_path / "cache")
     t0 = time.perf_counter()
-    embedder.warmup()
+    in_model_dtype = model_context(device, config.cuda_dtype)
+    with in_model_dtype():  # warm the kernels requests will use
+        embedder.warmup()
     log.info("warmed up in %.1fs; space %s (aligned=%s)", time.perf_counter() - t0, embedder.space_id, checkpoint.aligned)
-    return Service(config, embedder, Store(config.data_path))
+    store = Store(config.data_path, exact.device_search_factory(device, config.cuda_dtype))
+    return Service(config, embedder, store, model_context=in_model_dtype, metrics=metrics)
 
 
 class App:
@@ -71,6 +94,8 @@ class App:
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._names: list[str] = []
+        self.metrics = Metrics()
+        self.metrics_port = 0  # bound port once started; 0 = not served
 
     async def start(self) -> int:
         mb = self.config.max_message_mb * 2**20
@@ -78,7 +103,8 @@ class App:
             options=[("grpc.max_receive_message_length", mb), ("grpc.max_send_message_length", mb)]
         )
         self.device = resolve_device(self.config.device)
-        self._names = add_all(self._server, lambda: self.service, index_backend_name(), self.device)
+        backend = index_backend_name(self.device, self.config.cuda_dtype)
+        self._names = add_all(self._server, lambda: self.service, backend, self.device, self.metrics)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             [*self._names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
@@ -88,6 +114,12 @@ class App:
         self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
         if self.port == 0:
             raise OSError(f"cannot bind {self.config.host}:{self.config.port}")
+        if self.config.metrics_port >= 0:
+            try:
+                self.metrics_port = self.metrics.serve(self.config.host, self.config.metrics_port)
+            except OSError as e:
+                raise OSError(f"cannot serve metrics on {self.config.host}:{self.config.metrics_port}: {e}; "
+                              "pick another --metrics-port, 0 for any free port or -1 for none") from e
         await self._server.start()
         log.info("listening on %s:%d (NOT_SERVING until models are warm)", self.config.host, self.port)
         self.ready = asyncio.ensure_future(self._load())
@@ -95,7 +127,7 @@ class App:
 
     async def _load(self) -> None:
         loop = asyncio.get_running_loop()
-        service = await loop.run_in_executor(None, build_service, self.config, self.device)
+        service = await loop.run_in_executor(None, build_service, self.config, self.device, self.metrics)
         if self.config.demo:
             from .demo import ensure_demo
 
@@ -115,15 +147,17 @@ class App:
         if self.ready is not None and not self.ready.done():
             self.ready.cancel()
         if self.service is not None:
-            self.service.close()
+            await self.service.aclose()
             self.service.store.close()
+        self.metrics.close()
 
 
 async def serve(config: Config) -> None:
     """Run until SIGINT/SIGTERM, then drain gracefully."""
     app = App(config)
     port = await app.start()
-    print(f"xmodal listening on {config.host}:{port} (profile {config.profile}); loading models...", flush=True)
+    metrics = f"; metrics on :{app.metrics_port}/metrics" if app.metrics_port else ""
+    print(f"xmodal listening on {config.host}:{port} (profile {config.profile}{metrics}); loading models...", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -42,6 +42,10 @@ class Config:
         "else the zero-shot heads; 'builtin': the zero-shot heads."
     )
     device: str = _f("auto", "Torch device: 'auto' (cuda when available, else cpu), 'cpu', 'cuda', 'cuda:1'...")
+    cuda_dtype: str = _f(
+        "fp16", "On CUDA only: the dtype models run in (autocast) and vector search uses (matmul / GPU index "
+        "storage); fp32 gives results identical to CPU. Ignored on CPU.", ("fp16", "bf16", "fp32"),
+    )
     torch_threads: int = _f(0, "Intra-op threads for torch on CPU; 0 = number of cores.")
     demo: bool = _f(False, "Create the demo collections 'emoji' and 'faq' on first start (downloads emoji via npm).")
     demo_limit: int = _f(0, "With --demo: embed at most this many emoji images (0 = all 1,906); for a quick look.")
@@ -53,6 +57,21 @@ class Config:
     max_image_pixels: int = _f(40_000_000, "Most pixels (width x height) an image may declare; guards against decompression bombs.")
     max_audio_bytes: int = _f(20 * 2**20, "Largest audio payload accepted, in bytes.")
     max_audio_seconds: float = _f(30.0, "Longest utterance accepted, in seconds.")
+    batching: bool = _f(
+        True, "Dynamic batching: concurrent requests share one model call per encoder and one index call per "
+        "collection; off = one call per request (the benchmark's baseline)."
+    )
+    batch_max_size: int = _f(32, "Most items the batcher merges into one model call (per encoder) or index call.")
+    batch_max_delay_ms: float = _f(
+        2.0, "How long a batcher waits for more requests after the first before running a partial batch; "
+        "requests that arrive while the model is busy never wait longer than the model."
+    )
+    batch_queue_size: int = _f(
+        256, "Items that may wait per encoder (and for search); past that a request gets RESOURCE_EXHAUSTED at once."
+    )
+    metrics_port: int = _f(
+        9090, "Prometheus metrics over HTTP at /metrics on --host; 0 picks a free port (logged), -1 turns it off."
+    )
     grace_seconds: float = _f(10.0, "On SIGTERM, how long in-flight requests may take to finish.")
     log_level: str = _f("INFO", "Logging level.", ("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -63,8 +82,12 @@ class Config:
                 raise InvalidInput(f"config {f.name}={getattr(self, f.name)!r}: must be one of {', '.join(choices)}")
         if not 0 <= self.port < 65536:
             raise InvalidInput(f"config port={self.port}: must be 0..65535")
+        if not -1 <= self.metrics_port < 65536:
+            raise InvalidInput(f"config metrics_port={self.metrics_port}: must be -1 (off) or 0..65535")
+        if self.batch_max_delay_ms < 0:
+            raise InvalidInput(f"config batch_max_delay_ms={self.batch_max_delay_ms}: must be >= 0")
         for name in ("max_batch", "max_top_k", "max_message_mb", "max_text_chars", "max_image_bytes",
-                     "max_image_pixels", "max_audio_bytes"):
+                     "max_image_pixels", "max_audio_bytes", "batch_max_size", "batch_queue_size"):
             if getattr(self, name) < 1:
                 raise InvalidInput(f"config {name}={getattr(self, name)}: must be at least 1")
         if self.demo_limit < 0:

@@ -46,6 +46,10 @@ class ResourceExhausted(XmodalError):
     """Overload: a bounded queue is full."""
 
 
+class DeadlineExceeded(XmodalError):
+    """The caller's deadline passed before the work could start (e.g. while queued for a batch)."""
+
+
 class Internal(XmodalError):
     """A bug or an unexpected failure of a dependency."""
 
@@ -57,6 +61,7 @@ STATUS_BY_ERROR: dict[type[XmodalError], grpc.StatusCode] = {
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     Internal: grpc.StatusCode.INTERNAL,
 }
 

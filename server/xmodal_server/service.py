@@ -4,21 +4,28 @@ Inputs and outputs are plain Python types (see the dataclasses below), never pro
 testable without gRPC and the servicers stay thin. Media decoding runs on a CPU pool, model compute on
 a single model thread (torch already uses every core inside one call), and index I/O on the default
 pool: the event loop only waits.
+
+Each request is decoded and validated on its own first; only then do its items join the dynamic
+batcher of their encoder (``batching.py``), so a bad input fails its request alone. Searches of one
+collection with the same modality filter are batched too: one FAISS call with a matrix of queries.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import shutil
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ContextManager, Hashable, Sequence
 
 import numpy as np
 
+from .batching import Batcher, Unbatched
 from .config import Config
 from .embedder import Embedded, Embedder
 from .encoders.base import IMAGE, SPEECH, TEXT
@@ -27,6 +34,10 @@ from .index.collection import Hit, NewItem, StoredItem
 from .index.store import Store
 from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
 
+if TYPE_CHECKING:
+    from .index.collection import Collection
+    from .metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 VECTOR = "vector"
@@ -34,6 +45,9 @@ MAX_ID_CHARS = 256
 MAX_METADATA_ENTRIES = 64
 MAX_METADATA_KEY_CHARS = 128
 MAX_METADATA_VALUE_CHARS = 4096
+SEARCH = "search"  # the batcher of index calls, beside the three encoders'
+# Validating this much text on the event loop costs less than the hop to the CPU pool would.
+INLINE_TEXT_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -71,11 +85,24 @@ class _Clock:
         self._start = time.perf_counter()
 
     async def run(self, bucket: str, fn: Callable[[], Any], executor: ThreadPoolExecutor | None) -> Any:
+        return await self.wait(bucket, asyncio.get_running_loop().run_in_executor(executor, fn))
+
+    async def wait(self, bucket: str, awaitable: Awaitable[Any]) -> Any:
         t0 = time.perf_counter()
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn)
+            return await awaitable
         finally:
-            setattr(self.timing, bucket, getattr(self.timing, bucket) + (time.perf_counter() - t0) * 1e3)
+            self._add(bucket, t0)
+
+    def call(self, bucket: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self._add(bucket, t0)
+
+    def _add(self, bucket: str, t0: float) -> None:
+        setattr(self.timing, bucket, getattr(self.timing, bucket) + (time.perf_counter() - t0) * 1e3)
 
     def done(self) -> Timing:
         self.timing.total_ms = (time.perf_counter() - self._start) * 1e3
@@ -109,7 +136,9 @@ def check_metadata(metadata: dict[str, str], where: str) -> dict[str, str]:
 
 
 class Service:
-    def __init__(self, config: Config, embedder: Embedder, store: Store):
+    def __init__(self, config: Config, embedder: Embedder, store: Store, *,
+                 model_context: Callable[[], ContextManager] = nullcontext, metrics: "Metrics | None" = None):
+        """``model_context``: entered around every model call on the model thread (e.g. CUDA autocast)."""
         self.config = config
         self.embedder = embedder
         self.store = store
@@ -122,8 +151,28 @@ class Service:
         )
         self.model_pool = ThreadPoolExecutor(1, thread_name_prefix="xmodal-model")
         self.cpu_pool = ThreadPoolExecutor(2, thread_name_prefix="xmodal-decode")
+        self._model_context = model_context
 
-    def close(self) -> None:
+        def runner(name: str, fn: Callable, executor: ThreadPoolExecutor | None, max_delay: float) -> Batcher | Unbatched:
+            observer = metrics.batch_observer(name) if metrics is not None else None
+            if not config.batching:
+                return Unbatched(name, fn, executor, observer)
+            return Batcher(name, fn, executor, max_size=config.batch_max_size, max_delay=max_delay,
+                           queue_size=config.batch_queue_size, observer=observer)
+
+        delay = config.batch_max_delay_ms / 1e3
+        self.batchers: dict[str, Batcher | Unbatched] = {
+            kind: runner(kind, functools.partial(self._model_call, kind), self.model_pool, delay)
+            for kind in (TEXT, IMAGE, SPEECH)
+        }
+        # Index calls take about a millisecond: never wait for company, the searches that arrive while
+        # one runs are the next batch.
+        self.batchers[SEARCH] = runner(SEARCH, self._search_call, None, 0.0)
+
+    async def aclose(self) -> None:
+        """After the server stopped taking calls: resolve whatever still waits, then stop the pools."""
+        for batcher in self.batchers.values():
+            await batcher.close()
         self.model_pool.shutdown(wait=True, cancel_futures=True)
         self.cpu_pool.shutdown(wait=True, cancel_futures=True)
 
@@ -160,19 +209,40 @@ class Service:
                 raise e.with_item(label) from None
         return out
 
-    def _embed(self, kind: str, decoded: list[Any], speech: SpeechOptions | None = None) -> Embedded:
+    async def _decode(self, clock: _Clock, kind: str, payloads: Sequence[Any], labels: Sequence[str]) -> list[Any]:
+        if kind == TEXT and all(isinstance(p, str) for p in payloads) and sum(map(len, payloads)) <= INLINE_TEXT_CHARS:
+            return clock.call("decode_ms", lambda: self._decode_all(kind, payloads, labels))
+        return await clock.run("decode_ms", lambda: self._decode_all(kind, payloads, labels), self.cpu_pool)
+
+    async def _embed(self, clock: _Clock, kind: str, decoded: list[Any], speech: SpeechOptions | None = None) -> Embedded:
+        """Decoded, valid items -> their encoder's batcher -> vectors (one request's share of a batch)."""
+        key = None
         if kind == SPEECH:
+            # Requests share a speech batch only with equal options; the default mode spelled out or
+            # left empty is the same option.
             speech = speech or SpeechOptions()
-            return self.embedder.embed_speech(decoded, speech.mode, speech.direct_weight)
-        return (self.embedder.embed_texts if kind == TEXT else self.embedder.embed_images)(decoded)
+            key = SpeechOptions(speech.mode or self.embedder.speech_modes[0], speech.direct_weight)
+        rows = await clock.wait("model_ms", self.batchers[kind].submit(decoded, key))
+        return _merge_rows(rows)
+
+    def _model_call(self, kind: str, items: list[Any], key: Hashable) -> list[tuple]:
+        """One batch on the model thread; one (vector, truncated, transcript) row per item."""
+        with self._model_context():
+            if kind == SPEECH:
+                out = self.embedder.embed_speech(items, key.mode, key.direct_weight)  # type: ignore[union-attr]
+            elif kind == TEXT:
+                out = self.embedder.embed_texts(items)
+            else:
+                out = self.embedder.embed_images(items)
+        return _split_rows(out)
 
     # -- embedding ---------------------------------------------------------------------------------
     async def embed(self, kind: str, payloads: Sequence[Any], what: str, speech: SpeechOptions | None = None) -> tuple[Embedded, Timing]:
         self.check_batch(len(payloads), what)
         clock = _Clock()
         labels = [f"{what}[{i}]" for i in range(len(payloads))]
-        decoded = await clock.run("decode_ms", lambda: self._decode_all(kind, payloads, labels), self.cpu_pool)
-        out = await clock.run("model_ms", lambda: self._embed(kind, decoded, speech), self.model_pool)
+        decoded = await self._decode(clock, kind, payloads, labels)
+        out = await self._embed(clock, kind, decoded, speech)
         return out, clock.done()
 
     # -- collections -------------------------------------------------------------------------------
@@ -241,11 +311,8 @@ class Service:
             idx = [i for i, it in enumerate(items) if it.kind == kind]
             if not idx:
                 continue
-            decoded = await clock.run(
-                "decode_ms", lambda: self._decode_all(kind, [items[i].payload for i in idx], [labels[i] for i in idx]),
-                self.cpu_pool,
-            )
-            out = await clock.run("model_ms", lambda: self._embed(kind, decoded), self.model_pool)
+            decoded = await self._decode(clock, kind, [items[i].payload for i in idx], [labels[i] for i in idx])
+            out = await self._embed(clock, kind, decoded)
             for j, i in enumerate(idx):
                 vectors[i] = out.vectors[j]
                 if kind == TEXT:
@@ -298,10 +365,37 @@ class Service:
         coll.check_space(self.embedder.space_id)
         self.check_top_k(top_k)
         clock = _Clock()
-        decoded = await clock.run("decode_ms", lambda: self._decode_all(kind, [query], ["query"]), self.cpu_pool)
-        out = await clock.run("model_ms", lambda: self._embed(kind, decoded, speech), self.model_pool)
-        hits = await clock.run("index_ms", lambda: coll.search(out.vectors[0], top_k, modalities), None)
+        decoded = await self._decode(clock, kind, [query], ["query"])
+        out = await self._embed(clock, kind, decoded, speech)
+        # Same collection and same filter: one index call for the batch, each request cut to its top_k.
+        key = (coll, tuple(sorted(set(modalities))))
+        [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], top_k)], key))
         return hits, out, clock.done()
+
+    @staticmethod
+    def _search_call(queries: list[tuple[np.ndarray, int]], key: tuple["Collection", tuple[str, ...]]) -> list[list[Hit]]:
+        coll, modalities = key
+        k = max(top_k for _, top_k in queries)
+        found = coll.search_many(np.stack([v for v, _ in queries]), k, modalities)
+        return [hits[:top_k] for hits, (_, top_k) in zip(found, queries)]
+
+
+def _split_rows(out: Embedded) -> list[tuple]:
+    n = out.vectors.shape[0]
+    return [
+        (out.vectors[i], out.truncated[i] if out.truncated is not None else None,
+         out.transcripts[i] if out.transcripts is not None else None)
+        for i in range(n)
+    ]
+
+
+def _merge_rows(rows: list[tuple]) -> Embedded:
+    """Inverse of ``_split_rows`` for one request's rows (all from one encoder, so all alike)."""
+    return Embedded(
+        np.stack([r[0] for r in rows]).astype(np.float32, copy=False),
+        truncated=[r[1] for r in rows] if rows[0][1] is not None else None,
+        transcripts=[r[2] for r in rows] if rows[0][2] is not None else None,
+    )
 
 
 def _stored_payload(row: tuple) -> Any:

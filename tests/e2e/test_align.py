@@ -47,7 +47,7 @@ def test_align_embedded_tiny_run_then_serve(work, tmp_path, speech_wav):
 
     from xmodal_server.config import Config
 
-    server = ServerThread(Config(port=0, data_dir=str(tmp_path / "data"), checkpoint=str(out))).start()
+    server = ServerThread(Config(port=0, metrics_port=0, data_dir=str(tmp_path / "data"), checkpoint=str(out))).start()
     try:
         with Client(server.address) as c:
             info = c.info()

@@ -16,7 +16,7 @@ def test_not_ready_is_unavailable_then_serving(tmp_path):
     from xmodal_server.config import Config
 
     async def scenario():
-        app = App(Config(port=0, data_dir=str(tmp_path)))
+        app = App(Config(port=0, metrics_port=0, data_dir=str(tmp_path)))
         port = await app.start()  # returns once bound, before the models are loaded
         try:
             async with AsyncClient(f"127.0.0.1:{port}", timeout=30) as c:

@@ -23,7 +23,7 @@ class ServerProcess:
         self.log: list[str] = []
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xmodal.cli", "serve", "--port", "0", "--data-dir", str(data_dir), *extra],
+            [sys.executable, "-m", "xmodal.cli", "serve", "--port", "0", "--metrics-port", "0", "--data-dir", str(data_dir), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.address, self.ready_seconds = self._wait_ready(timeout=600)

@@ -23,7 +23,7 @@ def reference_server(tmp_path_factory):
     for sub in ("bert", "w2v"):
         (root / sub).mkdir()
     config = Config(
-        port=0, data_dir=str(root / "data"), profile="reference",
+        port=0, metrics_port=0, data_dir=str(root / "data"), profile="reference",
         text_model=str(save_bert(root / "bert")),
         image_model=str(save_resnet50(root / "resnet50.pth")),
         speech_model=str(save_wav2vec2(root / "w2v")),

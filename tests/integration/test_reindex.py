@@ -47,7 +47,7 @@ def test_other_checkpoint_refuses_until_reindexed(tmp_path, speech_wav):
     from xmodal_server.config import Config
 
     data = tmp_path / "data"
-    first = ServerThread(Config(port=0, data_dir=str(data), checkpoint="builtin")).start()
+    first = ServerThread(Config(port=0, metrics_port=0, data_dir=str(data), checkpoint="builtin")).start()
     try:
         with Client(first.address) as c:
             with pytest.raises(XmodalClientError) as e:  # the zero-shot heads have no direct speech path
@@ -61,7 +61,7 @@ def test_other_checkpoint_refuses_until_reindexed(tmp_path, speech_wav):
     finally:
         first.stop()
 
-    second = ServerThread(Config(port=0, data_dir=str(data), checkpoint=random_checkpoint(tmp_path / "ck"))).start()
+    second = ServerThread(Config(port=0, metrics_port=0, data_dir=str(data), checkpoint=random_checkpoint(tmp_path / "ck"))).start()
     try:
         with Client(second.address) as c:
             with pytest.raises(XmodalClientError) as e:

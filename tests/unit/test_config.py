@@ -32,10 +32,25 @@ def test_cli_flags_via_argparse(tmp_path):
     ({"XMODAL_PROFILE": "huge"}, "must be one of"),
     ({"XMODAL_DEMO": "maybe"}, "expected bool"),
     ({"XMODAL_MAX_BATCH": "0"}, "at least 1"),
+    ({"XMODAL_BATCH_MAX_SIZE": "0"}, "at least 1"),
+    ({"XMODAL_BATCH_QUEUE_SIZE": "0"}, "at least 1"),
+    ({"XMODAL_BATCH_MAX_DELAY_MS": "-1"}, ">= 0"),
+    ({"XMODAL_METRICS_PORT": "-2"}, "-1 \\(off\\)"),
+    ({"XMODAL_CUDA_DTYPE": "fp8"}, "must be one of"),
 ])
 def test_bad_values_are_refused_with_a_clear_message(env, phrase):
     with pytest.raises(InvalidInput, match=phrase):
         load_config(env=env)
+
+
+def test_batching_and_metrics_flags(tmp_path):
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    args = p.parse_args(["--no-batching", "--batch-max-size", "8", "--metrics-port", "-1", "--cuda-dtype", "bf16"])
+    c = from_args(args, env={})
+    assert (c.batching, c.batch_max_size, c.metrics_port, c.cuda_dtype) == (False, 8, -1, "bf16")
+    d = load_config(env={})
+    assert (d.batching, d.metrics_port, d.cuda_dtype) == (True, 9090, "fp16")
 
 
 def test_unknown_key_in_file(tmp_path):

@@ -11,6 +11,7 @@ from xmodal_server import errors as E
     (E.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (E.Unavailable, grpc.StatusCode.UNAVAILABLE),
     (E.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (E.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (E.Internal, grpc.StatusCode.INTERNAL),
 ])
 def test_each_domain_error_maps_to_one_status(exc, code):

@@ -1,33 +1,64 @@
-"""The single place where domain errors become gRPC statuses.
+"""The single place where domain errors become gRPC statuses, and where each RPC is measured.
 
 Every servicer method is wrapped by ``@grpc_errors``: an ``XmodalError`` aborts with the code from
 ``errors.STATUS_BY_ERROR`` and its message; anything else is a bug, logged with its traceback and
-reported as INTERNAL without leaking internals to the caller.
+reported as INTERNAL without leaking internals to the caller. Because this wrapper sees every outcome,
+it also records the RPC metrics (count by method and status code, latency) and hands the call's
+deadline to the batchers (``batching.request_deadline``).
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from typing import Any, Awaitable, Callable
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import grpc
 
+from ..batching import request_deadline
 from ..errors import XmodalError, status_for
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
+class MeasuredServicer:
+    """Base of the servicers: where ``@grpc_errors`` finds the metrics to record into (None: none)."""
+
+    metrics: "Metrics | None" = None
+
+
 def grpc_errors(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    name = method.__name__
+
     @functools.wraps(method)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def wrapper(self: MeasuredServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        t0 = time.perf_counter()
+        code = grpc.StatusCode.OK
         try:
-            return await method(self, request, context)
+            with request_deadline(context.time_remaining()):
+                return await method(self, request, context)
         except XmodalError as e:
-            await context.abort(status_for(e), str(e))
+            code = status_for(e)
+            await context.abort(code, str(e))
         except (grpc.aio.AbortError, grpc.RpcError):
+            set_code = context.code()  # a servicer that aborted by itself
+            code = set_code if isinstance(set_code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            # gRPC cancels the handler when the caller cancels or its deadline passes.
+            remaining = context.time_remaining()
+            code = grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
             raise
         except Exception:
+            code = grpc.StatusCode.INTERNAL
             log.exception("unexpected error in %s", method.__qualname__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}; see server logs")
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name}; see server logs")
+        finally:
+            if self.metrics is not None:
+                self.metrics.rpc(name, code, time.perf_counter() - t0)
 
     return wrapper

@@ -1,7 +1,7 @@
 """Thin servicers: unpack the proto, call the domain ``Service``, pack the answer. No logic here."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import grpc
 
@@ -21,7 +21,10 @@ from ..encoders.base import IMAGE, SPEECH, TEXT
 from ..errors import InvalidInput, Unavailable
 from ..service import VECTOR, ItemInput, Service, item_label
 from . import convert as cv
-from .errors import grpc_errors
+from .errors import MeasuredServicer, grpc_errors
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
 
 ServiceGetter = Callable[[], "Service | None"]
 
@@ -49,9 +52,10 @@ def _embedding_result(out, timing, space_id: str) -> embedding_pb2.EmbeddingResu
     )
 
 
-class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
-    def __init__(self, get: ServiceGetter):
+class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer, MeasuredServicer):
+    def __init__(self, get: ServiceGetter, metrics: "Metrics | None" = None):
         self.get = get
+        self.metrics = metrics
 
     async def _embed(self, kind: str, payloads, what: str, speech=None) -> embedding_pb2.EmbeddingResult:
         s = _require(self.get)
@@ -96,9 +100,10 @@ def _item_from_proto(item: collection_pb2.Item, i: int) -> ItemInput:
     return ItemInput(id=item.id, kind=modality, payload=payload, metadata=dict(item.metadata))
 
 
-class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
-    def __init__(self, get: ServiceGetter):
+class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer, MeasuredServicer):
+    def __init__(self, get: ServiceGetter, metrics: "Metrics | None" = None):
         self.get = get
+        self.metrics = metrics
 
     @grpc_errors
     async def CreateCollection(self, request, context):
@@ -148,9 +153,10 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
         )
 
 
-class SearchServicer(search_pb2_grpc.SearchServiceServicer):
-    def __init__(self, get: ServiceGetter):
+class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
+    def __init__(self, get: ServiceGetter, metrics: "Metrics | None" = None):
         self.get = get
+        self.metrics = metrics
 
     async def _search(self, request, kind: str, query, speech=None):
         s = _require(self.get)
@@ -180,9 +186,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0])
 
 
-class InfoServicer(info_pb2_grpc.InfoServiceServicer):
-    def __init__(self, get: ServiceGetter, index_backend: str, device: str):
+class InfoServicer(info_pb2_grpc.InfoServiceServicer, MeasuredServicer):
+    def __init__(self, get: ServiceGetter, index_backend: str, device: str, metrics: "Metrics | None" = None):
         self.get = get
+        self.metrics = metrics
         self.index_backend = index_backend
         self.device = device
 
@@ -214,12 +221,13 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer):
         )
 
 
-def add_all(server: grpc.aio.Server, get: ServiceGetter, index_backend: str, device: str) -> list[str]:
+def add_all(server: grpc.aio.Server, get: ServiceGetter, index_backend: str, device: str,
+            metrics: "Metrics | None" = None) -> list[str]:
     """Register the four xmodal services; returns their full names (for reflection and health)."""
-    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(EmbeddingServicer(get), server)
-    collection_pb2_grpc.add_CollectionServiceServicer_to_server(CollectionServicer(get), server)
-    search_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(get), server)
-    info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(get, index_backend, device), server)
+    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(EmbeddingServicer(get, metrics), server)
+    collection_pb2_grpc.add_CollectionServiceServicer_to_server(CollectionServicer(get, metrics), server)
+    search_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(get, metrics), server)
+    info_pb2_grpc.add_InfoServiceServicer_to_server(InfoServicer(get, index_backend, device, metrics), server)
     return [
         d.services_by_name[n].full_name
         for d, n in (

@@ -3,7 +3,8 @@
 SQLite is the source of truth: WAL journal with ``synchronous=FULL`` means a committed transaction is
 fsynced before ``add`` returns, so an acknowledged write survives a crash, and a batch is one
 transaction, so a failure leaves nothing half-written. The FAISS index (exact inner product over unit
-vectors = cosine) is rebuilt from the store on open; FAISS ids are SQLite rowids.
+vectors = cosine) is rebuilt from the store on open; FAISS ids are SQLite rowids. On CUDA a device copy
+(``exact.py``) answers searches; it is refreshed lazily from the FAISS index after writes.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import faiss
 import numpy as np
 
 from ..errors import AlreadyExists, FailedPrecondition, InvalidInput
+from .exact import DeviceSearch
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,10 @@ class Hit:
 
 
 class Collection:
-    def __init__(self, path: Path, *, create: dict[str, str] | None = None):
-        """Open the store at ``path`` (a directory); ``create`` = initial meta for a new collection."""
+    def __init__(self, path: Path, *, create: dict[str, str] | None = None,
+                 device_search: Callable[[], DeviceSearch] | None = None):
+        """Open the store at ``path`` (a directory); ``create`` = initial meta for a new collection;
+        ``device_search`` = how to mirror the vectors on an accelerator (None: search on CPU)."""
         self.path = path
         self.name = path.name
         self._lock = threading.RLock()
@@ -83,6 +87,8 @@ class Collection:
                 self._db.executemany("INSERT INTO meta VALUES (?, ?)", create.items())
         self.meta = dict(self._db.execute("SELECT key, value FROM meta"))
         self.dim = int(self.meta["dim"])
+        self._device = device_search() if device_search is not None else None
+        self._device_stale = True
         self._load_index()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -146,6 +152,7 @@ class Collection:
             rowids = np.array([by_id[i] for i in ids], dtype=np.int64)
             self.index.add_with_ids(np.stack([it.vector for it in items]).astype(np.float32), rowids)
             self._modality_of.update({int(r): it.modality for r, it in zip(rowids, items)})
+            self._device_stale = True
             return len(items)
 
     def delete(self, ids: Sequence[str]) -> tuple[int, list[str]]:
@@ -158,6 +165,7 @@ class Collection:
                 self.index.remove_ids(np.array(list(found.values()), dtype=np.int64))
                 for rowid in found.values():
                     self._modality_of.pop(int(rowid), None)
+                self._device_stale = True
             return len(found), [i for i in ids if i not in found]
 
     # -- reads -------------------------------------------------------------------------------------
@@ -178,32 +186,54 @@ class Collection:
         return found, [i for i in ids if i not in rows]
 
     def search(self, query: np.ndarray, top_k: int, modalities: Iterable[str] = ()) -> list[Hit]:
+        return self.search_many(query.reshape(1, -1), top_k, modalities)[0]
+
+    def search_many(self, xq: np.ndarray, top_k: int, modalities: Iterable[str] = ()) -> list[list[Hit]]:
+        """Exact top-k for each row of ``xq`` (nq, dim) among the items of the wanted modalities (all
+        if none), with one index call and one SQLite lookup for the whole batch."""
         wanted = set(modalities)
+        nq = xq.shape[0]
         with self._lock:
             if self.index.ntotal == 0:
-                return []
-            params = None
+                return [[] for _ in range(nq)]
+            allowed = None
             if wanted:
                 allowed = np.array([r for r, m in self._modality_of.items() if m in wanted], dtype=np.int64)
                 if allowed.size == 0:
-                    return []
-                # A selector makes FAISS rank only matching items: the true top-k among them,
-                # not a post-filtered top-k.
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-            k = min(top_k, self.index.ntotal)
-            D, I = self.index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
-            pairs = [(int(i), float(d)) for i, d in zip(I[0], D[0]) if i >= 0]
-            if not pairs:
-                return []
-            placeholders = ",".join("?" * len(pairs))
+                    return [[] for _ in range(nq)]
+            D, I = self._search_index(np.ascontiguousarray(xq, dtype=np.float32), min(top_k, self.index.ntotal), allowed)
+            I, D = I.tolist(), D.tolist()
+            found = sorted({i for row in I for i in row if i >= 0})
+            if not found:
+                return [[] for _ in range(nq)]
+            placeholders = ",".join("?" * len(found))
             rows = {
-                r[0]: r
+                r[0]: (r[1], r[2], r[3], r[4])
                 for r in self._db.execute(
-                    f"SELECT rowid, id, modality, metadata, text FROM items WHERE rowid IN ({placeholders})",
-                    [p[0] for p in pairs],
+                    f"SELECT rowid, id, modality, metadata, text FROM items WHERE rowid IN ({placeholders})", found
                 )
             }
-        return [Hit(rows[i][1], d, rows[i][2], json.loads(rows[i][3]), rows[i][4]) for i, d in pairs if i in rows]
+        meta = {rowid: json.loads(r[2]) for rowid, r in rows.items()}
+        return [
+            [Hit(rows[i][0], d, rows[i][1], dict(meta[i]), rows[i][3]) for i, d in zip(I[q], D[q]) if i in rows]
+            for q in range(nq)
+        ]
+
+    def _search_index(self, xq: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if self._device is not None:
+            if self._device_stale:
+                ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+                self._device.load(self.index.index.reconstruct_n(0, self.index.ntotal), ids)
+                self._device_stale = False
+            out = self._device.search(xq, k, allowed)
+            if out is not None:
+                return out
+        params = None
+        if allowed is not None:
+            # A selector makes FAISS rank only matching items: the true top-k among them,
+            # not a post-filtered top-k.
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        return self.index.search(xq, k, params=params)
 
     def describe(self) -> dict:
         return {**self.meta, "item_count": self.count}

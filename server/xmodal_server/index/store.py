@@ -13,9 +13,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from .collection import Collection
+from .exact import DeviceSearch
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,9 @@ def check_name(name: str) -> str:
 
 
 class Store:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, device_search: Callable[[], DeviceSearch] | None = None):
         self.root = data_dir / "collections"
+        self._device_search = device_search
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         for old in self.root.glob(".swapped-*"):
@@ -47,7 +50,7 @@ class Store:
             shutil.rmtree(leftover, ignore_errors=True)
         self._open: dict[str, Collection] = {}
         for path in sorted(p for p in self.root.iterdir() if p.is_dir() and NAME_RE.match(p.name)):
-            self._open[path.name] = Collection(path)
+            self._open[path.name] = self._collection(path)
 
     def create(self, name: str, *, dim: int, space_id: str, description: str = "") -> Collection:
         check_name(name)
@@ -59,8 +62,11 @@ class Store:
             final = self.root / name
             staged.path.rename(final)
             _fsync_dir(self.root)
-            self._open[name] = coll = Collection(final)
+            self._open[name] = coll = self._collection(final)
             return coll
+
+    def _collection(self, path: Path) -> Collection:
+        return Collection(path, device_search=self._device_search)
 
     def staging(self, name: str, *, dim: int, space_id: str, description: str) -> Collection:
         """An empty collection in a ``.tmp-*`` directory, to be filled and then ``swap``-ped in."""
@@ -80,7 +86,7 @@ class Store:
             old.path.rename(swapped)  # a crash right here leaves no <name>: the next open restores it
             staged.path.rename(self.root / name)
             _fsync_dir(self.root)
-            self._open[name] = coll = Collection(self.root / name)
+            self._open[name] = coll = self._collection(self.root / name)
             shutil.rmtree(swapped, ignore_errors=True)
             return coll
 

@@ -1,0 +1,471 @@
+"""Throughput and latency of every Embed*/SearchBy* RPC under concurrency, and the ratios of issue 4,
+each against a baseline measured in the same run.
+
+Starts the real server (``xmodal serve``) as a subprocess on 127.0.0.1 with port 0, fills a collection
+of its own (synthetic texts, PNGs drawn with Pillow), synthesizes speech with espeak-ng, then drives
+every RPC kind with a closed-loop asyncio gRPC load generator (bench/loadgen.py) at each concurrency.
+Right after the concurrency-32 point of each kind (servers idle), it times the other side of that
+kind's ratios, so a background load that comes and goes hits both sides alike:
+
+  (a) server throughput, 32 concurrent single-item clients / the encoder called in-process on batches
+      of batch_max_size (text, image, speech);
+  (b) batching on / off (a second server with --no-batching), concurrency 32, text and image;
+  (c) SearchBy* throughput at concurrency 32 / in-process embed + index search on batches of
+      batch_max_size. The API has no search-by-vector RPC, so the baseline includes the embedding;
+      the raw index search alone is printed beside it;
+  (d) embedded / reference profile encoder speed per modality, in-process, batches of batch_max_size
+      (reference = the real architectures with random weights; speed only);
+  and p99 / p50 at concurrency 32 per RPC.
+
+    python bench/throughput.py --quick          # a few minutes: fewer requests per point
+    python bench/throughput.py                  # the run of record: bench/results/throughput.txt
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm import tqdm
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "tests"))  # reference_weights: random weights in the real formats
+
+from loadgen import LoadResult, channel, run_load  # noqa: E402
+
+READY = re.compile(r"xmodal SERVING on ([\d.]+):(\d+)")
+METRICS = re.compile(r"metrics on :(\d+)/metrics")
+KINDS = ("EmbedText", "EmbedImage", "EmbedSpeech", "SearchByText", "SearchByImage", "SearchBySpeech")
+UNBATCHED_KINDS = ("EmbedText", "EmbedImage")  # (b): speech one request at a time would take minutes
+MODALITIES = ("text", "image", "speech")
+TARGETS = {"a": 0.85, "b": 2.0, "c": 0.8, "spread": 3.0}
+COLLECTION = "bench"
+TOP_K = 10
+
+
+# -- inputs ------------------------------------------------------------------------------------------
+
+@dataclass
+class Inputs:
+    texts: list[str]  # collection items
+    queries: list[str]
+    images: list[bytes]  # collection items
+    query_images: list[bytes]
+    wavs: list[bytes]
+    wav_seconds: float
+
+
+def sentences(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    words = {
+        "subject": "the customer,my parcel,a red bicycle,the new phone,our kitchen,a small dog,the invoice,this jacket".split(","),
+        "verb": "arrived late,needs a refund,was delivered,looks broken,is on sale,must be returned,was charged twice,fits well".split(","),
+        "tail": "after two weeks,in the morning,at the front door,since last monday,without a receipt,with free shipping".split(","),
+    }
+    return [" ".join(str(rng.choice(words[k])) for k in ("subject", "verb", "tail")) + f" (order {i})" for i in range(n)]
+
+
+def pngs(n: int, seed: int, size: int = 96) -> list[bytes]:
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        img = Image.new("RGB", (size, size), tuple(int(c) for c in rng.integers(0, 256, 3)))
+        draw = ImageDraw.Draw(img)
+        for _ in range(4):
+            x0, y0 = (int(v) for v in rng.integers(0, size // 2, 2))
+            box = (x0, y0, x0 + int(rng.integers(10, size // 2)), y0 + int(rng.integers(10, size // 2)))
+            fill = tuple(int(c) for c in rng.integers(0, 256, 3))
+            (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=fill)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def speech(work: Path) -> tuple[list[bytes], float]:
+    import soundfile as sf
+
+    clips = []
+    for i, text in enumerate(["where is my parcel", "I want to return this jacket", "turn on the kitchen lights"]):
+        path = work / f"q{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(path), text], check=True)
+        clips.append(path)
+    return [p.read_bytes() for p in clips], float(np.mean([sf.info(str(p)).duration for p in clips]))
+
+
+def make_inputs(work: Path, n_texts: int, n_images: int) -> Inputs:
+    wavs, seconds = speech(work)
+    return Inputs(sentences(n_texts, 0), sentences(256, 1), pngs(n_images, 2), pngs(32, 3), wavs, seconds)
+
+
+# -- the server --------------------------------------------------------------------------------------
+
+class ServerProcess:
+    """``xmodal serve`` on 127.0.0.1:0; its output is drained by a thread so it can never block."""
+
+    def __init__(self, data_dir: Path, flags: list[str]):
+        cmd = [sys.executable, "-m", "xmodal.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+               "--metrics-port", "0", "--data-dir", str(data_dir), "--log-level", "WARNING", *flags]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"})
+        self.log: list[str] = []
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.log.append(line)
+            if m := METRICS.search(line):
+                self.metrics_port = int(m.group(1))
+            if m := READY.search(line):
+                self.address = f"127.0.0.1:{m.group(2)}"
+                break
+        else:
+            sys.exit("the server did not start:\n" + "".join(self.log[-30:]))
+        threading.Thread(target=lambda: self.log.extend(self.proc.stdout), daemon=True).start()  # type: ignore[arg-type]
+
+    def batches(self) -> dict[str, tuple[float, float]]:
+        """Per batcher: (number of batches, items in them) so far, from the server's /metrics."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=30) as r:
+            text = r.read().decode()
+        found = re.findall(r'^xmodal_batch_size_(count|sum)\{batcher="(\w+)"\} (\S+)$', text, re.M)
+        values = {(stat, name): float(v) for stat, name, v in found}
+        return {name: (values[("count", name)], values[("sum", name)]) for _, name, _ in found}
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def fill_collection(address: str, inputs: Inputs) -> None:
+    from xmodal import Client, Item
+
+    with Client(address, timeout=600) as c:
+        c.create_collection(COLLECTION)
+        for i in range(0, len(inputs.texts), 64):
+            c.add_items(COLLECTION, [Item.text(f"t{i + j}", t) for j, t in enumerate(inputs.texts[i : i + 64])])
+        for i in range(0, len(inputs.images), 16):
+            c.add_items(COLLECTION, [Item.image(f"img{i + j}", b) for j, b in enumerate(inputs.images[i : i + 16])])
+
+
+def rpc_requests(inputs: Inputs) -> dict[str, tuple[Callable[[Any], Any], list[Any]]]:
+    """Per RPC kind: the stub method to call (bound later to a channel) and its prebuilt requests."""
+    from xmodal.v1 import common_pb2, embedding_pb2, search_pb2
+
+    opts = search_pb2.SearchOptions(top_k=TOP_K)
+    audio = [common_pb2.Audio(data=w) for w in inputs.wavs]
+    return {
+        "EmbedText": ("embedding", [embedding_pb2.EmbedTextRequest(texts=[t]) for t in inputs.queries]),
+        "EmbedImage": ("embedding", [embedding_pb2.EmbedImageRequest(images=[b]) for b in inputs.query_images]),
+        "EmbedSpeech": ("embedding", [embedding_pb2.EmbedSpeechRequest(audios=[a]) for a in audio]),
+        "SearchByText": ("search", [search_pb2.SearchByTextRequest(collection=COLLECTION, text=t, options=opts) for t in inputs.queries]),
+        "SearchByImage": ("search", [search_pb2.SearchByImageRequest(collection=COLLECTION, image=b, options=opts) for b in inputs.query_images]),
+        "SearchBySpeech": ("search", [search_pb2.SearchBySpeechRequest(collection=COLLECTION, audio=a, options=opts) for a in audio]),
+    }
+
+
+def stubs(ch: Any) -> dict[str, Any]:
+    from xmodal.v1 import embedding_pb2_grpc, search_pb2_grpc
+
+    return {"embedding": embedding_pb2_grpc.EmbeddingServiceStub(ch), "search": search_pb2_grpc.SearchServiceStub(ch)}
+
+
+async def point(server: ServerProcess, method: Callable, reqs: list, kind: str, c: int, args) -> LoadResult:
+    """One measurement: ``kind`` at concurrency ``c``, with the server's mean batch sizes meanwhile."""
+    batchers = [re.sub(r"^(Embed|SearchBy)", "", kind).lower()] + (["search"] if kind.startswith("Search") else [])
+    n = max(args.requests, c)  # every client sends at least one request
+    before = await asyncio.to_thread(server.batches)
+    with tqdm(total=n, desc=f"{kind:<14} c={c:<3}", unit="req", leave=False) as bar:
+        r = await run_load(method, reqs, concurrency=c, total=n, seconds=args.seconds, progress=bar.update)
+    after = await asyncio.to_thread(server.batches)
+    r.note = " / ".join(f"{b} {mean_batch(before.get(b), after.get(b))}" for b in batchers)
+    return r
+
+
+def mean_batch(before: tuple[float, float] | None, after: tuple[float, float] | None) -> str:
+    if after is None:
+        return "-"
+    count, items = (after[0] - before[0], after[1] - before[1]) if before else after
+    return f"{items / count:.1f}" if count else "-"
+
+
+async def drive(args, inputs: Inputs, on: ServerProcess, off: ServerProcess | None,
+                baselines: "Baselines") -> tuple[dict, dict, dict[str, float]]:
+    """Every point of every kind. The other side of each ratio is timed right after the point it
+    divides, so that a background load that comes and goes hits both sides alike."""
+    requests = rpc_requests(inputs)
+    at, warmup = ratio_concurrency(args), 2 * args.batch_max_size
+    results_on: dict[tuple[str, int], LoadResult] = {}
+    results_off: dict[tuple[str, int], LoadResult] = {}
+    base: dict[str, float] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        s_on = stubs(await stack.enter_async_context(channel(on.address)))
+        s_off = stubs(await stack.enter_async_context(channel(off.address))) if off else None
+        for kind in args.kinds:
+            service, reqs = requests[kind]
+            m_on = getattr(s_on[service], kind)
+            m_off = getattr(s_off[service], kind) if s_off and kind in UNBATCHED_KINDS else None
+            for m in (m_on, m_off):
+                if m is not None:  # connection set-up, lazy init: once per kind, not counted
+                    await run_load(m, reqs, concurrency=min(warmup, 32), total=warmup, seconds=600)
+            for c in args.concurrency:
+                results_on[(kind, c)] = await point(on, m_on, reqs, kind, c, args)
+                if c == at:
+                    if m_off is not None and off is not None:
+                        results_off[(kind, c)] = await point(off, m_off, reqs, kind, c, args)
+                    base.update(await asyncio.to_thread(baselines.measure, baseline_names(kind)))
+    driven = [m for m in MODALITIES if any(k.endswith(m.title()) for k in args.kinds)]
+    base.update(await asyncio.to_thread(baselines.measure, [f"{w} {m}" for m in driven for w in ("encoder", "reference")]))
+    return results_on, results_off, base
+
+
+def ratio_concurrency(args) -> int:
+    return 32 if 32 in args.concurrency else max(args.concurrency)
+
+
+def baseline_names(kind: str) -> list[str]:
+    m = re.sub(r"^(Embed|SearchBy)", "", kind).lower()
+    return [f"embed {m}"] if kind.startswith("Embed") else [f"search {m}", "index search"]
+
+
+# -- in-process baselines ------------------------------------------------------------------------------
+
+def items_per_second(fn: Callable[[int], int], seconds: float, min_calls: int) -> float:
+    """Call ``fn(i)`` (returns items done) after one warm-up call, for ``seconds`` and ``min_calls``."""
+    fn(0)
+    done, calls, t0 = 0, 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - t0 < seconds:
+        done += fn(calls + 1)
+        calls += 1
+    return done / (time.perf_counter() - t0)
+
+
+def cycle(xs: list, i: int, n: int) -> list:
+    return [xs[(i * n + j) % len(xs)] for j in range(n)]
+
+
+class Baselines:
+    """The in-process side of the ratios: the same models on batches of ``batch``, timed on one worker
+    thread like the server's model thread (torch on the main thread can be several times slower when
+    other processes compete for the cores, as measured on the 2-core machine of the results)."""
+
+    def __init__(self, data_dir: Path, inputs: Inputs, batch: int, seconds: float, min_calls: int, reference: bool):
+        from PIL import Image
+
+        from xmodal_server.app import build_service
+        from xmodal_server.config import Config
+        from xmodal_server.media import MediaLimits, decode_audio
+
+        self.seconds, self.min_calls = seconds, min_calls
+        self.service = build_service(Config(data_dir=str(data_dir), metrics_port=-1), "cpu")
+        e, coll = self.service.embedder, self.service.store.get(COLLECTION)
+        data = {
+            "text": inputs.queries,
+            "image": [Image.open(io.BytesIO(b)).convert("RGB") for b in inputs.query_images],
+            "speech": [decode_audio(w, MediaLimits()) for w in inputs.wavs],
+        }
+        embed = {"text": e.embed_texts, "image": e.embed_images, "speech": e.embed_speech}
+        # (d) compares backbones only, both profiles measured the same way (speech with transcription).
+        encoders = {f"encoder {m}": e.encoders[m] for m in MODALITIES}
+        if reference:
+            encoders.update({f"reference {m}": enc for m, enc in reference_encoders(data_dir.parent / "reference").items()})
+        xq = e.embed_texts(inputs.queries[:batch]).vectors
+        self.steps: dict[str, Callable[[int], int]] = {"index search": lambda i: len(coll.search_many(xq, TOP_K))}
+        for m in MODALITIES:
+            xs = lambda i, m=m: cycle(data[m], i, batch)  # noqa: E731
+            kw = {"transcribe": True} if m == "speech" else {}
+            self.steps[f"embed {m}"] = lambda i, m=m, xs=xs: len(embed[m](xs(i)).vectors)
+            self.steps[f"search {m}"] = lambda i, m=m, xs=xs: len(coll.search_many(embed[m](xs(i)).vectors, TOP_K))
+            for name in (f"encoder {m}", f"reference {m}"):
+                if name in encoders:
+                    self.steps[name] = lambda i, enc=encoders[name], xs=xs, kw=kw: len(enc.encode(xs(i), **kw).features)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="bench-model")
+
+    def measure(self, names: list[str]) -> dict[str, float]:
+        return {n: self._thread.submit(items_per_second, self.steps[n], self.seconds, self.min_calls).result()
+                for n in names if n in self.steps}
+
+    def close(self) -> None:
+        self._thread.shutdown()
+        self.service.store.close()
+
+
+def reference_encoders(folder: Path) -> dict[str, Any]:
+    """bert-base, ResNet-50 and wav2vec2-base with random weights, loaded through the registry."""
+    from reference_weights import save_bert, save_resnet50, save_wav2vec2
+
+    from xmodal_server.encoders.registry import EncoderSpec, build
+
+    for sub in ("bert", "w2v"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "text": build(EncoderSpec("bert", str(save_bert(folder / "bert", full_size=True)))),
+        "image": build(EncoderSpec("resnet50", str(save_resnet50(folder / "resnet50.pth")))),
+        "speech": build(EncoderSpec("wav2vec2-ctc", str(save_wav2vec2(folder / "w2v", full_size=True)))),
+    }
+
+
+# -- report ------------------------------------------------------------------------------------------
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__} with "
+            f"{torch.get_num_threads()} threads; load average at start {load:.1f}")
+
+
+def commit() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True).stdout
+        return rev + ("+uncommitted changes" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def ratio(x: float, base: float) -> float:
+    return x / base if base > 0 else float("nan")
+
+
+def verdict(value: float, target: float, higher: bool = True) -> str:
+    ok = value >= target if higher else value <= target
+    return f"{value:5.2f} ({'>=' if higher else '<='} {target:g}: {'met' if ok else 'NOT met'})"
+
+
+def report(args, header: list[str], on: dict, off: dict, base: dict[str, float]) -> str:
+    lines = [*header, "", f"{'rpc':<15} {'conc':>4} {'req/s':>8} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}  "
+                          f"{'mean batch':<22} errors"]
+    for (kind, c), r in on.items():
+        errors = ", ".join(f"{k} {v}" for k, v in r.errors.items()) or "-"
+        lines.append(f"{kind:<15} {c:>4} {r.throughput:8.1f} {r.percentile(50):9.1f} {r.percentile(95):9.1f} "
+                     f"{r.percentile(99):9.1f}  {r.note:<22} {errors}")
+    c32 = ratio_concurrency(args)
+    b = args.batch_max_size
+    lines += ["", f"ratios at concurrency {c32}, batch_max_size {b} (targets of issue 4)"]
+
+    def section(title: str, rows: list[str]) -> None:
+        if rows:
+            lines.extend([title, *rows])
+
+    def vs(kind: str, key: str, unit: str, target: float) -> list[str]:
+        if (kind, c32) not in on or key not in base:
+            return []
+        x = on[(kind, c32)].throughput
+        return [f"    {kind:<15} {x:8.1f} / {base[key]:8.1f} {unit} = {verdict(ratio(x, base[key]), target)}"]
+
+    section(f"(a) server, single-item clients / in-process encoder on batches of {b}:",
+            [r for m in ("text", "image", "speech") for r in vs(f"Embed{m.title()}", f"embed {m}", "items/s", TARGETS["a"])])
+    section("(b) batching on / off:", [
+        f"    {kind:<15} {on[(kind, c)].throughput:8.1f} / {r.throughput:8.1f} req/s = "
+        f"{verdict(ratio(on[(kind, c)].throughput, r.throughput), TARGETS['b'])}"
+        for (kind, c), r in off.items()
+    ])
+    if "index search" in base:
+        section(f"(c) SearchBy* / in-process embed + index search on batches of {b} (the API has no search-by-vector "
+                f"RPC; index search alone: {base['index search']:.0f} queries/s):",
+                [r for m in ("text", "image", "speech") for r in vs(f"SearchBy{m.title()}", f"search {m}", "queries/s", TARGETS["c"])])
+    section(f"(d) embedded / reference encoder speed, in-process, batches of {b} (speech with transcription):", [
+        f"    {m:<15} {base[f'encoder {m}']:8.1f} / {base[f'reference {m}']:8.1f} items/s = "
+        f"{ratio(base[f'encoder {m}'], base[f'reference {m}']):.2f}x"
+        for m in ("text", "image", "speech") if f"reference {m}" in base
+    ])
+    section(f"latency spread at concurrency {c32}, p99 / p50:", [
+        f"    {kind:<15} {verdict(on[(kind, c32)].percentile(99) / on[(kind, c32)].percentile(50), TARGETS['spread'], higher=False)}"
+        for kind in KINDS if (kind, c32) in on
+    ])
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer requests and shorter timings (a smoke run, minutes)")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 128], help="concurrency levels (default 1 8 32 128)")
+    ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS, help="RPC kinds to drive (default all)")
+    ap.add_argument("--requests", type=int, help="most requests per point (default 2000; quick 200)")
+    ap.add_argument("--seconds", type=float, help="most seconds of sending per point (default 20; quick 4)")
+    ap.add_argument("--batch-max-size", type=int, default=32, help="the servers' and baselines' batch size (default 32)")
+    ap.add_argument("--batch-max-delay-ms", type=float, default=2.0, help="the server's batch_max_delay_ms (default 2)")
+    ap.add_argument("--texts", type=int, default=400, help="text items in the collection (default 400)")
+    ap.add_argument("--images", type=int, default=48, help="image items in the collection (default 48)")
+    ap.add_argument("--no-reference", action="store_true", help="skip (d), the reference encoders")
+    ap.add_argument("--no-unbatched", action="store_true", help="skip (b), the server with batching off")
+    ap.add_argument("--out", type=Path, help="also write the report to this file (e.g. bench/results/throughput.txt)")
+    args = ap.parse_args()
+    args.requests = args.requests or (200 if args.quick else 2000)
+    args.seconds = args.seconds or (4.0 if args.quick else 20.0)
+    if shutil.which("espeak-ng") is None:
+        sys.exit("espeak-ng is needed for the speech inputs: apt-get install espeak-ng")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    command = "python bench/throughput.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    header = [
+        "# xmodal throughput: RPCs over loopback gRPC under concurrency, against baselines measured in the same run",
+        f"command: {command.strip()}  (commit {commit()})",
+        f"machine: {machine()}",
+    ]
+    work = Path(tempfile.mkdtemp(prefix="xmodal-bench-"))
+    try:
+        inputs = make_inputs(work, args.texts, args.images)
+        header.append(f"inputs: {args.texts} texts + {args.images} 96x96 PNGs in collection '{COLLECTION}'; queries: other "
+                      f"sentences and PNGs; speech: {len(inputs.wavs)} espeak-ng clips of {inputs.wav_seconds:.1f} s "
+                      f"(default speech mode); top_k {TOP_K}")
+        header.append(f"server: xmodal serve as a subprocess on 127.0.0.1 (batch_max_size {args.batch_max_size}, "
+                      f"batch_max_delay_ms {args.batch_max_delay_ms:g}); each point: up to {args.requests} requests or "
+                      f"{args.seconds:g} s of sending, closed loop, single-item requests")
+        flags = ["--batch-max-size", str(args.batch_max_size), "--batch-max-delay-ms", str(args.batch_max_delay_ms)]
+        servers: list[ServerProcess] = []
+        try:
+            on = ServerProcess(work / "data", flags)
+            servers.append(on)
+            fill_collection(on.address, inputs)
+            off = None
+            if not args.no_unbatched and set(UNBATCHED_KINDS) & set(args.kinds):
+                off = ServerProcess(work / "data-unbatched", [*flags, "--no-batching"])  # idle until its turn
+                servers.append(off)
+            baselines = Baselines(work / "data", inputs, args.batch_max_size, 2.0 if args.quick else 8.0,
+                                  1 if args.quick else 3, not args.no_reference)
+            results_on, results_off, base = asyncio.run(drive(args, inputs, on, off, baselines))
+            baselines.close()
+        finally:
+            for server in servers:
+                server.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = report(args, header, results_on, results_off, base)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
