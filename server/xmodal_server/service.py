@@ -124,6 +124,15 @@ def check_id(item_id: str, where: str) -> str:
     return item_id
 
 
+def check_ids(ids: Sequence[str]) -> list[str]:
+    """The ids of a DeleteItems/GetItems request, each checked and named by its position."""
+    if not ids:
+        raise InvalidInput("no ids given")
+    for i, item_id in enumerate(ids):
+        check_id(item_id, f"ids[{i}]")
+    return list(ids)
+
+
 def check_metadata(metadata: dict[str, str], where: str) -> dict[str, str]:
     if len(metadata) > MAX_METADATA_ENTRIES:
         raise InvalidInput(f"{where}: {len(metadata)} metadata entries, more than {MAX_METADATA_ENTRIES}")
@@ -344,19 +353,11 @@ class Service:
 
     async def delete_items(self, collection: str, ids: Sequence[str]) -> tuple[int, list[str]]:
         coll = self.store.get(collection)
-        if not ids:
-            raise InvalidInput("no ids given")
-        for i, item_id in enumerate(ids):
-            check_id(item_id, f"ids[{i}]")
-        return await asyncio.get_running_loop().run_in_executor(None, coll.delete, list(ids))
+        return await asyncio.get_running_loop().run_in_executor(None, coll.delete, check_ids(ids))
 
     async def get_items(self, collection: str, ids: Sequence[str], include_vectors: bool) -> tuple[list[StoredItem], list[str]]:
         coll = self.store.get(collection)
-        if not ids:
-            raise InvalidInput("no ids given")
-        for i, item_id in enumerate(ids):
-            check_id(item_id, f"ids[{i}]")
-        return await asyncio.get_running_loop().run_in_executor(None, coll.get, list(ids), include_vectors)
+        return await asyncio.get_running_loop().run_in_executor(None, coll.get, check_ids(ids), include_vectors)
 
     # -- search ------------------------------------------------------------------------------------
     async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str],

@@ -11,12 +11,10 @@ and the protocol's test galleries stay Google and Twitter.
 """
 from __future__ import annotations
 
-import json
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..demo import fetch_package
+from ..demo import emoji_entries, fetch_package
 from .corpus import split_of
 
 PACKAGES = {"google": "emoji-datasource-google@16.0.0", "twitter": "emoji-datasource-twitter@16.0.0",
@@ -37,15 +35,9 @@ class Concept:
 def _style_images(style: str, cache_dir: Path, entries: dict[str, dict]) -> dict[str, bytes]:
     """unified -> 64 px PNG of one art style; fills ``entries`` with the emoji.json rows seen."""
     out = {}
-    with tarfile.open(fetch_package(PACKAGES[style], cache_dir)) as tar:
-        for e in json.load(tar.extractfile("package/emoji.json")):  # type: ignore[arg-type]
-            if e["category"] == "Component" or not e.get(f"has_img_{style}"):
-                continue
-            member = tar.extractfile(f"package/img/{style}/64/{e['image']}")
-            if member is None:
-                continue
-            entries.setdefault(e["unified"], e)
-            out[e["unified"]] = member.read()
+    for e, png in emoji_entries(fetch_package(PACKAGES[style], cache_dir), style):
+        entries.setdefault(e["unified"], e)
+        out[e["unified"]] = png
     return out
 
 

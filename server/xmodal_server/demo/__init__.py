@@ -14,6 +14,7 @@ import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from tqdm import tqdm
 
@@ -56,19 +57,21 @@ def fetch_package(spec: str, cache_dir: Path) -> Path:
     return tgz
 
 
-def load_emoji(tgz: Path, style: str = "google") -> list[Emoji]:
-    out = []
+def emoji_entries(tgz: Path, style: str) -> Iterator[tuple[dict, bytes]]:
+    """(emoji.json entry, 64 px PNG) of every emoji an ``emoji-datasource-*`` package draws in ``style``;
+    the Component category (skin tones, hair styles) is not a concept and is left out."""
     with tarfile.open(tgz) as tar:
-        entries = json.load(tar.extractfile("package/emoji.json"))  # type: ignore[arg-type]
-        for e in entries:
+        for e in json.load(tar.extractfile("package/emoji.json")):  # type: ignore[arg-type]
             if e["category"] == "Component" or not e.get(f"has_img_{style}"):
                 continue
             member = tar.extractfile(f"package/img/{style}/64/{e['image']}")
-            if member is None:
-                continue
-            out.append(Emoji(e["unified"], e["name"].lower(), e["short_names"][0], e["category"],
-                             e.get("subcategory", ""), member.read()))
-    return out
+            if member is not None:
+                yield e, member.read()
+
+
+def load_emoji(tgz: Path, style: str = "google") -> list[Emoji]:
+    return [Emoji(e["unified"], e["name"].lower(), e["short_names"][0], e["category"], e.get("subcategory", ""), png)
+            for e, png in emoji_entries(tgz, style)]
 
 
 def load_faq(path: Path = FAQ_TSV) -> list[dict[str, str]]:
