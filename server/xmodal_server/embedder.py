@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from .encoders.base import IMAGE, SPEECH, TEXT, Encoder, ImageEncoder, SpeechEncoder, TextEncoder
+from .encoders.finetune import FineTunable
 from .encoders.heads import Checkpoint, image_vectors, l2_normalise, mlp, speech_vectors, uses_conse
 from .errors import InvalidInput
 
@@ -42,6 +43,8 @@ class Embedder:
         self.speech: SpeechEncoder = encoders[SPEECH]  # type: ignore[assignment]
         if checkpoint.head_type(SPEECH) in ("transcribe", "fused") and not self.speech.can_transcribe:
             raise ValueError(f"checkpoint {checkpoint.id} transcribes speech, but {self.speech.info.name} cannot")
+        for modality in (IMAGE, SPEECH):
+            self._load_finetuned(modality)
         self.shared_dim = self.embed_texts(["dimension probe"]).vectors.shape[1]
         self._class_vectors = self._conse_matrix(cache_dir) if uses_conse(checkpoint) else None
 
@@ -89,6 +92,16 @@ class Embedder:
         # Silence transcribes to "", which has no meaning; embed a neutral token rather than fail.
         cascade = self.embed_texts([t or "." for t in transcripts]).vectors if transcripts is not None else None
         return Embedded(speech_vectors(self.checkpoint, out.features, cascade, mode, direct_weight), transcripts=transcripts)
+
+    def _load_finetuned(self, modality: str) -> None:
+        """The checkpoint's fine-tuned backbone layers over the pretrained ones (none: the pretrained backbone,
+        which also undoes layers an earlier checkpoint loaded into the same encoder)."""
+        state, encoder = self.checkpoint.backbone_weights(modality), self.encoders[modality]
+        if isinstance(encoder, FineTunable):
+            encoder.load_finetuned(state, f"{self.checkpoint.id} ({self.checkpoint.path})")
+        elif state:
+            raise ValueError(f"checkpoint {self.checkpoint.id} ({self.checkpoint.path}) fine-tunes the {modality} "
+                             f"backbone, but {encoder.info.name} cannot load fine-tuned layers")
 
     # -- ConSE ------------------------------------------------------------------------------------
     def _conse_matrix(self, cache_dir: Path | None) -> np.ndarray:

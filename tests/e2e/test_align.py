@@ -69,3 +69,41 @@ def test_align_reference_architectures_with_tiny_random_weights(work, tmp_path):
             "--image-model", str(tmp_path / "r50.pth"), "--speech-model", str(tmp_path / "w2v"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["encoders"] == {"text": "bert", "image": "resnet50", "speech": "wav2vec2-ctc"}
+
+
+def test_align_unfreeze_top_then_serve_the_finetuned_backbone(work, tmp_path):
+    """--unfreeze-top 1: the checkpoint carries the fine-tuned layers; `xmodal eval` (trunk cache + trained
+    layers) reproduces align's test numbers; the server loads the layers and serves images with them."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    out = tmp_path / "ft-ckpt"
+    run_cli("align", "--work-dir", str(work), "--limit", "12", "--epochs", "2", "--hidden", "64", "--out", str(out),
+            "--train-styles", "", "--no-real", "--unfreeze-top", "1", "--device", "cpu")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["heads"]["image"]["finetuned"] == {"top": 1, "layers": ["_blocks.15", "_conv_head", "_bn1"]}
+    assert manifest["config"]["unfreeze_top"] == 1
+    from safetensors.numpy import load_file
+
+    assert "backbone.image._blocks.15._project_conv.weight" in load_file(str(out / "heads.safetensors"))
+
+    evaluated = tmp_path / "ft-eval"
+    run_cli("eval", "--work-dir", str(work), "--limit", "12", "--checkpoint", str(out), "--out", str(evaluated))
+    aligned = {(r["task"], r["method"]): r["mrr"] for r in json.loads((out / "report" / "results.json").read_text())["results"]}
+    again = {(r["task"], r["method"]): r["mrr"] for r in json.loads((evaluated / "results.json").read_text())["results"]}
+    assert all(abs(again[k] - v) < 1e-9 for k, v in aligned.items() if k in again)
+
+    from xmodal_server.config import Config
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buf, format="PNG")
+    server = ServerThread(Config(port=0, metrics_port=0, data_dir=str(tmp_path / "data"), checkpoint=str(out))).start()
+    try:
+        with Client(server.address) as c:
+            assert c.info().checkpoint_id == manifest["id"]
+            v = c.embed_image([buf.getvalue()]).vectors
+            assert v.shape == (1, 384) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
+    finally:
+        server.stop()

@@ -42,6 +42,29 @@ def test_bad_checkpoints_are_refused(tmp_path, heads, phrase):
         load_checkpoint(write(tmp_path, heads))
 
 
+def test_backbone_weights_must_match_the_manifest(tmp_path):
+    """Fine-tuned backbone layers (xmodal align --unfreeze-top) are listed in the head spec and stored as
+    backbone.<modality>.<name>; one without the other is refused at load."""
+    w = {"image.l0.weight": np.ones((4, 6), np.float32), "image.l0.bias": np.zeros(4, np.float32),
+         "backbone.image._conv_head.weight": np.ones((2, 3, 1, 1), np.float32)}
+    tuned = {"type": "mlp", "finetuned": {"top": 1, "layers": ["_conv_head"]}}
+    heads = {"text": {"type": "identity"}, "image": tuned, "speech": {"type": "transcribe"}}
+    c = load_checkpoint(write(tmp_path, heads, w))
+    assert set(c.backbone_weights("image")) == {"_conv_head.weight"} and c.backbone_weights("speech") == {}
+    with pytest.raises(InvalidInput, match="disagree on fine-tuned backbone layers"):
+        load_checkpoint(write(tmp_path, {**heads, "image": {"type": "mlp"}}, w))
+
+
+def test_shipped_checkpoint_has_no_backbone_weights():
+    from xmodal_server.encoders.heads import default_checkpoint
+
+    path = default_checkpoint("embedded")
+    if path is None:
+        pytest.skip("no shipped checkpoint")
+    c = load_checkpoint(path)
+    assert c.backbone_weights("image") == {} and c.backbone_weights("speech") == {}
+
+
 def test_missing_manifest(tmp_path):
     with pytest.raises(InvalidInput, match="manifest.json"):
         load_checkpoint(str(tmp_path))

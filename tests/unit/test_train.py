@@ -72,3 +72,31 @@ def test_each_head_keeps_its_own_best_epoch():
                     validate, progress=False)
     assert trained.best_epoch == {"image": 2, "speech": 5}
     np.testing.assert_allclose(trained.project("image", probe), seen[2], atol=1e-6)
+
+
+def test_unfreeze_flags_are_checked_against_the_backbones():
+    import pytest
+
+    from xmodal_server.align.pipeline import backbone_top
+    from xmodal_server.encoders.base import EncoderInfo
+
+    class FakeFineTunable:  # the FineTunable protocol, nothing behind it
+        info = EncoderInfo("fake-image", "image", "fake", 4, "fake")
+        max_unfreeze = 3
+
+        def trunk(self, prepared, n): ...
+        def top_layers(self, n): ...
+        def load_finetuned(self, state, where): ...
+
+    class FakeFrozen:
+        info = EncoderInfo("fake-frozen", "image", "fake", 4, "fake")
+
+    encoders = {"image": FakeFineTunable(), "speech": FakeFrozen()}
+    assert backbone_top(encoders, TrainConfig()) == {}  # default: frozen, today's behaviour
+    assert backbone_top(encoders, TrainConfig(unfreeze_top=2)) == {"image": 2}
+    with pytest.raises(ValueError, match="has 3 layers"):
+        backbone_top(encoders, TrainConfig(unfreeze_top=4))
+    with pytest.raises(ValueError, match="only the image backbone"):
+        backbone_top(encoders, TrainConfig(unfreeze_top=1, unfreeze=("image", "speech")))
+    with pytest.raises(ValueError, match="does not support --unfreeze-top"):
+        backbone_top({"image": FakeFrozen()}, TrainConfig(unfreeze_top=1))

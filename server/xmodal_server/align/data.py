@@ -19,7 +19,7 @@ from ..encoders.base import Encoder
 from . import tts
 from .corpus import Sentence, load_corpus, speech_sentences
 from .emoji import PROTOCOL_STYLES, Concept, load_concepts
-from .features import image_features, speech_features, text_features
+from .features import image_features, speech_features, text_features, trunk_features
 from .real_speech import real_recordings
 
 TRAIN_VOICES_PER_SENTENCE = 1
@@ -62,6 +62,13 @@ def emoji_set(image_encoder: Encoder, work: Path, limit: int | None = None,
         styles[style] = (idx, image_features(image_encoder, [f"{style}/{concepts[i].unified}" for i in idx],
                                              [concepts[i].images[style] for i in idx], work / "features"))
     return EmojiSet(concepts, styles)
+
+
+def emoji_trunks(image_encoder: Encoder, emoji: EmojiSet, n: int, work: Path) -> dict[str, np.ndarray]:
+    """Per style, rows (in ``emoji.styles`` order) at the input of the encoder's top ``n`` layers."""
+    return {style: trunk_features(image_encoder, n, [f"{style}/{emoji.concepts[i].unified}" for i in idx],
+                                  [emoji.concepts[i].images[style] for i in idx], work / "features")
+            for style, (idx, _) in emoji.styles.items()}
 
 
 def corpus_with_emoji(concepts: list[Concept]) -> list[Sentence]:

@@ -1,4 +1,5 @@
-"""Frozen-backbone features, computed once and cached on disk, so a retrain never re-encodes.
+"""Frozen-backbone features, computed once and cached on disk, so a retrain never re-encodes (and, for
+``--unfreeze-top N``, the activations at the input of the top N layers, so an epoch runs only those).
 
 Each cache file is an ``.npz`` named by a hash of (encoder name, weights source, item keys); a change of
 model or data makes a new file, never a stale hit. Writes are atomic (temp file + ``os.replace``).
@@ -62,6 +63,22 @@ def image_features(encoder: Encoder, keys: Sequence[str], pngs: Sequence[bytes],
     # the key names it; text and speech keys do not (re-encoding speech takes ~50 min on 2 cores).
     kind = f"image\0{encoder.info.architecture}\0{encoder.info.feature_dim}"
     return cached(cache_dir / f"image-{cache_key(encoder, kind, keys)}.npz", compute)
+
+
+def trunk_features(encoder: Encoder, n: int, keys: Sequence[str], pngs: Sequence[bytes], cache_dir: Path,
+                   batch: int = 32) -> np.ndarray:
+    """(N, D_trunk) rows at the input of the encoder's top ``n`` layers (``encoder.trunk``, see
+    encoders/finetune.py), for images decoded like the server does. Stored as float32: the training path
+    must compute what the server computes (tests/unit/test_finetune.py checks it to 1e-5)."""
+    from ..media import MediaLimits, decode_image
+
+    def compute():
+        limits = MediaLimits()
+        return {"trunk": np.concatenate([encoder.trunk(encoder.prepare([decode_image(p, limits) for p in chunk]), n)
+                                         for chunk in _batched(list(pngs), batch, f"{encoder.info.name} trunk (top {n})")])}
+
+    kind = f"trunk\0{encoder.info.architecture}\0top {n}"
+    return cached(cache_dir / f"trunk-{cache_key(encoder, kind, keys)}.npz", compute)["trunk"]
 
 
 def text_features(encoder: Encoder, texts: Sequence[str], cache_dir: Path, batch: int = 128) -> np.ndarray:

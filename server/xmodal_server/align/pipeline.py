@@ -2,6 +2,11 @@
 
 Choices (epoch, ConSE mix, speech fusion weight and default mode) are made on the validation split; the
 test split is only evaluated, once, for the report and the manifest's headline metrics.
+
+With ``--unfreeze-top N`` the image backbone's top N layers train with the heads from cached trunk rows;
+the validation and test image features are then recomputed from those rows with the trained layers, as the
+server computes them with the checkpoint's weights loaded (class probabilities, and so ConSE, stay those of
+the pretrained network: see encoders/finetune.py).
 """
 from __future__ import annotations
 
@@ -14,12 +19,13 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..encoders.base import IMAGE, SPEECH, TEXT
+from ..encoders.finetune import FineTunable, TopLayers
 from ..encoders.heads import FORMAT, Checkpoint, load_checkpoint
 from ..encoders.registry import PROFILES, EncoderSpec, build
 from ..evaluation.metrics import RetrievalResult
@@ -65,19 +71,37 @@ def protocol_data(encoders: dict, work: Path, limit: int | None = None, with_rea
     )
 
 
-def image_task(data: ProtocolData, encoders: dict, work: Path) -> PairTask:
+def image_task(data: ProtocolData, encoders: dict, work: Path, trunks: dict[str, np.ndarray] | None = None,
+               top: TopLayers | None = None) -> PairTask:
+    """Training images -> captions; with ``top``, the inputs are the cached ``trunks`` rows it trains on."""
     extras = sorted({e for c in data.emoji.concepts for e in c.extra_texts})
     extra_vectors = dict(zip(extras, D.text_vectors(encoders[TEXT], extras, work)))
     inputs, targets, groups = [], [], []
     for style, (idx, feats) in data.emoji.styles.items():
+        rows = feats["features"] if top is None else trunks[style]  # type: ignore[index]
         for j, i in enumerate(idx):
             c = data.emoji.concepts[i]
             if c.split != "train":
                 continue
-            inputs.append(feats["features"][j])
+            inputs.append(rows[j])
             targets.append(np.stack([data.caption_vectors[i], *[extra_vectors[e] for e in c.extra_texts]]))
             groups.append(i)
-    return PairTask(IMAGE, np.stack(inputs).astype(np.float32), targets, np.array(groups))
+    return PairTask(IMAGE, np.stack(inputs).astype(np.float32), targets, np.array(groups), top)
+
+
+def with_finetuned(data: ProtocolData, top: TopLayers | None, trunks: dict[str, np.ndarray], splits: tuple[str, ...]) -> ProtocolData:
+    """``data`` with the image features of ``splits`` recomputed by the trained ``top`` layers from the cached
+    trunk rows: what the server computes with the checkpoint loaded. Unchanged without fine-tuning."""
+    if top is None:
+        return data
+    styles = {}
+    for style, (idx, feats) in data.emoji.styles.items():
+        rows = [j for j, i in enumerate(idx) if data.emoji.concepts[i].split in splits]
+        features = feats["features"].copy()
+        if rows:
+            features[rows] = top.features(trunks[style][rows])
+        styles[style] = (idx, {**feats, "features": features})
+    return replace(data, emoji=replace(data.emoji, styles=styles))
 
 
 def speech_task(data: ProtocolData) -> PairTask:
@@ -94,6 +118,8 @@ def checkpoint_from(trained: Trained, ckpt_id: str, conse_weight: float = 0.0, d
         IMAGE: {"type": "mlp", "conse_weight": conse_weight, "top": 10},
         SPEECH: {"type": "fused", "direct_weight": direct_weight, "default_mode": default_mode},
     }
+    for modality, top in trained.tops.items():  # the manifest names the fine-tuned layers
+        heads[modality]["finetuned"] = {"top": top.n, "layers": list(top.layer_names)}
     return Checkpoint(id=ckpt_id, aligned=True, note=note, heads=heads, metrics=metrics or {}, weights=trained.export())
 
 
@@ -162,32 +188,77 @@ def headline(results: list[RetrievalResult], ckpt_id: str) -> dict[str, str]:
     return out
 
 
+def finetuned_data(ckpt: Checkpoint, encoders: dict, data: ProtocolData, work: Path) -> ProtocolData:
+    """``data`` as the server sees it with ``ckpt`` loaded: its fine-tuned image layers, if any, applied to the
+    cached trunk rows of the validation and test images."""
+    state = ckpt.backbone_weights(IMAGE)
+    if not state:
+        return data
+    n = int(ckpt.heads[IMAGE]["finetuned"]["top"])
+    top = encoders[IMAGE].top_layers(n)
+    top.load(state, f"{ckpt.id} ({ckpt.path})")
+    return with_finetuned(data, top, D.emoji_trunks(encoders[IMAGE], data.emoji, n, work), ("val", "test"))
+
+
+def checkpoint_digest(weights: dict[str, np.ndarray], heads: dict) -> str:
+    """Names the vectors a checkpoint produces: every weight (heads and fine-tuned backbone layers alike)
+    and the head specs (mixing weights, which layers were fine-tuned). Different weights, different id."""
+    h = hashlib.sha256(b"".join(v.tobytes() for _, v in sorted(weights.items())))
+    h.update(json.dumps(heads, sort_keys=True).encode())
+    return h.hexdigest()[:8]
+
+
+def backbone_top(encoders: dict, cfg: TrainConfig) -> dict[str, int]:
+    """Modality -> N for ``--unfreeze-top N`` (empty: frozen backbones), checked against the backbones."""
+    if cfg.unfreeze_top <= 0:
+        return {}
+    out = {}
+    for modality in cfg.unfreeze:
+        if modality != IMAGE:
+            raise ValueError(f"--unfreeze-modalities {modality}: only the image backbone can be fine-tuned so far")
+        encoder = encoders[modality]
+        if not isinstance(encoder, FineTunable):
+            raise ValueError(f"the {modality} backbone {encoder.info.name} does not support --unfreeze-top")
+        if cfg.unfreeze_top > encoder.max_unfreeze:
+            raise ValueError(f"--unfreeze-top {cfg.unfreeze_top}: {encoder.info.name} has {encoder.max_unfreeze} layers to unfreeze")
+        out[modality] = cfg.unfreeze_top
+    return out
+
+
 def run_align(profile: str, work: Path, out_dir: Path, cfg: TrainConfig, limit: int | None = None,
-              overrides: dict | None = None, with_real: bool = True, train_styles: tuple[str, ...] = TRAIN_STYLES) -> Path:
-    encoders = build_encoders(profile, overrides)
+              overrides: dict | None = None, with_real: bool = True, train_styles: tuple[str, ...] = TRAIN_STYLES,
+              device: str = "cpu") -> Path:
+    encoders = build_encoders(profile, overrides, device)
+    unfreeze = backbone_top(encoders, cfg)
     data = protocol_data(encoders, work, limit, with_real, train_styles)
-    tasks = [image_task(data, encoders, work), speech_task(data)]
+    trunks = D.emoji_trunks(encoders[IMAGE], data.emoji, unfreeze[IMAGE], work) if IMAGE in unfreeze else {}
+    top = encoders[IMAGE].top_layers(unfreeze[IMAGE]) if IMAGE in unfreeze else None
+    tasks = [image_task(data, encoders, work, trunks, top), speech_task(data)]
     weights = {IMAGE: cfg.lam, SPEECH: 1 - cfg.lam}
 
     def validate(t: Trained) -> dict[str, float]:
         ck = checkpoint_from(t, "val")
-        img = _find(image_task_results(ck, data, "val", "m"), "emoji text→image (google)", "m")
+        seen = with_finetuned(data, t.tops.get(IMAGE), trunks, ("val",))  # this epoch's backbone, if it trains
+        img = _find(image_task_results(ck, seen, "val", "m"), "emoji text→image (google)", "m")
         sp = _find(speech_task_results(ck, data, "val", methods=("direct",), upper_bound=False),
                    "speech→text (gallery: whole corpus)", "direct")
         # Each head stops at its best MRR (steadier than R@1 on a ~390-query split).
         return {"text→image R@1": img.r1, "speech→text direct R@1": sp.r1,
                 "score": cfg.lam * img.mrr + (1 - cfg.lam) * sp.mrr, f"score/{IMAGE}": img.mrr, f"score/{SPEECH}": sp.mrr}
 
-    trained = train(tasks, weights, cfg, validate)
+    trained = train(tasks, weights, cfg, validate, device=device)
+    # From here on, the image features are those of the checkpoint's backbone (the pretrained one if frozen).
+    # Speech→image tasks read them too, so the speech choices below see the served image vectors.
+    data = with_finetuned(data, trained.tops.get(IMAGE), trunks, ("val", "test"))
     a, w, mode, val_scores = choose_fusion(trained, data)
     # The id names the vectors the checkpoint produces: its weights and the mixing weights chosen above.
-    h = hashlib.sha256(b"".join(v.tobytes() for _, v in sorted(trained.export().items())))
-    h.update(json.dumps(checkpoint_from(trained, "", a, w, mode).heads, sort_keys=True).encode())
-    digest = h.hexdigest()[:8]
+    digest = checkpoint_digest(trained.export(), checkpoint_from(trained, "", a, w, mode).heads)
     ckpt_id = f"{profile}-align-{PROTOCOL_VERSION}-{digest}"
-    note = (f"Trained heads (InfoNCE, text pivot frozen, λ={cfg.lam}): image MLP mixed with ConSE (weight {a}); "
+    tuned = f"; image backbone top {unfreeze[IMAGE]} layers fine-tuned" if IMAGE in unfreeze else ""
+    note = (f"Trained heads (InfoNCE, text pivot frozen, λ={cfg.lam}{tuned}): image MLP mixed with ConSE (weight {a}); "
             f"speech {mode} (direct weight {w}). Chosen on the validation split.")
     ckpt = checkpoint_from(trained, ckpt_id, a, w, mode, note=note)
+    # The zero-shot baseline reads class probabilities only, which fine-tuning leaves as they were.
     baselines = {"untrained heads": untrained_like(ckpt),
                  "zero-shot (ConSE / transcribe)": load_checkpoint(None)}
     results = evaluate(ckpt, data, "test", baselines)
@@ -203,18 +274,18 @@ def run_align(profile: str, work: Path, out_dir: Path, cfg: TrainConfig, limit: 
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     })
     write_report(results, out_dir / "report", title=f"xmodal align — {ckpt_id}",
-                 meta=_meta(ckpt_id, profile, f"xmodal align --profile {profile}"), curves=trained.curves)
+                 meta=_meta(ckpt_id, profile, f"xmodal align --profile {profile}", device), curves=trained.curves)
     return out_dir
 
 
-def _meta(ckpt_id: str, profile: str, command: str) -> dict[str, str]:
+def _meta(ckpt_id: str, profile: str, command: str, device: str = "cpu") -> dict[str, str]:
     import shlex
     import sys
 
     if Path(sys.argv[0]).name in ("xmodal", "cli.py") or sys.argv[0].endswith("xmodal.cli"):
         command = shlex.join(["xmodal", *sys.argv[1:]])  # the command line as the user typed it
     return {"checkpoint": ckpt_id, "profile": profile, "protocol": f"EVALUATION.md {PROTOCOL_VERSION}", "command": command,
-            "commit": _git_commit(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
+            "commit": _git_commit(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, {device.upper()}",
             "date": datetime.date.today().isoformat()}
 
 
@@ -239,7 +310,7 @@ def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, li
     checkpoint = checkpoint or default_checkpoint(profile)
     ckpt = load_checkpoint(checkpoint)
     encoders = build_encoders(profile, overrides)
-    data = protocol_data(encoders, work, limit)
+    data = finetuned_data(ckpt, encoders, protocol_data(encoders, work, limit), work)
     baselines = {"untrained heads": untrained_like(ckpt), "zero-shot (ConSE / transcribe)": load_checkpoint(None)} \
         if ckpt.id != "zero-shot-v0" else {}
     results = evaluate(ckpt, data, "test", baselines)

@@ -9,9 +9,10 @@ symmetric padding would shift every stride-2 feature map by one pixel.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from PIL import Image
 from torch import nn
 
 from .base import IMAGE, EncoderInfo, Features, ImageEncoder
+from .finetune import TopLayers, check_state, exportable
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +113,25 @@ class EfficientNetLite0(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Global-average-pooled features of the last stages and the head, (N, FEATURE_DIM); the
         classifier's own input is the last HEAD_DIM columns."""
+        cut = len(self._blocks)
+        return self.top(*self.trunk(x, cut), cut)
+
+    def trunk(self, x: torch.Tensor, cut: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stem and blocks [0, cut): the input of block ``cut`` and the pooled outputs of the
+        POOLED_BLOCKS below it, (N, d) with d possibly 0. ``features`` = ``top(*trunk(x, cut), cut)``."""
         x = F.relu6(self._bn0(self._conv_stem(x)))
-        pooled = []
-        for i, block in enumerate(self._blocks):
-            x = block(x)
+        pooled = [x.new_zeros((x.shape[0], 0))]
+        for i in range(cut):
+            x = self._blocks[i](x)
+            if i in POOLED_BLOCKS:
+                pooled.append(x.mean(dim=(2, 3)))
+        return x, torch.cat(pooled, dim=1)
+
+    def top(self, x: torch.Tensor, pooled_below: torch.Tensor, cut: int) -> torch.Tensor:
+        """Blocks [cut, 16) and the head conv on the trunk's outputs: the features."""
+        pooled = [pooled_below]
+        for i in range(cut, len(self._blocks)):
+            x = self._blocks[i](x)
             if i in POOLED_BLOCKS:
                 pooled.append(x.mean(dim=(2, 3)))
         pooled.append(F.relu6(self._bn1(self._conv_head(x))).mean(dim=(2, 3)))
@@ -186,10 +203,46 @@ def preprocess(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(x).permute(2, 0, 1)
 
 
+# Output channels of each of the 16 blocks, in order.
+_BLOCK_OUT = [cout for repeats, *_, cout in _STAGES for _ in range(repeats)]
+
+
+def top_layer_names(n: int) -> list[str]:
+    """The layers ``--unfreeze-top n`` trains: the top n MBConv blocks and the head conv (+ its BatchNorm)."""
+    if not 1 <= n <= len(_BLOCK_OUT):
+        raise ValueError(f"EfficientNet-Lite0 has {len(_BLOCK_OUT)} blocks; cannot unfreeze the top {n}")
+    return [f"_blocks.{i}" for i in range(len(_BLOCK_OUT) - n, len(_BLOCK_OUT))] + ["_conv_head", "_bn1"]
+
+
+class EfficientNetTop(TopLayers):
+    """Blocks [16-n, 16) + head conv of the (unfused) pretrained network, fed with cached trunk rows:
+    ``[pooled outputs of POOLED_BLOCKS below the cut | the cut's input activation, flattened]``."""
+
+    def __init__(self, model: EfficientNetLite0, n: int) -> None:
+        super().__init__()
+        self.n, self.layer_names = n, top_layer_names(n)
+        self.cut = len(_BLOCK_OUT) - n
+        self.model = copy.deepcopy(model).float()
+        for name, p in self.model.named_parameters():
+            p.requires_grad = any(name.startswith(layer + ".") for layer in self.layer_names)
+        with torch.no_grad():
+            act, below = self.model.trunk(torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE), self.cut)
+        self.act_shape, self.below_dim = tuple(act.shape[1:]), below.shape[1]
+        self.train()  # = eval, see TopLayers
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        below, act = rows[:, : self.below_dim], rows[:, self.below_dim :].reshape(-1, *self.act_shape)
+        return self.model.top(act, below, self.cut)
+
+
 class EfficientNetLite0Encoder(ImageEncoder):
+    max_unfreeze = len(_BLOCK_OUT)
+
     def __init__(self, name: str, path: str, device: str = "cpu") -> None:
         self.device = torch.device(device)
         self.model = fuse_for_inference(load_model(path, device))
+        # Fine-tuned top (from a checkpoint): (cut, fused network whose blocks >= cut and head are trained).
+        self.finetuned: tuple[int, EfficientNetLite0] | None = None
         self.class_names = imagenet_class_names()
         self.info = EncoderInfo(
             name=name,
@@ -205,8 +258,15 @@ class EfficientNetLite0Encoder(ImageEncoder):
 
     def forward(self, prepared: torch.Tensor, **kwargs: object) -> Features:
         with torch.inference_mode():
-            feats = self.model.features(prepared.to(self.device, memory_format=torch.channels_last))
-            probs = torch.softmax(self.model.classify(feats), dim=-1)
+            x = prepared.to(self.device, memory_format=torch.channels_last)
+            if self.finetuned is None:
+                feats = pretrained = self.model.features(x)
+            else:
+                # One trunk; the pretrained top feeds the classifier (ConSE), the fine-tuned top the head.
+                cut, tuned = self.finetuned
+                act, below = self.model.trunk(x, cut)
+                pretrained, feats = self.model.top(act, below, cut), tuned.top(act, below, cut)
+            probs = torch.softmax(self.model.classify(pretrained), dim=-1)
         return Features(
             features=feats.float().cpu().numpy(),
             class_probs=probs.float().cpu().numpy(),
@@ -214,6 +274,32 @@ class EfficientNetLite0Encoder(ImageEncoder):
 
     def warmup(self) -> None:
         self.encode([Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (127, 127, 127))])
+
+    # -- fine-tuning (see finetune.py) ---------------------------------------------------------------
+    def trunk(self, prepared: torch.Tensor, n: int) -> np.ndarray:
+        """Rows that ``top_layers(n)`` turns into this encoder's features (pretrained weights)."""
+        top_layer_names(n)  # validates n
+        with torch.inference_mode():
+            act, below = self.model.trunk(prepared.to(self.device, memory_format=torch.channels_last), len(_BLOCK_OUT) - n)
+            return torch.cat([below, act.reshape(act.shape[0], -1)], dim=1).float().cpu().numpy()
+
+    def top_layers(self, n: int) -> EfficientNetTop:
+        return EfficientNetTop(load_model(self.info.source), n)
+
+    def load_finetuned(self, state: Mapping[str, np.ndarray], where: str) -> None:
+        """Serve with fine-tuned top layers from checkpoint ``where`` (empty: the pretrained network)."""
+        if not state:
+            self.finetuned = None
+            return
+        blocks = [int(k.split(".")[1]) for k in state if k.startswith("_blocks.") and k.split(".")[1].isdigit()]
+        # The lowest block present says which N it was trained with; anything else is reported by check_state.
+        n = min(max(len(_BLOCK_OUT) - min(blocks), 1), len(_BLOCK_OUT)) if blocks else 1
+        model = load_model(self.info.source)
+        expected = exportable(model.state_dict(), top_layer_names(n))
+        check_state(state, expected, f"image ({self.info.name})", where)
+        model.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in state.items()}, strict=False)
+        self.finetuned = (len(_BLOCK_OUT) - n, fuse_for_inference(model.to(self.device)))
+        log.info("%s: top %d blocks + head conv fine-tuned, from checkpoint %s", self.info.name, n, where)
 
 
 def build(spec) -> EfficientNetLite0Encoder:

@@ -21,6 +21,11 @@ Head types:
   where direct is the ``mlp`` head on the speech features, ``w`` = ``direct_weight``; requests may ask
   for ``direct``, ``transcribe`` or ``fused`` and override ``w``.
 
+Fine-tuned backbone layers (``xmodal align --unfreeze-top N``) are stored beside the heads as
+``backbone.<modality>.<name in the backbone's state dict>``, and the modality's head spec records them:
+``"finetuned": {"top": N, "layers": ["_blocks.15", "_conv_head", "_bn1"]}``. The encoder loads them over
+its pretrained weights (``load_finetuned``); a checkpoint without them serves the pretrained backbone.
+
 The built-in checkpoint uses no trained weights, so it reports ``aligned: false``.
 """
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ..errors import InvalidInput
 from .base import IMAGE, MODALITIES, SPEECH, TEXT
 
 FORMAT = 1
+BACKBONE = "backbone"  # key prefix of fine-tuned backbone weights (encoders/finetune.py)
 HEAD_TYPES = {TEXT: {"identity", "mlp"}, IMAGE: {"mlp", "conse"}, SPEECH: {"mlp", "transcribe", "fused"}}
 
 BUILTIN = {
@@ -63,6 +69,11 @@ class Checkpoint:
 
     def head_type(self, modality: str) -> str:
         return self.heads[modality]["type"]
+
+    def backbone_weights(self, modality: str) -> dict[str, np.ndarray]:
+        """Fine-tuned backbone layers of ``modality`` by their names in the backbone (empty: none)."""
+        prefix = f"{BACKBONE}.{modality}."
+        return {k[len(prefix):]: v for k, v in self.weights.items() if k.startswith(prefix)}
 
     def describe(self, modality: str) -> str:
         spec = self.heads[modality]
@@ -108,6 +119,14 @@ def _parse(manifest: dict, weights: dict[str, np.ndarray], where: str) -> Checkp
             )
         if kind in ("mlp", "fused") and f"{modality}.l0.weight" not in weights:
             raise InvalidInput(f"checkpoint {where}: {kind} {modality} head needs '{modality}.l0.weight' in heads.safetensors")
+        tuned = any(k.startswith(f"{BACKBONE}.{modality}.") for k in weights)
+        if tuned != ("finetuned" in heads[modality]):
+            raise InvalidInput(f"checkpoint {where}: the manifest's {modality} head and heads.safetensors disagree on "
+                               f"fine-tuned backbone layers ('finetuned' in the manifest: {not tuned}; "
+                               f"'{BACKBONE}.{modality}.*' weights: {tuned})")
+    stray = sorted({k.split(".")[1] for k in weights if k.startswith(f"{BACKBONE}.")} - set(MODALITIES))
+    if stray:
+        raise InvalidInput(f"checkpoint {where}: backbone weights for unknown modalities {stray}")
     return Checkpoint(
         id=str(manifest["id"]),
         aligned=bool(manifest.get("aligned", False)),

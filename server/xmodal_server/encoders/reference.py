@@ -13,16 +13,18 @@ loading code accepts local files/directories as well as the hub/cache defaults:
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from .base import IMAGE, SPEECH, EncoderInfo, Features, ImageEncoder, SpeechEncoder
+from .finetune import TopLayers, check_state, exportable
 from .registry import EncoderSpec
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,38 @@ _STATE_DICT_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
 # ---------------------------------------------------------------------------------------------- image
+def _resnet_trunk(model: torch.nn.Module, x: torch.Tensor, cut: int) -> torch.Tensor:
+    """torchvision's ResNet forward up to (not including) ``layer4[cut]``."""
+    x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+    x = model.layer3(model.layer2(model.layer1(x)))
+    return model.layer4[:cut](x)
+
+
+def _resnet_top(model: torch.nn.Module, x: torch.Tensor, cut: int) -> torch.Tensor:
+    return torch.flatten(model.avgpool(model.layer4[cut:](x)), 1)
+
+
+class ResNetTop(TopLayers):
+    """The last n bottleneck blocks of layer4 (+ average pool), fed with their cached input, flattened."""
+
+    def __init__(self, model: torch.nn.Module, n: int) -> None:
+        super().__init__()
+        blocks = len(model.layer4)
+        if not 1 <= n <= blocks:
+            raise ValueError(f"ResNet-50's layer4 has {blocks} blocks; cannot unfreeze the top {n}")
+        self.n, self.cut = n, blocks - n
+        self.layer_names = [f"layer4.{i}" for i in range(self.cut, blocks)]
+        self.model = copy.deepcopy(model).cpu().float()
+        for name, p in self.model.named_parameters():
+            p.requires_grad = any(name.startswith(layer + ".") for layer in self.layer_names)
+        with torch.no_grad():
+            self.act_shape = tuple(_resnet_trunk(self.model.eval(), torch.zeros(1, 3, 224, 224), self.cut).shape[1:])
+        self.train()  # = eval, see TopLayers
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return _resnet_top(self.model, rows.reshape(-1, *self.act_shape), self.cut)
+
+
 class ResNet50Encoder(ImageEncoder):
     def __init__(self, model: torch.nn.Module, source: str, device: str, name: str):
         from torchvision.models import ResNet50_Weights
@@ -44,6 +78,9 @@ class ResNet50Encoder(ImageEncoder):
         self.model = model.eval().to(device)
         self.fc = self.fc.eval().to(device)
         self.device = device
+        # Fine-tuned top from a checkpoint: (cut, a network whose layer4[cut:] is trained).
+        self.finetuned: tuple[int, torch.nn.Module] | None = None
+        self.max_unfreeze = len(model.layer4)
         # The preprocessing the V2 weights were evaluated with (resize 232 bilinear+antialias, crop
         # 224, ImageNet mean/std); the classic 256 resize costs V2 accuracy. Offline: no download.
         self.transform = weights.transforms()
@@ -56,14 +93,46 @@ class ResNet50Encoder(ImageEncoder):
 
     @torch.inference_mode()
     def forward(self, prepared: torch.Tensor, **kwargs) -> Features:
-        pooled = self.model(prepared.to(self.device))
+        x = prepared.to(self.device)
+        if self.finetuned is None:
+            feats = pooled = self.model(x)
+        else:
+            # One trunk; the pretrained top feeds the classifier (ConSE), the fine-tuned top the head.
+            cut, tuned = self.finetuned
+            act = _resnet_trunk(self.model, x, cut)
+            pooled, feats = _resnet_top(self.model, act, cut), _resnet_top(tuned, act, cut)
         probs = torch.softmax(self.fc(pooled).float(), dim=-1)
-        return Features(features=pooled.float().cpu().numpy(), class_probs=probs.cpu().numpy())
+        return Features(features=feats.float().cpu().numpy(), class_probs=probs.cpu().numpy())
 
     def warmup(self) -> None:
         from PIL import Image
 
         self.encode([Image.new("RGB", (224, 224))])
+
+    # -- fine-tuning (see finetune.py) ---------------------------------------------------------------
+    @torch.inference_mode()
+    def trunk(self, prepared: torch.Tensor, n: int) -> np.ndarray:
+        if not 1 <= n <= self.max_unfreeze:
+            raise ValueError(f"ResNet-50's layer4 has {self.max_unfreeze} blocks; cannot unfreeze the top {n}")
+        act = _resnet_trunk(self.model, prepared.to(self.device), self.max_unfreeze - n)
+        return act.reshape(act.shape[0], -1).float().cpu().numpy()
+
+    def top_layers(self, n: int) -> ResNetTop:
+        return ResNetTop(self.model, n)
+
+    def load_finetuned(self, state: Mapping[str, np.ndarray], where: str) -> None:
+        """Serve with fine-tuned layer4 blocks from checkpoint ``where`` (empty: the pretrained network)."""
+        if not state:
+            self.finetuned = None
+            return
+        blocks = [int(k.split(".")[1]) for k in state if k.startswith("layer4.") and k.split(".")[1].isdigit()]
+        cut = min(max(min(blocks), 0), self.max_unfreeze - 1) if blocks else self.max_unfreeze - 1
+        tuned = copy.deepcopy(self.model)
+        expected = exportable(tuned.state_dict(), [f"layer4.{i}" for i in range(cut, self.max_unfreeze)])
+        check_state(state, expected, f"image ({self.info.name})", where)
+        tuned.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in state.items()}, strict=False)
+        self.finetuned = (cut, tuned.eval())
+        log.info("%s: top %d layer4 blocks fine-tuned, from checkpoint %s", self.info.name, self.max_unfreeze - cut, where)
 
 
 def _load_state_dict(path: str) -> dict:

@@ -1,0 +1,92 @@
+"""Fine-tuning the top layers of a backbone (``xmodal align --unfreeze-top N``): the narrow part shared by
+the training side (align/) and the serving side (the encoders' ``load_finetuned``).
+
+A backbone that supports it splits at the input of its top N layers:
+- ``trunk(prepared, n)``: the frozen part, run once per item; its output rows are cached on disk;
+- ``top_layers(n)``: the top N layers as a trainable ``TopLayers`` module, fed with those rows, returning
+  the same features ``forward`` returns;
+- ``load_finetuned(state, where)``: at serve time, the trained layers over the pretrained backbone.
+
+The fine-tuned layers feed only the features the trained head reads. The backbone's own pretrained
+outputs (ImageNet probabilities for ConSE) keep coming from the pretrained layers, which were trained
+for exactly those activations; so the zero-shot paths and their cached values stay valid.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import nn
+
+PREFIX = "backbone"  # checkpoint keys: backbone.<modality>.<parameter name in the backbone's state dict>
+
+
+class TopLayers(nn.Module):
+    """The trainable top of a backbone. ``forward(rows)`` maps cached trunk rows (N, D_trunk) to
+    features (N, feature_dim); ``export`` gives the trained layers' state under the backbone's own names.
+
+    Always in eval mode: BatchNorm keeps its running (ImageNet) statistics, frozen, because (1) the server
+    normalises with exactly those statistics (EfficientNet folds them into its convolutions), so training
+    must compute the function that is served, (2) a batch of one narrow domain (emoji on white) would drag the means away
+    from what the frozen lower layers were normalised for, and (3) these blocks have no dropout to switch.
+    Affine BatchNorm parameters (scale, shift) still train."""
+
+    n: int  # how many top layers (as counted by --unfreeze-top)
+    layer_names: list[str]  # module names in the backbone, e.g. "_blocks.15", "_conv_head"
+    model: nn.Module  # a copy of the whole backbone; only ``layer_names`` train
+
+    def train(self, mode: bool = True) -> "TopLayers":
+        return super().train(False)
+
+    def trainable(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def export(self) -> dict[str, np.ndarray]:
+        return exportable(self.model.state_dict(), self.layer_names)
+
+    def load(self, state: Mapping[str, np.ndarray], where: str) -> None:
+        """Trained layers from checkpoint ``where`` (``xmodal eval`` of a fine-tuned checkpoint)."""
+        check_state(state, self.export(), "backbone", where)
+        device = next(self.model.parameters()).device
+        self.model.load_state_dict({k: torch.from_numpy(np.asarray(v, np.float32)).to(device) for k, v in state.items()},
+                                   strict=False)
+
+    def features(self, rows: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """``forward`` on numpy rows, in chunks (trunk rows are wide), without autograd."""
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            return np.concatenate([self(torch.from_numpy(rows[i : i + chunk]).to(device)).float().cpu().numpy()
+                                   for i in range(0, len(rows), chunk)])
+
+
+@runtime_checkable
+class FineTunable(Protocol):
+    max_unfreeze: int  # the largest N
+
+    def trunk(self, prepared: Any, n: int) -> np.ndarray: ...
+
+    def top_layers(self, n: int) -> TopLayers: ...
+
+    def load_finetuned(self, state: Mapping[str, np.ndarray], where: str) -> None: ...
+
+
+def exportable(state: Mapping[str, torch.Tensor], layers: list[str]) -> dict[str, np.ndarray]:
+    """The float tensors of ``layers`` from a state dict (BatchNorm's integer step counter is not a weight)."""
+    return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in state.items()
+            if any(k.startswith(layer + ".") for layer in layers) and v.is_floating_point()}
+
+
+def check_state(state: Mapping[str, np.ndarray], expected: Mapping[str, torch.Tensor], what: str, where: str) -> None:
+    """Names and shapes of fine-tuned weights must be exactly those of ``expected``; the error names the
+    checkpoint and the first few differences."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+              for k in sorted(set(state) & set(expected)) if tuple(state[k].shape) != tuple(expected[k].shape)]
+    problems = ([f"missing {', '.join(missing[:5])}"] if missing else []) + \
+               ([f"unexpected {', '.join(unexpected[:5])}"] if unexpected else []) + \
+               ([f"shape mismatch {'; '.join(shapes[:5])}"] if shapes else [])
+    if problems:
+        raise ValueError(f"checkpoint {where}: its fine-tuned {what} weights do not fit this backbone "
+                         f"({'; '.join(problems)}); it was trained for another model")
