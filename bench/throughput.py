@@ -413,7 +413,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, help="most requests per point (default 2000; quick 200)")
     ap.add_argument("--seconds", type=float, help="most seconds of sending per point (default 20; quick 4)")
     ap.add_argument("--batch-max-size", type=int, default=32, help="the servers' and baselines' batch size (default 32)")
-    ap.add_argument("--batch-max-delay-ms", type=float, default=2.0, help="the server's batch_max_delay_ms (default 2)")
+    ap.add_argument("--batch-max-delay-ms", type=float, default=10.0, help="the server's batch_max_delay_ms (default 10, the server's default)")
     ap.add_argument("--texts", type=int, default=400, help="text items in the collection (default 400)")
     ap.add_argument("--images", type=int, default=48, help="image items in the collection (default 48)")
     ap.add_argument("--no-reference", action="store_true", help="skip (d), the reference encoders")

@@ -1,8 +1,8 @@
 """Dynamic batching: many concurrent small requests become one model (or index) call.
 
 A ``Batcher`` owns a bounded FIFO queue and one collector task. A request is admitted whole or refused
-at once (``ResourceExhausted``); the collector waits until ``max_size`` items are queued or the oldest
-has waited ``max_delay`` seconds, takes the oldest request and every later one with the same key (only
+at once (``ResourceExhausted``); the collector waits until the expected number of items (see below) is
+queued or ``max_delay`` has passed, takes the oldest request and every later one with the same key (only
 requests with equal options may share a model call) up to ``max_size`` items, runs ``fn`` once on a
 worker thread and resolves each request's future with its own slice of the results.
 
@@ -15,7 +15,12 @@ logs and re-raises without touching its futures):
   still raises, every request of that batch gets the error (a domain error as is, anything else as
   ``Internal``, logged once);
 * one batch per batcher is in flight: while it runs, new requests accumulate into the next batch,
-  which is what makes throughput grow with load instead of queueing many tiny calls.
+  which is what makes throughput grow with load instead of queueing many tiny calls;
+* the batcher expects as many items as were in flight when the last batch finished (its items plus
+  those queued meanwhile) and waits, at most ``max_delay`` after the model became free, for that many.
+  Without this, closed-loop clients settle into two half-size groups that alternate on the model
+  ("ping-pong"): the group just answered comes back a few milliseconds too late for the next batch,
+  forever. A lone caller expects only itself, so it never waits.
 
 ``Unbatched`` has the same interface and runs one call per request (``batching = false``): the baseline
 of the benchmark and an escape hatch.
@@ -160,7 +165,10 @@ class Batcher(_Runner):
         self._running = 0  # items in the batch being computed
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
-        self._full: asyncio.Event | None = None
+        self._full: asyncio.Event | None = None  # set when the queue holds ``_target`` items
+        self._expect = 1  # items in flight when the last batch finished, capped at max_size
+        self._target = max_size  # what the collector is waiting for right now
+        self._free_since = 0.0  # time.monotonic() when the last batch finished
 
     @property
     def depth(self) -> int:
@@ -192,7 +200,7 @@ class Batcher(_Runner):
         self._queue.append(_Request(list(items), key, future, deadline, time.monotonic()))
         self._set_depth(self._depth + n)
         self._wake.set()
-        if self._depth >= self.max_size:
+        if self._depth >= self._target:
             self._full.set()
         # Cancelling the awaiting task cancels this future too; the collector then skips the request.
         return await future
@@ -209,10 +217,13 @@ class Batcher(_Runner):
                 while not self._queue:
                     self._wake.clear()
                     await self._wake.wait()
-                if self._depth < self.max_size and self.max_delay > 0:
-                    # Wait for a full batch, at most until the oldest request has waited max_delay.
-                    # (After a long model call the oldest is already late: no wait at all.)
-                    remaining = self._queue[0].enqueued + self.max_delay - time.monotonic()
+                self._target = min(self.max_size, self._expect)
+                if self._depth < self._target and self.max_delay > 0:
+                    # Wait for the expected batch, at most max_delay after the oldest request came or
+                    # the model became free, whichever is later: a request never waits longer than
+                    # the model call before it plus max_delay.
+                    start = max(self._queue[0].enqueued, self._free_since)
+                    remaining = start + self.max_delay - time.monotonic()
                     if remaining > 0:
                         self._full.clear()
                         try:
@@ -278,6 +289,8 @@ class Batcher(_Runner):
             return
         finally:
             self._running = 0
+            self._free_since = time.monotonic()
+            self._expect = max(1, min(self.max_size, len(items) + self._depth))
         self._record(len(items), time.perf_counter() - t0)
         start = 0
         for req in batch:

@@ -197,3 +197,40 @@ async def test_the_observer_sees_queue_depth_and_batch_sizes(pool):
     await asyncio.gather(*(b.submit([i]) for i in range(6)))
     assert observer.batches == [4, 2] and max(observer.depths) == 6 and observer.depths[-1] == 0
     await b.close()
+
+
+class SlowFakeModel(FakeModel):
+    """A fake model whose every call takes ``seconds`` (a stand-in for a real forward pass)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def __call__(self, items, key):
+        results = super().__call__(items, key)  # records the batch and signals ``entered`` first
+        threading.Event().wait(self.seconds)
+        return results
+
+
+async def test_closed_loop_clients_that_arrived_in_two_groups_merge_into_full_batches(pool):
+    """Two groups of 4 clients, the second arriving while the first one's batch runs. Each client sends
+    its next request 1 ms after its answer (a network round trip). A batcher that only waits for requests
+    younger than max_delay keeps the groups apart forever (batches of 4, "ping-pong"); expecting everyone
+    who was in flight merges them into batches of 8 from the second batch on."""
+    model = SlowFakeModel(0.05)  # longer than max_delay, as a real forward pass is
+    b = batcher(model, pool, max_size=8, max_delay=0.02)
+
+    async def client(first: int) -> None:
+        for i in range(first, first + 12):
+            await b.submit([i])
+            await asyncio.sleep(0.001)
+
+    async def late_group() -> None:
+        await started(model)  # the first group's batch is on the model
+        await asyncio.gather(*(client(100 * c) for c in range(4, 8)))
+
+    await asyncio.gather(*(client(100 * c) for c in range(4)), late_group())
+    sizes = [len(items) for items, _ in model.seen]
+    assert sizes[0] == 4 and sum(sizes) == 96
+    assert sizes[2:-1] == [8] * (len(sizes) - 3), sizes
+    await b.close()
