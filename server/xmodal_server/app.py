@@ -1,6 +1,9 @@
 """Lifecycle: bind and serve health at once, load and warm the models, open the store, build the demo,
 flip health to SERVING; on SIGTERM/SIGINT go NOT_SERVING, drain, close the store.
 
+TLS credentials, the token table and the tracer are set up in ``App.start()`` before anything is bound, so
+a wrong file or a missing optional package stops the start with an error naming the setting.
+
 ``App.start()`` returns as soon as the port is bound (so ``port=0`` tests learn the port early and
 probes get an answer while models load); ``App.ready`` completes when every service can answer.
 Prometheus metrics are served from the start too (``metrics_port``).
@@ -13,19 +16,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
 from contextlib import nullcontext
-from typing import Callable, ContextManager
+from typing import Any, Callable, ContextManager
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from . import tls
+from .api.auth import AuthInterceptor, load_tokens
+from .api.interceptors import ObservabilityInterceptor
 from .api.servicers import add_all
 from .config import Config
 from .index import exact
 from .metrics import Metrics
 from .service import Service
+from .tracing import Tracing, start_tracing
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +93,12 @@ def build_service(config: Config, device: str, metrics: Metrics | None = None) -
 
 
 class App:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, span_exporter: Any = None):
+        """``span_exporter``: an OpenTelemetry span exporter to use instead of OTLP to ``otel_endpoint``
+        (tests pass the SDK's in-memory one); either turns tracing on."""
         self.config = config
+        self._span_exporter = span_exporter
+        self.tracing: Tracing | None = None
         self.service: Service | None = None
         self.port = 0
         self.started_at = time.perf_counter()
@@ -98,9 +110,23 @@ class App:
         self.metrics_port = 0  # bound port once started; 0 = not served
 
     async def start(self) -> int:
-        mb = self.config.max_message_mb * 2**20
+        cfg = self.config
+        # Files named by settings are read, and optional packages imported, before anything is bound:
+        # a wrong path is a startup error naming the setting, not a failure at the first call.
+        credentials = tls.server_credentials(cfg)
+        tokens = load_tokens(cfg.auth_tokens_file) if cfg.auth_tokens_file else None
+        if cfg.otel_endpoint or self._span_exporter is not None:
+            self.tracing = start_tracing(cfg.otel_endpoint, self._span_exporter)
+        # Outermost first: a call refused by the token check still gets a request id, a span and a log line.
+        interceptors: list[grpc.aio.ServerInterceptor] = [
+            ObservabilityInterceptor(self.tracing.tracer if self.tracing is not None else None)
+        ]
+        if tokens is not None:
+            interceptors.append(AuthInterceptor(tokens, self.metrics))
+        mb = cfg.max_message_mb * 2**20
         self._server = grpc.aio.server(
-            options=[("grpc.max_receive_message_length", mb), ("grpc.max_send_message_length", mb)]
+            interceptors=interceptors,
+            options=[("grpc.max_receive_message_length", mb), ("grpc.max_send_message_length", mb)],
         )
         self.device = resolve_device(self.config.device)
         backend = index_backend_name(self.device, self.config.cuda_dtype)
@@ -111,7 +137,9 @@ class App:
             self._server,
         )
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.port = self._server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        address = f"{cfg.host}:{cfg.port}"
+        self.port = (self._server.add_secure_port(address, credentials) if credentials is not None
+                     else self._server.add_insecure_port(address))
         if self.port == 0:
             raise OSError(f"cannot bind {self.config.host}:{self.config.port}")
         if self.config.metrics_port >= 0:
@@ -121,13 +149,14 @@ class App:
                 raise OSError(f"cannot serve metrics on {self.config.host}:{self.config.metrics_port}: {e}; "
                               "pick another --metrics-port, 0 for any free port or -1 for none") from e
         await self._server.start()
-        log.info("listening on %s:%d (NOT_SERVING until models are warm)", self.config.host, self.port)
+        auth = "off" if tokens is None else "{read} read and {write} write tokens".format(**tokens.counts())
+        log.info("listening on %s:%d (%s; auth: %s; tracing: %s); NOT_SERVING until models are warm",
+                 cfg.host, self.port, tls.describe(cfg), auth, cfg.otel_endpoint or ("on" if self.tracing else "off"))
         self.ready = asyncio.ensure_future(self._load())
         return self.port
 
     async def _load(self) -> None:
-        loop = asyncio.get_running_loop()
-        service = await loop.run_in_executor(None, build_service, self.config, self.device, self.metrics)
+        service = await _in_daemon_thread(build_service, self.config, self.device, self.metrics)
         if self.config.demo:
             from .demo import ensure_demo
 
@@ -141,27 +170,66 @@ class App:
             await self._health.set(name, status)
 
     async def stop(self, grace: float | None = None) -> None:
+        """Drain: NOT_SERVING at once, refuse new calls, give in-flight ones ``grace`` seconds, then close the
+        batchers (they finish what they hold) and the index."""
+        grace = self.config.grace_seconds if grace is None else grace
         await self._health.enter_graceful_shutdown()
         if self._server is not None:
-            await self._server.stop(self.config.grace_seconds if grace is None else grace)
+            t0 = time.perf_counter()
+            await self._server.stop(grace)
+            log.info("gRPC server stopped after %.1fs (grace %.0fs)", time.perf_counter() - t0, grace)
         if self.ready is not None and not self.ready.done():
             self.ready.cancel()
         if self.service is not None:
             await self.service.aclose()
             self.service.store.close()
         self.metrics.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` on a daemon thread. Not the loop's executor: ``asyncio.run`` joins that on exit, so a
+    SIGTERM while the models load (tens of seconds on CPU) would wait for the load to finish and could
+    overrun a pod's termination grace period. Loading only reads weights and opens the store (SQLite,
+    crash-safe), so abandoning it at exit loses nothing."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled by stop()
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as e:  # handed to the awaiting task
+            result, error = None, e
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop has closed: the server is exiting
+            pass
+
+    threading.Thread(target=run, name="xmodal-load", daemon=True).start()
+    return await future
 
 
 async def serve(config: Config) -> None:
     """Run until SIGINT/SIGTERM, then drain gracefully."""
-    app = App(config)
-    port = await app.start()
-    metrics = f"; metrics on :{app.metrics_port}/metrics" if app.metrics_port else ""
-    print(f"xmodal listening on {config.host}:{port} (profile {config.profile}{metrics}); loading models...", flush=True)
+    # Handlers first: a signal that arrives while the port is being bound is a drain too, not a kill.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    app = App(config)
+    port = await app.start()
+    metrics = f"; metrics on :{app.metrics_port}/metrics" if app.metrics_port else ""
+    print(f"xmodal listening on {config.host}:{port} (profile {config.profile}; {tls.describe(config)}{metrics}); "
+          "loading models...", flush=True)
     ready = app.ready
     assert ready is not None
     waiter = asyncio.ensure_future(stop.wait())
@@ -172,5 +240,7 @@ async def serve(config: Config) -> None:
     if ready.done():
         print(f"xmodal SERVING on {config.host}:{port} after {time.perf_counter() - app.started_at:.1f}s", flush=True)
         await waiter
-    log.info("signal received: draining for up to %.0fs", config.grace_seconds)
+    log.info("signal received: NOT_SERVING, refusing new calls, draining in-flight ones for up to %.0fs",
+             config.grace_seconds)
     await app.stop()
+    log.info("stopped cleanly")

@@ -50,6 +50,18 @@ class DeadlineExceeded(XmodalError):
     """The caller's deadline passed before the work could start (e.g. while queued for a batch)."""
 
 
+class Unauthenticated(XmodalError):
+    """No credentials, or credentials the server does not know (a missing or unknown bearer token)."""
+
+
+class PermissionDenied(XmodalError):
+    """Known caller, insufficient scope (a read-only token calling a write RPC)."""
+
+
+class DataLoss(XmodalError):
+    """Stored data failed a check (a damaged database or log): refused rather than served incomplete."""
+
+
 class Internal(XmodalError):
     """A bug or an unexpected failure of a dependency."""
 
@@ -62,6 +74,9 @@ STATUS_BY_ERROR: dict[type[XmodalError], grpc.StatusCode] = {
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    DataLoss: grpc.StatusCode.DATA_LOSS,
     Internal: grpc.StatusCode.INTERNAL,
 }
 

@@ -18,6 +18,7 @@ import grpc
 
 from ..batching import request_deadline
 from ..errors import XmodalError, status_for
+from ..logs import request_id
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
@@ -56,7 +57,8 @@ def grpc_errors(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
         except Exception:
             code = grpc.StatusCode.INTERNAL
             log.exception("unexpected error in %s", method.__qualname__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name}; see server logs")
+            await context.abort(grpc.StatusCode.INTERNAL,
+                                f"internal error in {name}; see server logs (request id {request_id.get()})")
         finally:
             if self.metrics is not None:
                 self.metrics.rpc(name, code, time.perf_counter() - t0)
