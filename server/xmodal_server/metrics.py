@@ -2,7 +2,8 @@
 image, speech encoders and search) the queue depth, batch sizes and model/index time.
 
 Each App owns its registry: tests run several servers in one process, and the process-wide default
-registry would refuse the second set of metrics. ``serve`` exposes it at ``http://HOST:PORT/metrics``.
+registry would refuse the second set of metrics. The index reports what it found about its own data
+(snapshots loaded or rejected, torn logs, rebuilds) as ``xmodal_index_events_total``. ``serve`` exposes it at ``http://HOST:PORT/metrics``.
 """
 from __future__ import annotations
 
@@ -31,11 +32,19 @@ class Metrics:
         self._queue_depth = Gauge("xmodal_queue_depth", "Items waiting for a batch, per batcher.", ["batcher"], registry=r)
         self._model_seconds = Histogram("xmodal_model_duration_seconds", "Time of one model (or index) call, per batcher.",
                                         ["batcher"], buckets=_SECONDS, registry=r)
+        self._index_events = Counter("xmodal_index_events", "Index recovery and maintenance events by collection "
+                                     "(snapshot_loaded, snapshot_invalid, unclean_shutdown, wal_torn_tail, "
+                                     "rebuilt_from_log, index_rebuilt, maintenance_failed, ...).",
+                                     ["collection", "event"], registry=r)
         self._http = None
 
     def rpc(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
         self._rpcs.labels(method, code.name).inc()
         self._rpc_seconds.labels(method).observe(seconds)
+
+    def index_event(self, collection: str, event: str, detail: str = "") -> None:
+        """An ``index.backend.EventSink``: the detail goes to the log (the store logs it), not to a label."""
+        self._index_events.labels(collection, event).inc()
 
     def batch_observer(self, batcher: str) -> "_BatchObserver":
         return _BatchObserver(self._queue_depth.labels(batcher), self._batch_size.labels(batcher),

@@ -7,7 +7,8 @@ pool: the event loop only waits.
 
 Each request is decoded and validated on its own first; only then do its items join the dynamic
 batcher of their encoder (``batching.py``), so a bad input fails its request alone. Searches of one
-collection with the same modality filter are batched too: one FAISS call with a matrix of queries.
+collection with the same filters and search parameters are batched too: one index call with a matrix of
+queries. The index is reached through ``index.backend`` (FAISS embedded or Milvus), never directly.
 """
 from __future__ import annotations
 
@@ -30,12 +31,12 @@ from .config import Config
 from .embedder import Embedded, Embedder
 from .encoders.base import IMAGE, SPEECH, TEXT
 from .errors import FailedPrecondition, InvalidInput, XmodalError
-from .index.collection import Hit, NewItem, StoredItem
-from .index.store import Store
+from .index import for_config
+from .index.backend import CollectionStore, Hit, NewItem, SearchParams, StoredItem, Where
 from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
 
 if TYPE_CHECKING:
-    from .index.collection import Collection
+    from .index.backend import IndexBackend
     from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ MAX_ID_CHARS = 256
 MAX_METADATA_ENTRIES = 64
 MAX_METADATA_KEY_CHARS = 128
 MAX_METADATA_VALUE_CHARS = 4096
+MAX_FILTER_CONDITIONS = 16
+MAX_FILTER_VALUES = 1024
+MAX_NPROBE = 65536
+MAX_EF_SEARCH = 4096
 SEARCH = "search"  # the batcher of index calls, beside the three encoders'
 # Validating this much text on the event loop costs less than the hop to the CPU pool would.
 INLINE_TEXT_CHARS = 4096
@@ -144,13 +149,39 @@ def check_metadata(metadata: dict[str, str], where: str) -> dict[str, str]:
     return dict(metadata)
 
 
+def check_where(conditions: Sequence[tuple[str, Sequence[str]]]) -> Where:
+    """A metadata filter (AND of "key is one of values"), checked and normalised so that equal filters
+    compare equal (they share a search batch). Whether each key exists is the index's to say."""
+    if len(conditions) > MAX_FILTER_CONDITIONS:
+        raise InvalidInput(f"filter: {len(conditions)} conditions, more than {MAX_FILTER_CONDITIONS}")
+    out = []
+    for i, (key, values) in enumerate(conditions):
+        where = f"filter[{i}] (key {key[:40]!r})"
+        if not key or len(key) > MAX_METADATA_KEY_CHARS:
+            raise InvalidInput(f"{where}: the key must have 1..{MAX_METADATA_KEY_CHARS} characters")
+        if not 1 <= len(values) <= MAX_FILTER_VALUES:
+            raise InvalidInput(f"{where}: {len(values)} values; give 1..{MAX_FILTER_VALUES} (one: equality, several: any of)")
+        if any(len(v) > MAX_METADATA_VALUE_CHARS for v in values):
+            raise InvalidInput(f"{where}: a value exceeds {MAX_METADATA_VALUE_CHARS} characters")
+        out.append((key, tuple(sorted(set(values)))))
+    return tuple(sorted(out))
+
+
+def check_search_params(params: SearchParams) -> SearchParams:
+    if params.nprobe > MAX_NPROBE or params.ef_search > MAX_EF_SEARCH:
+        raise InvalidInput(f"search options: nprobe must be 0..{MAX_NPROBE} and ef_search 0..{MAX_EF_SEARCH} (0 = default)")
+    return params
+
+
 class Service:
-    def __init__(self, config: Config, embedder: Embedder, store: Store, *,
+    def __init__(self, config: Config, embedder: Embedder, store: CollectionStore, *,
                  model_context: Callable[[], ContextManager] = nullcontext, metrics: "Metrics | None" = None):
         """``model_context``: entered around every model call on the model thread (e.g. CUDA autocast)."""
         self.config = config
         self.embedder = embedder
-        self.store = store
+        self.store = for_config(store, config)
+        if metrics is not None:
+            self.store.set_event_sink(metrics.index_event)
         self.limits = MediaLimits(
             max_image_bytes=config.max_image_bytes,
             max_image_pixels=config.max_image_pixels,
@@ -255,11 +286,13 @@ class Service:
         return out, clock.done()
 
     # -- collections -------------------------------------------------------------------------------
-    async def create_collection(self, name: str, description: str = ""):
+    async def create_collection(self, name: str, description: str = "", index_type: str = ""):
+        """``index_type``: "exact", "ivf", "hnsw", "auto" or "" (the server's default)."""
         e = self.embedder
         # Off the loop: creation fsyncs the new database and the directory rename.
         return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: self.store.create(name, dim=e.shared_dim, space_id=e.space_id, description=description)
+            None, lambda: self.store.create(name, dim=e.shared_dim, space_id=e.space_id, description=description,
+                                            index_type=index_type)
         )
 
     async def reindex_collection(self, name: str) -> tuple[Any, int, Timing]:
@@ -275,7 +308,8 @@ class Service:
             )
         e = self.embedder
         staged = await loop.run_in_executor(
-            None, lambda: self.store.staging(name, dim=e.shared_dim, space_id=e.space_id, description=coll.meta.get("description", ""))
+            None, lambda: self.store.staging(name, dim=e.shared_dim, space_id=e.space_id,
+                                             description=coll.meta.get("description", ""), index_type=coll.index_type)
         )
         clock = _Clock()
         try:
@@ -296,6 +330,15 @@ class Service:
         await asyncio.get_running_loop().run_in_executor(None, self.store.delete, name)
 
     async def add_items(self, collection: str, items: Sequence[ItemInput]) -> tuple[int, Timing]:
+        """All or nothing; ALREADY_EXISTS when an id is taken."""
+        added, _, timing = await self._write_items(collection, items, upsert=False)
+        return added, timing
+
+    async def upsert_items(self, collection: str, items: Sequence[ItemInput]) -> tuple[int, int, Timing]:
+        """(written, of which replaced existing ids, timing); all or nothing."""
+        return await self._write_items(collection, items, upsert=True)
+
+    async def _write_items(self, collection: str, items: Sequence[ItemInput], upsert: bool) -> tuple[int, int, Timing]:
         coll = self.store.get(collection)
         coll.check_space(self.embedder.space_id)
         self.check_batch(len(items), "items")
@@ -309,8 +352,12 @@ class Service:
                 raise InvalidInput(f"{label}: id appears twice in this request")
             seen.add(it.id)
         new = await self._embed_items(items, clock, labels)
-        added = await clock.run("index_ms", lambda: coll.add(new), None)
-        return added, clock.done()
+        if upsert:
+            replaced = await clock.run("index_ms", lambda: coll.upsert(new), None)
+        else:
+            replaced = 0
+            await clock.run("index_ms", lambda: coll.add(new), None)
+        return len(new), replaced, clock.done()
 
     async def _embed_items(self, items: Sequence[ItemInput], clock: _Clock, labels: Sequence[str]) -> list[NewItem]:
         """Decode and embed each payload kind as one batch; keep text/transcripts and original bytes."""
@@ -361,23 +408,28 @@ class Service:
 
     # -- search ------------------------------------------------------------------------------------
     async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str],
-                     speech: SpeechOptions | None = None) -> tuple[list[Hit], Embedded, Timing]:
+                     speech: SpeechOptions | None = None, where: Sequence[tuple[str, Sequence[str]]] = (),
+                     params: SearchParams | None = None) -> tuple[list[Hit], Embedded, Timing]:
+        """``where``: metadata conditions, ANDed, each (key, accepted values)."""
         coll = self.store.get(collection)
         coll.check_space(self.embedder.space_id)
         self.check_top_k(top_k)
+        where = check_where(where)
+        params = check_search_params(params or SearchParams())
         clock = _Clock()
         decoded = await self._decode(clock, kind, [query], ["query"])
         out = await self._embed(clock, kind, decoded, speech)
-        # Same collection and same filter: one index call for the batch, each request cut to its top_k.
-        key = (coll, tuple(sorted(set(modalities))))
+        # Same collection, filters and parameters: one index call for the batch, each request cut to its top_k.
+        key = (coll, tuple(sorted(set(modalities))), where, params)
         [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], top_k)], key))
         return hits, out, clock.done()
 
     @staticmethod
-    def _search_call(queries: list[tuple[np.ndarray, int]], key: tuple["Collection", tuple[str, ...]]) -> list[list[Hit]]:
-        coll, modalities = key
+    def _search_call(queries: list[tuple[np.ndarray, int]],
+                     key: tuple["IndexBackend", tuple[str, ...], Where, SearchParams]) -> list[list[Hit]]:
+        coll, modalities, where, params = key
         k = max(top_k for _, top_k in queries)
-        found = coll.search_many(np.stack([v for v, _ in queries]), k, modalities)
+        found = coll.search_many(np.stack([v for v, _ in queries]), k, modalities, where, params)
         return [hits[:top_k] for hits, (_, top_k) in zip(found, queries)]
 
 

@@ -128,12 +128,39 @@ def speech_options(mode: str = "", direct_weight: float | None = None) -> common
     return msg
 
 
-def options(top_k: int, modalities: Iterable[str]) -> search_pb2.SearchOptions:
+Where = Mapping[str, Union[str, Sequence[str]]]
+
+
+def metadata_filter(where: Where | None) -> list[search_pb2.MetadataCondition]:
+    """``{"color": "red", "size": ["S", "M"]}``: color is red AND size is S or M."""
+    return [search_pb2.MetadataCondition(key=k, values=[v] if isinstance(v, str) else list(v))
+            for k, v in (where or {}).items()]
+
+
+def options(top_k: int, modalities: Iterable[str], where: Where | None = None, nprobe: int = 0,
+            ef_search: int = 0) -> search_pb2.SearchOptions:
     try:
         values = [MODALITY_VALUES[m] for m in modalities]
     except KeyError as e:
         raise ValueError(f"unknown modality {e.args[0]!r}; use text, image, speech or vector") from None
-    return search_pb2.SearchOptions(top_k=top_k, modalities=values)
+    return search_pb2.SearchOptions(top_k=top_k, modalities=values, metadata_filter=metadata_filter(where),
+                                    nprobe=nprobe, ef_search=ef_search)
+
+
+INDEX_TYPES = {
+    "": collection_pb2.INDEX_TYPE_UNSPECIFIED,
+    "auto": collection_pb2.INDEX_TYPE_AUTO,
+    "exact": collection_pb2.INDEX_TYPE_EXACT,
+    "ivf": collection_pb2.INDEX_TYPE_IVF,
+    "hnsw": collection_pb2.INDEX_TYPE_HNSW,
+}
+
+
+def index_type(name: str) -> int:
+    """"" (the server's default), "auto", "exact", "ivf" or "hnsw"."""
+    if name not in INDEX_TYPES:
+        raise ValueError(f"unknown index type {name!r}; use auto, exact, ivf or hnsw")
+    return INDEX_TYPES[name]
 
 
 class Item:
@@ -159,7 +186,7 @@ class Item:
 def collection_dict(c: collection_pb2.Collection) -> dict:
     return {
         "name": c.name, "description": c.description, "item_count": c.item_count, "dim": c.dim,
-        "space_id": c.space_id, "index_type": c.index_type, "created_at": c.created_at,
+        "space_id": c.space_id, "index_type": c.index_type, "created_at": c.created_at, "index_state": c.index_state,
     }
 
 

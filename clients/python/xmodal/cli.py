@@ -1,7 +1,8 @@
 """The ``xmodal`` command: run the server (``serve``) and talk to one (everything else).
 
 These command forms are a contract that scripts rely on; add to them, never change them.
-A failed call exits 1 and prints ``error: <STATUS_CODE>: <message>`` on stderr.
+A failed call exits 1 and prints ``error: <STATUS_CODE>: <message>`` on stderr (then a ``hint:`` line
+where one helps).
 """
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import grpc
 from google.protobuf import json_format
 
 from xmodal import _messages as M
@@ -43,13 +46,34 @@ def _add_query(p: argparse.ArgumentParser) -> None:
     p.add_argument("--direct-weight", type=float, help="with --speech-mode fused: weight of the direct path, 0..1")
 
 
+def _connection_flags(p: argparse.ArgumentParser, top: bool) -> None:
+    """Where and how to connect. On the top-level parser with their defaults; repeated on each client
+    command (defaults suppressed, so they only override when given), so that both
+    ``xmodal --tls-ca ca.pem health`` and ``xmodal health --tls-ca ca.pem`` work."""
+    kw = {} if top else {"default": argparse.SUPPRESS}
+    p.add_argument("--address", help=f"server address host:port (default: $XMODAL_ADDRESS, then {M.DEFAULT_ADDRESS})", **kw)
+    p.add_argument("--timeout", type=float, help="seconds to wait for each call (default 300)",
+                   **({"default": 300.0} if top else kw))
+    sec = p.add_argument_group("connection security (the server's own settings are under 'xmodal serve --help')")
+    sec.add_argument("--tls-ca", metavar="PEM", help="connect with TLS, trusting this CA certificate "
+                     "(default: $XMODAL_TLS_CA; without it and without --tls: plaintext)", **kw)
+    sec.add_argument("--tls", action="store_true", help="connect with TLS, trusting the system's root certificates "
+                     "(default: $XMODAL_TLS)", **({"default": None} if top else kw))
+    sec.add_argument("--tls-cert", metavar="PEM", help="client certificate for mutual TLS, with --tls-key "
+                     "(default: $XMODAL_TLS_CERT)", **kw)
+    sec.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert (default: $XMODAL_TLS_KEY)", **kw)
+    sec.add_argument("--tls-server-name", metavar="NAME", help="host name to verify in the server's certificate "
+                     "when it differs from the address (default: $XMODAL_TLS_SERVER_NAME)", **kw)
+    sec.add_argument("--token", help="bearer token sent with every call (default: $XMODAL_TOKEN; prefer the "
+                     "variable: a flag shows in the process list)", **kw)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="xmodal", description="Cross-modal retrieval server and client: images, text and speech in one space.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--address", help=f"server address host:port (default: $XMODAL_ADDRESS, then {M.DEFAULT_ADDRESS})")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each call (default 300)")
+    _connection_flags(p, top=True)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the server", description="Run the xmodal gRPC server. Every setting "
@@ -63,13 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="show the server's models, space and limits")
     info.add_argument("--json", action="store_true", help="print JSON")
-    sub.add_parser("health", help="print the server's health status (exit 1 unless SERVING)")
+    health = sub.add_parser("health", help="print the server's health status (exit 1 unless SERVING)")
 
     coll = sub.add_parser("collections", help="create, list or delete collections")
     csub = coll.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = csub.add_parser("create", help="create an empty collection")
     create.add_argument("name")
     create.add_argument("--description", default="")
+    create.add_argument("--index-type", default="", choices=["auto", "exact", "ivf", "hnsw"],
+                        help="exact (every item compared), ivf, hnsw, or auto (exact, then ivf once big); "
+                             "default: the server's --index-type")
     lst = csub.add_parser("list", help="list collections with their item counts")
     lst.add_argument("--json", action="store_true", help="print JSON")
     delete = csub.add_parser("delete", help="delete a collection and all its items")
@@ -87,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--from-tsv", metavar="FILE", help="TSV with a header row: columns id, text, then metadata columns")
     add.add_argument("--id", help="item id (default: file stem, or a hash of the text)")
     add.add_argument("--meta", action="append", default=[], metavar="K=V", help="metadata entry (repeatable)")
+    add.add_argument("--upsert", action="store_true", help="replace items whose id already exists (default: fail)")
 
     search = sub.add_parser("search", help="search a collection by text, image or speech")
     search.add_argument("collection")
@@ -94,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--top-k", type=int, default=10, help="number of hits (default 10)")
     search.add_argument("--modality", action="append", default=[], choices=["text", "image", "speech", "vector"],
                         help="only return items of this modality (repeatable)")
+    search.add_argument("--where", action="append", default=[], metavar="K=V",
+                        help="only items whose metadata K is V (repeatable: the same K again means 'or', "
+                             "another K means 'and'); an unknown K is an error")
+    search.add_argument("--nprobe", type=int, default=0, help="IVF collections: lists to visit (default: the collection's)")
+    search.add_argument("--ef-search", type=int, default=0, help="HNSW collections: candidate list size (default: the collection's)")
     search.add_argument("--json", action="store_true", help='print {"hits": [{"id","score","modality","metadata"}...]}')
 
     embed = sub.add_parser("embed", help="print the shared-space vector of one input")
@@ -120,12 +153,29 @@ def build_parser() -> argparse.ArgumentParser:
             p_.add_argument("--train-styles", default="apple,facebook",
                             help="extra emoji art styles for training concepts only, comma-separated, '' for none "
                                  "(default apple,facebook; each is a ~100 MB npm download)")
+            p_.add_argument("--unfreeze-top", type=int, default=0, metavar="N",
+                            help="also fine-tune the top N layers of the backbone (EfficientNet-Lite0: N MBConv blocks "
+                                 "+ the head conv; ResNet-50: N of layer4's 3 blocks) with the heads; default 0 = frozen "
+                                 "backbones. Meant for a GPU: the input activations of those layers are cached once "
+                                 "(~40 KB an image for EfficientNet N=1, ~400 KB for ResNet-50), then every epoch runs "
+                                 "them forward and backward: on 2 CPU cores N=1 made training ~3.5x slower (13 vs 4 min, "
+                                 "full data, 12 epochs) and did not improve validation (see README)")
+            p_.add_argument("--unfreeze-modalities", default="image",
+                            help="backbones --unfreeze-top applies to, comma-separated (default image; the only one "
+                                 "so far: the text encoder stays frozen by design, it is the pivot space)")
+            p_.add_argument("--backbone-lr", type=float, default=1e-4,
+                            help="peak learning rate of unfrozen backbone layers (default 1e-4; heads use 1e-3)")
+            p_.add_argument("--device", default="auto",
+                            help="torch device for encoding and training: auto (default: cuda when available, else cpu), "
+                                 "cpu, cuda, cuda:1...")
         else:
             p_.add_argument("--checkpoint", help="checkpoint directory (default: the server's default)")
 
     delete_items = sub.add_parser("delete", help="delete items by id")
     delete_items.add_argument("collection")
     delete_items.add_argument("ids", nargs="+")
+    for client_command in (info, health, create, lst, delete, reindex, add, search, embed, delete_items):
+        _connection_flags(client_command, top=False)
     return p
 
 
@@ -139,18 +189,28 @@ def _meta(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _where(pairs: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --where {pair!r} must look like KEY=VALUE")
+        out.setdefault(key, []).append(value)
+    return out
+
+
 def _chunks(items: list, n: int) -> Iterator[list]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
 
 
-def _bulk_add(client: Client, collection: str, items: list) -> int:
+def _bulk_add(client: Client, collection: str, items: list, upsert: bool = False) -> int:
     from tqdm import tqdm
 
     added = 0
     with tqdm(total=len(items), desc=f"adding to {collection}", unit="item", file=sys.stderr) as bar:
         for chunk in _chunks(items, BATCH):
-            added += client.add_items(collection, chunk)
+            added += client.upsert_items(collection, chunk)[0] if upsert else client.add_items(collection, chunk)
             bar.update(len(chunk))
     return added
 
@@ -216,8 +276,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
         return 0 if status == "SERVING" else 1
     if cmd == "collections":
         if args.action == "create":
-            c = client.create_collection(args.name, args.description)
-            print(f"created {c['name']} (dim {c['dim']}, space {c['space_id']})")
+            c = client.create_collection(args.name, args.description, args.index_type)
+            print(f"created {c['name']} (dim {c['dim']}, space {c['space_id']}, index {c['index_type']})")
         elif args.action == "reindex":
             c, n = client.reindex_collection(args.name)
             print(f"reindexed {n} items of {c['name']} into space {c['space_id']}")
@@ -229,12 +289,12 @@ def run(args: argparse.Namespace, client: Client) -> int:
             if args.json:
                 print(json.dumps(cols))
             for c in [] if args.json else cols:
-                print(f"{c['name']:<24} {c['item_count']:>8} items  dim {c['dim']}  {c['space_id']}")
+                print(f"{c['name']:<24} {c['item_count']:>8} items  dim {c['dim']}  {c['space_id']}  index {c['index_state']}")
         return 0
     if cmd == "add":
         if args.from_dir or args.from_tsv:
             items = _items_from_dir(Path(args.from_dir)) if args.from_dir else _items_from_tsv(Path(args.from_tsv))
-            print(f"added {_bulk_add(client, args.collection, items)} items to {args.collection}")
+            print(f"added {_bulk_add(client, args.collection, items, args.upsert)} items to {args.collection}")
             return 0
         meta = _meta(args.meta)
         if args.text is not None:
@@ -243,21 +303,26 @@ def run(args: argparse.Namespace, client: Client) -> int:
             item = M.Item.image(args.id or Path(args.image).stem, args.image, meta)
         else:
             item = M.Item.speech(args.id or Path(args.speech).stem, args.speech, meta)
-        client.add_items(args.collection, [item])
-        print(f"added {item.id} to {args.collection}")
+        if args.upsert:
+            replaced = client.upsert_items(args.collection, [item])[1]
+            print(f"{'replaced' if replaced else 'added'} {item.id} in {args.collection}")
+        else:
+            client.add_items(args.collection, [item])
+            print(f"added {item.id} to {args.collection}")
         return 0
     if cmd == "delete":
         deleted, missing = client.delete_items(args.collection, args.ids)
         print(f"deleted {deleted}" + (f"; not found: {', '.join(missing)}" if missing else ""))
         return 0
     if cmd == "search":
+        knobs = dict(where=_where(args.where), nprobe=args.nprobe, ef_search=args.ef_search)
         if args.text is not None:
-            result = client.search_text(args.collection, args.text, args.top_k, args.modality)
+            result = client.search_text(args.collection, args.text, args.top_k, args.modality, **knobs)
         elif args.image:
-            result = client.search_image(args.collection, args.image, args.top_k, args.modality)
+            result = client.search_image(args.collection, args.image, args.top_k, args.modality, **knobs)
         else:
             result = client.search_speech(args.collection, args.speech, args.top_k, args.modality,
-                                          mode=args.speech_mode, direct_weight=args.direct_weight)
+                                          mode=args.speech_mode, direct_weight=args.direct_weight, **knobs)
         _print_search(result, args.json)
         return 0
     if cmd == "embed":
@@ -293,16 +358,47 @@ def _offline(args: argparse.Namespace) -> int:
     if args.command == "align":
         from xmodal_server.align.train import TrainConfig
 
-        cfg = TrainConfig(epochs=args.epochs, lam=args.lam, depth=args.depth, hidden=args.hidden, seed=args.seed)
+        cfg = TrainConfig(epochs=args.epochs, lam=args.lam, depth=args.depth, hidden=args.hidden, seed=args.seed,
+                          unfreeze_top=args.unfreeze_top, backbone_lr=args.backbone_lr,
+                          unfreeze=tuple(m for m in args.unfreeze_modalities.split(",") if m))
         out = Path(args.out or f"checkpoints/{args.profile}-latest")
         styles = tuple(s for s in args.train_styles.split(",") if s)
+        device = args.device
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         path = pipeline.run_align(args.profile, work, out, cfg, args.limit, overrides, with_real=not args.no_real,
-                                  train_styles=styles)
+                                  train_styles=styles, device=device)
         print(f"checkpoint written to {path}; report: {path / 'report' / 'report.md'}")
     else:
         out = Path(args.out or "reports/eval")
         print(f"report written to {pipeline.run_eval(args.checkpoint, args.profile, work, out, args.limit, overrides)}")
     return 0
+
+
+def security_options(args: argparse.Namespace, env=None) -> dict:
+    """Client keyword arguments from the flags, each falling back to its XMODAL_* variable."""
+    env = os.environ if env is None else env
+
+    def pick(name: str):
+        return getattr(args, name, None) or env.get("XMODAL_" + name.upper()) or None
+
+    tls_env = env.get("XMODAL_TLS", "").strip().lower() in ("1", "true", "yes", "on")
+    return {"tls": bool(getattr(args, "tls", None) or tls_env), "tls_ca": pick("tls_ca"), "tls_cert": pick("tls_cert"),
+            "tls_key": pick("tls_key"), "tls_server_name": pick("tls_server_name"), "token": pick("token")}
+
+
+def _hint(code: grpc.StatusCode, opts: dict) -> str:
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return ("this server wants a bearer token: pass --token TOKEN or set XMODAL_TOKEN "
+                "(a token from the server's --auth-tokens-file)")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        if not (opts["tls"] or opts["tls_ca"]):
+            return "is the server running? If it uses TLS, pass --tls-ca CA.pem (or --tls for the system's roots)"
+        if not opts["tls_cert"]:
+            return "is the server running? If it requires client certificates (mutual TLS), pass --tls-cert and --tls-key"
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -316,11 +412,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_from_args(args)
     if args.command in ("align", "eval"):
         return _offline(args)
+    security = security_options(args)
     try:
-        with Client(args.address, timeout=args.timeout) as client:
+        client = Client(args.address, timeout=args.timeout, **security)
+    except (OSError, ValueError) as e:  # unreadable TLS file, --tls-cert without --tls-key, a bad token
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        with client:
             return run(args, client)
     except M.XmodalClientError as e:
         print(f"error: {e.code.name}: {e.details}", file=sys.stderr)
+        hint = _hint(e.code, security)
+        if hint:
+            print(f"hint: {hint}", file=sys.stderr)
         return 1
     except OSError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,7 +1,15 @@
 """Sync and asyncio clients. Both share one table of calls (``_Calls``); only ``_call`` differs, so
-the two can never drift apart."""
+the two can never drift apart.
+
+Security options, the same for both: ``tls_ca`` (PEM root certificate of the server's CA; ``tls=True``
+alone trusts the system's roots), ``tls_cert`` + ``tls_key`` (the client's certificate for mutual TLS),
+``tls_server_name`` (the name to verify when it differs from the address's host), and ``token`` (sent
+as ``authorization: Bearer <token>`` metadata on every call).
+"""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import grpc
@@ -61,9 +69,16 @@ class _Calls:
         return self._call(self._embedding.EmbedSpeech, req, lambda r: M.embeddings(r.result))
 
     # -- collections --------------------------------------------------------------------------------
-    def create_collection(self, name: str, description: str = "") -> dict:
-        req = collection_pb2.CreateCollectionRequest(name=name, description=description)
+    def create_collection(self, name: str, description: str = "", index_type: str = "") -> dict:
+        """``index_type``: "exact", "ivf", "hnsw", "auto" or "" (the server's default)."""
+        req = collection_pb2.CreateCollectionRequest(name=name, description=description,
+                                                     index_type=M.index_type(index_type))
         return self._call(self._collections.CreateCollection, req, lambda r: M.collection_dict(r.collection))
+
+    def get_collection(self, name: str) -> dict:
+        """One collection: description, index type and state, item_count."""
+        req = collection_pb2.GetCollectionRequest(name=name)
+        return self._call(self._collections.GetCollection, req, lambda r: M.collection_dict(r.collection))
 
     def list_collections(self) -> list[dict]:
         return self._call(self._collections.ListCollections, collection_pb2.ListCollectionsRequest(),
@@ -83,6 +98,11 @@ class _Calls:
         req = collection_pb2.AddItemsRequest(collection=collection, items=list(items))
         return self._call(self._collections.AddItems, req, lambda r: r.added)
 
+    def upsert_items(self, collection: str, items: Sequence[collection_pb2.Item]) -> tuple[int, int]:
+        """Like ``add_items``, replacing items whose id exists: (added, of which replaced)."""
+        req = collection_pb2.AddItemsRequest(collection=collection, items=list(items), upsert=True)
+        return self._call(self._collections.AddItems, req, lambda r: (r.added, r.replaced))
+
     def delete_items(self, collection: str, ids: Sequence[str]) -> tuple[int, list[str]]:
         req = collection_pb2.DeleteItemsRequest(collection=collection, ids=list(ids))
         return self._call(self._collections.DeleteItems, req, lambda r: (r.deleted, list(r.missing_ids)))
@@ -93,38 +113,84 @@ class _Calls:
                           lambda r: ([M.stored_item_dict(i) for i in r.items], list(r.missing_ids)))
 
     # -- search -------------------------------------------------------------------------------------
-    def search_text(self, collection: str, text: str, top_k: int = 10, modalities: Iterable[str] = ()) -> M.SearchResult:
-        req = search_pb2.SearchByTextRequest(collection=collection, text=text, options=M.options(top_k, modalities))
+    # Every search takes, by keyword: ``where`` (metadata filter: {"color": "red", "size": ["S", "M"]} =
+    # color is red AND size is S or M; the top-k is taken among matching items) and, for ANN indexes,
+    # ``nprobe`` (IVF) / ``ef_search`` (HNSW), 0 = the collection's default.
+    def search_text(self, collection: str, text: str, top_k: int = 10, modalities: Iterable[str] = (), *,
+                    where: M.Where | None = None, nprobe: int = 0, ef_search: int = 0) -> M.SearchResult:
+        req = search_pb2.SearchByTextRequest(collection=collection, text=text,
+                                             options=M.options(top_k, modalities, where, nprobe, ef_search))
         return self._call(self._search.SearchByText, req, M.search_result)
 
-    def search_image(self, collection: str, image: M.Media, top_k: int = 10, modalities: Iterable[str] = ()) -> M.SearchResult:
+    def search_image(self, collection: str, image: M.Media, top_k: int = 10, modalities: Iterable[str] = (), *,
+                     where: M.Where | None = None, nprobe: int = 0, ef_search: int = 0) -> M.SearchResult:
         req = search_pb2.SearchByImageRequest(collection=collection, image=M.read_media(image),
-                                              options=M.options(top_k, modalities))
+                                              options=M.options(top_k, modalities, where, nprobe, ef_search))
         return self._call(self._search.SearchByImage, req, M.search_result)
 
     def search_speech(self, collection: str, audio: M.Media, top_k: int = 10, modalities: Iterable[str] = (),
-                      pcm_sample_rate: int = 0, mode: str = "", direct_weight: float | None = None) -> M.SearchResult:
+                      pcm_sample_rate: int = 0, mode: str = "", direct_weight: float | None = None, *,
+                      where: M.Where | None = None, nprobe: int = 0, ef_search: int = 0) -> M.SearchResult:
         req = search_pb2.SearchBySpeechRequest(collection=collection, audio=M.audio(audio, pcm_sample_rate),
-                                               options=M.options(top_k, modalities),
+                                               options=M.options(top_k, modalities, where, nprobe, ef_search),
                                                speech_options=M.speech_options(mode, direct_weight))
         return self._call(self._search.SearchBySpeech, req, M.search_result)
 
 
 _OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
 
+PathLike = str | os.PathLike
+
+
+def _read(what: str, path: PathLike) -> bytes:
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as e:
+        raise OSError(f"{what} {path}: cannot read it: {e.strerror or e}") from None
+
+
+class _Connection:
+    """Channel credentials, options and per-call metadata from the security options (see module doc)."""
+
+    def __init__(self, tls: bool, tls_ca: PathLike | None, tls_cert: PathLike | None, tls_key: PathLike | None,
+                 tls_server_name: str | None, token: str | None):
+        if bool(tls_cert) != bool(tls_key):
+            raise ValueError("tls_cert and tls_key go together: both for mutual TLS, or neither")
+        self.options = list(_OPTIONS)
+        if tls_server_name:
+            self.options.append(("grpc.ssl_target_name_override", tls_server_name))
+        self.credentials = None
+        if tls or tls_ca or tls_cert or tls_server_name:
+            self.credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read("TLS CA file", tls_ca) if tls_ca else None,
+                private_key=_read("TLS key file", tls_key) if tls_key else None,
+                certificate_chain=_read("TLS certificate file", tls_cert) if tls_cert else None,
+            )
+        token = (token or "").strip()
+        if token and (not token.isprintable() or any(c.isspace() for c in token)):
+            raise ValueError("the token must be one word of printable characters")
+        # Plain metadata rather than call credentials: gRPC refuses call credentials on plaintext
+        # channels, and a token on a plaintext localhost connection is a legitimate setup.
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+
 
 class Client(_Calls):
     """Blocking client. ``with Client("localhost:50051") as c: c.search_text("faq", "refund?")``."""
 
-    def __init__(self, address: str | None = None, *, timeout: float | None = 60.0):
+    def __init__(self, address: str | None = None, *, timeout: float | None = 60.0, tls: bool = False,
+                 tls_ca: PathLike | None = None, tls_cert: PathLike | None = None, tls_key: PathLike | None = None,
+                 tls_server_name: str | None = None, token: str | None = None):
         self.address = M.resolve_address(address)
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(self.address, options=_OPTIONS)
+        conn = _Connection(tls, tls_ca, tls_cert, tls_key, tls_server_name, token)
+        self._metadata = conn.metadata
+        self._channel = (grpc.secure_channel(self.address, conn.credentials, options=conn.options)
+                         if conn.credentials else grpc.insecure_channel(self.address, options=conn.options))
         self._stubs(self._channel)
 
     def _call(self, method, request, parse):
         try:
-            return parse(method(request, timeout=self.timeout))
+            return parse(method(request, timeout=self.timeout, metadata=self._metadata))
         except grpc.RpcError as e:
             raise M.XmodalClientError(e.code(), e.details()) from None
 
@@ -141,15 +207,20 @@ class Client(_Calls):
 class AsyncClient(_Calls):
     """asyncio client with the same methods, each awaitable: ``await c.search_text(...)``."""
 
-    def __init__(self, address: str | None = None, *, timeout: float | None = 60.0):
+    def __init__(self, address: str | None = None, *, timeout: float | None = 60.0, tls: bool = False,
+                 tls_ca: PathLike | None = None, tls_cert: PathLike | None = None, tls_key: PathLike | None = None,
+                 tls_server_name: str | None = None, token: str | None = None):
         self.address = M.resolve_address(address)
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(self.address, options=_OPTIONS)
+        conn = _Connection(tls, tls_ca, tls_cert, tls_key, tls_server_name, token)
+        self._metadata = conn.metadata
+        self._channel = (grpc.aio.secure_channel(self.address, conn.credentials, options=conn.options)
+                         if conn.credentials else grpc.aio.insecure_channel(self.address, options=conn.options))
         self._stubs(self._channel)
 
     async def _call(self, method, request, parse):
         try:
-            return parse(await method(request, timeout=self.timeout))
+            return parse(await method(request, timeout=self.timeout, metadata=self._metadata))
         except grpc.RpcError as e:
             raise M.XmodalClientError(e.code(), e.details()) from None
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from xmodal.v1 import common_pb2, search_pb2
+from xmodal.v1 import collection_pb2, common_pb2, search_pb2
 
 from ..encoders.base import IMAGE, SPEECH, TEXT
 from ..errors import InvalidInput
+from ..index.backend import SearchParams
 from ..service import VECTOR, AudioInput, SpeechOptions, Timing
 
 MODALITY_TO_PROTO = {
@@ -45,6 +46,29 @@ def modalities_from_proto(values) -> list[str]:
             raise InvalidInput(f"options.modalities: unknown modality value {v}; use TEXT, IMAGE, SPEECH or VECTOR")
         out.append(PROTO_TO_MODALITY[v])
     return out
+
+
+INDEX_TYPE_FROM_PROTO = {
+    collection_pb2.INDEX_TYPE_UNSPECIFIED: "",
+    collection_pb2.INDEX_TYPE_AUTO: "auto",
+    collection_pb2.INDEX_TYPE_EXACT: "exact",
+    collection_pb2.INDEX_TYPE_IVF: "ivf",
+    collection_pb2.INDEX_TYPE_HNSW: "hnsw",
+}
+
+
+def index_type_from_proto(value: int) -> str:
+    if value not in INDEX_TYPE_FROM_PROTO:
+        raise InvalidInput(f"index_type: unknown value {value}; use AUTO, EXACT, IVF or HNSW")
+    return INDEX_TYPE_FROM_PROTO[value]
+
+
+def filter_from_proto(conditions) -> list[tuple[str, list[str]]]:
+    return [(c.key, list(c.values)) for c in conditions]
+
+
+def search_params_from_proto(options: search_pb2.SearchOptions) -> SearchParams:
+    return SearchParams(nprobe=options.nprobe, ef_search=options.ef_search)
 
 
 def hits_to_proto(hits) -> list[search_pb2.Hit]:

@@ -82,6 +82,7 @@ def _collection_to_proto(c) -> collection_pb2.Collection:
     return collection_pb2.Collection(
         name=d["name"], description=d.get("description", ""), item_count=d["item_count"], dim=int(d["dim"]),
         space_id=d["space_id"], index_type=d["index_type"], created_at=float(d["created_at"]),
+        index_state=d.get("index_state", ""),
     )
 
 
@@ -107,8 +108,14 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer, Measured
 
     @grpc_errors
     async def CreateCollection(self, request, context):
-        c = await _require(self.get).create_collection(request.name, request.description)
+        index_type = cv.index_type_from_proto(request.index_type)
+        c = await _require(self.get).create_collection(request.name, request.description, index_type)
         return collection_pb2.CreateCollectionResponse(collection=_collection_to_proto(c))
+
+    @grpc_errors
+    async def GetCollection(self, request, context):
+        coll = _require(self.get).store.get(request.name)
+        return collection_pb2.GetCollectionResponse(collection=_collection_to_proto(coll))
 
     @grpc_errors
     async def ListCollections(self, request, context):
@@ -130,8 +137,12 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer, Measured
     async def AddItems(self, request, context):
         s = _require(self.get)
         items = [_item_from_proto(it, i) for i, it in enumerate(request.items)]
-        added, timing = await s.add_items(request.collection, items)
-        return collection_pb2.AddItemsResponse(added=added, timing=cv.timing_to_proto(timing))
+        if request.upsert:
+            added, replaced, timing = await s.upsert_items(request.collection, items)
+        else:
+            added, timing = await s.add_items(request.collection, items)
+            replaced = 0
+        return collection_pb2.AddItemsResponse(added=added, replaced=replaced, timing=cv.timing_to_proto(timing))
 
     @grpc_errors
     async def DeleteItems(self, request, context):
@@ -162,7 +173,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         s = _require(self.get)
         opts = request.options
         hits, out, timing = await s.search(
-            request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech
+            request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech,
+            where=cv.filter_from_proto(opts.metadata_filter), params=cv.search_params_from_proto(opts),
         )
         result = search_pb2.SearchResult(
             hits=cv.hits_to_proto(hits), space_id=s.embedder.space_id, timing=cv.timing_to_proto(timing)
@@ -212,7 +224,7 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer, MeasuredServicer):
             aligned=ckpt.aligned,
             alignment_note=ckpt.note,
             space_id=e.space_id,
-            index_backend=self.index_backend,
+            index_backend=s.store.describe_backend(self.index_backend),
             device=self.device,
             max_batch=s.config.max_batch,
             max_top_k=s.config.max_top_k,

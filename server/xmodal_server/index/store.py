@@ -3,6 +3,10 @@
 Creation and deletion are atomic directory renames: a collection is built in a ``.tmp-*`` directory
 and renamed into place, and deleted by renaming it to ``.deleted-*`` before removal, so a crash never
 leaves a half-made collection under its real name. Leftovers are swept on open.
+
+This is the FAISS embedded backend's ``CollectionStore`` (``backend.py``); each collection is a
+``collection.Collection``. What collections report while opening (recovery, corruption, rebuilds) is kept
+in ``events`` and sent to the sink the service installs (metrics).
 """
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import AlreadyExists, InvalidInput, NotFound
-from .collection import Collection
+from . import snapshot
+from .backend import EventSink, IndexSettings, check_index_type
+from .collection import Collection, log_event
 from .exact import DeviceSearch
 
 log = logging.getLogger(__name__)
@@ -33,10 +39,17 @@ def check_name(name: str) -> str:
     return name
 
 
+MAX_EVENTS = 1000
+
+
 class Store:
-    def __init__(self, data_dir: Path, device_search: Callable[[], DeviceSearch] | None = None):
+    def __init__(self, data_dir: Path, device_search: Callable[[], DeviceSearch] | None = None,
+                 settings: IndexSettings | None = None):
         self.root = data_dir / "collections"
         self._device_search = device_search
+        self.settings = settings or IndexSettings()
+        self.events: list[tuple[str, str, str]] = []
+        self._sink: EventSink | None = None
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         for old in self.root.glob(".swapped-*"):
@@ -52,12 +65,33 @@ class Store:
         for path in sorted(p for p in self.root.iterdir() if p.is_dir() and NAME_RE.match(p.name)):
             self._open[path.name] = self._collection(path)
 
-    def create(self, name: str, *, dim: int, space_id: str, description: str = "") -> Collection:
+    def _event(self, collection: str, event: str, detail: str) -> None:
+        log_event(collection, event, detail)
+        self.events = [*self.events[-(MAX_EVENTS - 1):], (collection, event, detail)]
+        if self._sink is not None:
+            self._sink(collection, event, detail)
+
+    def set_event_sink(self, sink: EventSink) -> None:
+        for event in self.events:
+            sink(*event)
+        self._sink = sink
+
+    def configure(self, settings: IndexSettings) -> None:
+        """Server settings, applied to the open collections' future maintenance too."""
+        self.settings = settings
+        for coll in self._open.values():
+            coll.settings = settings
+
+    def describe_backend(self, default: str) -> str:
+        """``default`` describes the exact search path (CPU or a device mirror); collections choose their kind."""
+        return f"{default}; per collection: exact, ivf (IndexIVFFlat), hnsw (IndexHNSWFlat) or auto; SQLite log + snapshots"
+
+    def create(self, name: str, *, dim: int, space_id: str, description: str = "", index_type: str = "") -> Collection:
         check_name(name)
         with self._lock:
             if name in self._open:
                 raise AlreadyExists(f"collection {name!r} already exists")
-            staged = self.staging(name, dim=dim, space_id=space_id, description=description)
+            staged = self.staging(name, dim=dim, space_id=space_id, description=description, index_type=index_type)
             staged.close()
             final = self.root / name
             staged.path.rename(final)
@@ -65,23 +99,24 @@ class Store:
             self._open[name] = coll = self._collection(final)
             return coll
 
-    def _collection(self, path: Path) -> Collection:
-        return Collection(path, device_search=self._device_search)
+    def _collection(self, path: Path, create: dict[str, str] | None = None) -> Collection:
+        return Collection(path, create=create, device_search=self._device_search, settings=self.settings,
+                          on_event=self._event)
 
-    def staging(self, name: str, *, dim: int, space_id: str, description: str) -> Collection:
+    def staging(self, name: str, *, dim: int, space_id: str, description: str, index_type: str = "") -> Collection:
         """An empty collection in a ``.tmp-*`` directory, to be filled and then ``swap``-ped in."""
         tmp = self.root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         meta = {"name": name, "description": description, "dim": str(dim), "space_id": space_id,
-                "index_type": "flat-ip", "created_at": repr(time.time())}
-        return Collection(tmp, create=meta)
+                "index_type": check_index_type(index_type, self.settings), "created_at": repr(time.time())}
+        return self._collection(tmp, create=meta)
 
     def swap(self, name: str, staged: Collection) -> Collection:
         """Atomically replace collection ``name`` by a filled staging collection."""
         with self._lock:
             old = self.get(name)
             staged.close()
-            old.close()
+            old.close(snapshot_first=False)  # about to be replaced: no point persisting its index
             swapped = self.root / f".swapped-{name}-{uuid.uuid4().hex[:8]}"
             old.path.rename(swapped)  # a crash right here leaves no <name>: the next open restores it
             staged.path.rename(self.root / name)
@@ -104,7 +139,7 @@ class Store:
         with self._lock:
             coll = self.get(name)
             del self._open[name]
-            coll.close()
+            coll.close(snapshot_first=False)
             trash = self.root / f".deleted-{name}-{uuid.uuid4().hex[:8]}"
             coll.path.rename(trash)
             _fsync_dir(self.root)
@@ -117,10 +152,4 @@ class Store:
 
 def _fsync_dir(path: Path) -> None:
     """Make a rename in ``path`` durable (POSIX needs the directory itself fsynced)."""
-    import os
-
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    snapshot.fsync_dir(path)

@@ -1,5 +1,6 @@
 from xmodal.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,8 +8,21 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class IndexType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INDEX_TYPE_UNSPECIFIED: _ClassVar[IndexType]
+    INDEX_TYPE_AUTO: _ClassVar[IndexType]
+    INDEX_TYPE_EXACT: _ClassVar[IndexType]
+    INDEX_TYPE_IVF: _ClassVar[IndexType]
+    INDEX_TYPE_HNSW: _ClassVar[IndexType]
+INDEX_TYPE_UNSPECIFIED: IndexType
+INDEX_TYPE_AUTO: IndexType
+INDEX_TYPE_EXACT: IndexType
+INDEX_TYPE_IVF: IndexType
+INDEX_TYPE_HNSW: IndexType
+
 class Collection(_message.Message):
-    __slots__ = ("name", "description", "item_count", "dim", "space_id", "index_type", "created_at")
+    __slots__ = ("name", "description", "item_count", "dim", "space_id", "index_type", "created_at", "index_state")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +30,7 @@ class Collection(_message.Message):
     SPACE_ID_FIELD_NUMBER: _ClassVar[int]
     INDEX_TYPE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_STATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     item_count: int
@@ -23,15 +38,18 @@ class Collection(_message.Message):
     space_id: str
     index_type: str
     created_at: float
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., item_count: _Optional[int] = ..., dim: _Optional[int] = ..., space_id: _Optional[str] = ..., index_type: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+    index_state: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., item_count: _Optional[int] = ..., dim: _Optional[int] = ..., space_id: _Optional[str] = ..., index_type: _Optional[str] = ..., created_at: _Optional[float] = ..., index_state: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "description")
+    __slots__ = ("name", "description", "index_type")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    INDEX_TYPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    index_type: IndexType
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., index_type: _Optional[_Union[IndexType, str]] = ...) -> None: ...
 
 class CreateCollectionResponse(_message.Message):
     __slots__ = ("collection",)
@@ -83,20 +101,24 @@ class Item(_message.Message):
     def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., image: _Optional[bytes] = ..., speech: _Optional[_Union[_common_pb2.Audio, _Mapping]] = ..., vector: _Optional[_Union[_common_pb2.Vector, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AddItemsRequest(_message.Message):
-    __slots__ = ("collection", "items")
+    __slots__ = ("collection", "items", "upsert")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    UPSERT_FIELD_NUMBER: _ClassVar[int]
     collection: str
     items: _containers.RepeatedCompositeFieldContainer[Item]
-    def __init__(self, collection: _Optional[str] = ..., items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+    upsert: bool
+    def __init__(self, collection: _Optional[str] = ..., items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., upsert: _Optional[bool] = ...) -> None: ...
 
 class AddItemsResponse(_message.Message):
-    __slots__ = ("added", "timing")
+    __slots__ = ("added", "timing", "replaced")
     ADDED_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
     added: int
     timing: _common_pb2.Timing
-    def __init__(self, added: _Optional[int] = ..., timing: _Optional[_Union[_common_pb2.Timing, _Mapping]] = ...) -> None: ...
+    replaced: int
+    def __init__(self, added: _Optional[int] = ..., timing: _Optional[_Union[_common_pb2.Timing, _Mapping]] = ..., replaced: _Optional[int] = ...) -> None: ...
 
 class DeleteItemsRequest(_message.Message):
     __slots__ = ("collection", "ids")
@@ -168,3 +190,15 @@ class ReindexCollectionResponse(_message.Message):
     reindexed: int
     timing: _common_pb2.Timing
     def __init__(self, collection: _Optional[_Union[Collection, _Mapping]] = ..., reindexed: _Optional[int] = ..., timing: _Optional[_Union[_common_pb2.Timing, _Mapping]] = ...) -> None: ...
+
+class GetCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetCollectionResponse(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: Collection
+    def __init__(self, collection: _Optional[_Union[Collection, _Mapping]] = ...) -> None: ...

@@ -70,6 +70,11 @@ class CollectionServiceStub:
                 request_serializer=xmodal_dot_v1_dot_collection__pb2.ReindexCollectionRequest.SerializeToString,
                 response_deserializer=xmodal_dot_v1_dot_collection__pb2.ReindexCollectionResponse.FromString,
                 _registered_method=True)
+        self.GetCollection = channel.unary_unary(
+                '/xmodal.v1.CollectionService/GetCollection',
+                request_serializer=xmodal_dot_v1_dot_collection__pb2.GetCollectionRequest.SerializeToString,
+                response_deserializer=xmodal_dot_v1_dot_collection__pb2.GetCollectionResponse.FromString,
+                _registered_method=True)
 
 
 class CollectionServiceServicer:
@@ -123,6 +128,13 @@ class CollectionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCollection(self, request, context):
+        """One collection: its description, index and item count.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +172,11 @@ def add_CollectionServiceServicer_to_server(servicer, server):
                     servicer.ReindexCollection,
                     request_deserializer=xmodal_dot_v1_dot_collection__pb2.ReindexCollectionRequest.FromString,
                     response_serializer=xmodal_dot_v1_dot_collection__pb2.ReindexCollectionResponse.SerializeToString,
+            ),
+            'GetCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollection,
+                    request_deserializer=xmodal_dot_v1_dot_collection__pb2.GetCollectionRequest.FromString,
+                    response_serializer=xmodal_dot_v1_dot_collection__pb2.GetCollectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -352,6 +369,33 @@ class CollectionService:
             '/xmodal.v1.CollectionService/ReindexCollection',
             xmodal_dot_v1_dot_collection__pb2.ReindexCollectionRequest.SerializeToString,
             xmodal_dot_v1_dot_collection__pb2.ReindexCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xmodal.v1.CollectionService/GetCollection',
+            xmodal_dot_v1_dot_collection__pb2.GetCollectionRequest.SerializeToString,
+            xmodal_dot_v1_dot_collection__pb2.GetCollectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,12 +8,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class SearchOptions(_message.Message):
-    __slots__ = ("top_k", "modalities")
+    __slots__ = ("top_k", "modalities", "metadata_filter", "nprobe", "ef_search")
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FILTER_FIELD_NUMBER: _ClassVar[int]
+    NPROBE_FIELD_NUMBER: _ClassVar[int]
+    EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     top_k: int
     modalities: _containers.RepeatedScalarFieldContainer[_common_pb2.Modality]
-    def __init__(self, top_k: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_common_pb2.Modality, str]]] = ...) -> None: ...
+    metadata_filter: _containers.RepeatedCompositeFieldContainer[MetadataCondition]
+    nprobe: int
+    ef_search: int
+    def __init__(self, top_k: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_common_pb2.Modality, str]]] = ..., metadata_filter: _Optional[_Iterable[_Union[MetadataCondition, _Mapping]]] = ..., nprobe: _Optional[int] = ..., ef_search: _Optional[int] = ...) -> None: ...
+
+class MetadataCondition(_message.Message):
+    __slots__ = ("key", "values")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, key: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("id", "score", "modality", "metadata", "text")

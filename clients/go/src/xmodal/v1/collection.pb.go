@@ -32,8 +32,8 @@ const (
 	IndexType_INDEX_TYPE_AUTO IndexType = 1
 	// Every item compared (FAISS IndexFlatIP): recall 1, time proportional to the collection.
 	IndexType_INDEX_TYPE_EXACT IndexType = 2
-	// Inverted file (IndexIVFFlat) trained on the collection's own vectors once it holds 39 per list
-	// (exact until then); tune with SearchOptions.nprobe.
+	// Inverted file (IndexIVFFlat) trained on the collection's own vectors once it holds 10,000 items
+	// (exact until then; retrained as it grows); tune with SearchOptions.nprobe.
 	IndexType_INDEX_TYPE_IVF IndexType = 3
 	// Graph (IndexHNSWFlat); tune with SearchOptions.ef_search.
 	IndexType_INDEX_TYPE_HNSW IndexType = 4

@@ -51,8 +51,8 @@ public final class CollectionOuterClass {
     INDEX_TYPE_EXACT(2),
     /**
      * <pre>
-     * Inverted file (IndexIVFFlat) trained on the collection's own vectors once it holds 39 per list
-     * (exact until then); tune with SearchOptions.nprobe.
+     * Inverted file (IndexIVFFlat) trained on the collection's own vectors once it holds 10,000 items
+     * (exact until then; retrained as it grows); tune with SearchOptions.nprobe.
      * </pre>
      *
      * <code>INDEX_TYPE_IVF = 3;</code>
@@ -95,8 +95,8 @@ public final class CollectionOuterClass {
     public static final int INDEX_TYPE_EXACT_VALUE = 2;
     /**
      * <pre>
-     * Inverted file (IndexIVFFlat) trained on the collection's own vectors once it holds 39 per list
-     * (exact until then); tune with SearchOptions.nprobe.
+     * Inverted file (IndexIVFFlat) trained on the collection's own vectors once it holds 10,000 items
+     * (exact until then; retrained as it grows); tune with SearchOptions.nprobe.
      * </pre>
      *
      * <code>INDEX_TYPE_IVF = 3;</code>

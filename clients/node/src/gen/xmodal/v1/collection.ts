@@ -37,8 +37,8 @@ export enum IndexType {
   /** INDEX_TYPE_EXACT - Every item compared (FAISS IndexFlatIP): recall 1, time proportional to the collection. */
   INDEX_TYPE_EXACT = 2,
   /**
-   * INDEX_TYPE_IVF - Inverted file (IndexIVFFlat) trained on the collection's own vectors once it holds 39 per list
-   * (exact until then); tune with SearchOptions.nprobe.
+   * INDEX_TYPE_IVF - Inverted file (IndexIVFFlat) trained on the collection's own vectors once it holds 10,000 items
+   * (exact until then; retrained as it grows); tune with SearchOptions.nprobe.
    */
   INDEX_TYPE_IVF = 3,
   /** INDEX_TYPE_HNSW - Graph (IndexHNSWFlat); tune with SearchOptions.ef_search. */
