@@ -81,7 +81,10 @@ class Config:
         "", "With --index-backend milvus: http://HOST:19530 for a cluster, or a local file path ending in .db for "
         "Milvus Lite; empty: <data-dir>/milvus.db."
     )
-    milvus_token: str = _f("", "With --index-backend milvus: 'user:password' or an API key, when the cluster has auth on.")
+    milvus_token: str = _f(
+        "", "With --index-backend milvus: 'user:password' or an API key, when the cluster has auth on (prefer "
+        "XMODAL_MILVUS_TOKEN: a flag shows in the process list)."
+    )
     index_type: str = _f(
         "auto", "Index of a collection created without one: 'exact' (every item compared), 'ivf' (inverted file, "
         "trained once the collection has enough items), 'hnsw' (graph) or 'auto' (exact below 50,000 items, then ivf).",
