@@ -30,7 +30,7 @@ EXACT_SUBSET_MAX = 20_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 # Defaults from bench/ann.py (bench/results/ann.txt, 1M clustered 384-d vectors, 1 thread): IVF4096 at
-# nprobe 16: recall@10 0.989 at 15.6x exact QPS; HNSW at efSearch 64: 0.992 at 30.7x.
+# nprobe 16: recall@10 0.989 at 16x exact QPS; HNSW at efSearch 64: 0.992 at 32x.
 DEFAULT_EF_SEARCH = 64
 IVF_PROBE_SHARE = 1 / 256  # nprobe = nlist / 256: 16 of the 4,096 lists at 1M items
 MIN_NPROBE = 16  # at 100k items (2,048 lists) nprobe 8 stays below recall 0.95
