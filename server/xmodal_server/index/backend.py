@@ -96,11 +96,15 @@ class IndexBackend(Protocol):
     @property
     def count(self) -> int: ...
 
+    # Shared by both backends (they subclass this protocol): the space lives in ``meta`` either way.
     @property
-    def space_id(self) -> str: ...
+    def space_id(self) -> str:
+        return self.meta["space_id"]
 
     def check_space(self, space_id: str) -> None:
         """FailedPrecondition when the collection was built in another space."""
+        if space_id != self.space_id:
+            raise space_mismatch(self.name, self.space_id, space_id)
 
     def add(self, items: Sequence[NewItem]) -> int:
         """Insert new items; AlreadyExists (nothing written) if any id is taken. Returns how many."""

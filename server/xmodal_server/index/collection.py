@@ -46,8 +46,8 @@ import numpy as np
 
 from ..errors import AlreadyExists, DataLoss, InvalidInput
 from . import snapshot, wal
-from .backend import (EventSink, Hit, IndexSettings, NewItem, SearchParams, StoredItem, Where,  # noqa: F401 (re-exported)
-                      space_mismatch, stored_index_type)
+from .backend import (EventSink, Hit, IndexBackend, IndexSettings, NewItem, SearchParams, StoredItem,  # noqa: F401 (re-exported)
+                      Where, stored_index_type)
 from .exact import DeviceSearch
 from .vectors import VectorIndex, ivf_trainable
 
@@ -129,7 +129,7 @@ def _reports_corruption(method: Callable) -> Callable:
     return wrapper
 
 
-class Collection:
+class Collection(IndexBackend):
     def __init__(self, path: Path, *, create: dict[str, str] | None = None,
                  device_search: Callable[[], DeviceSearch] | None = None,
                  settings: IndexSettings | None = None, on_event: EventSink | None = None):
@@ -391,14 +391,6 @@ class Collection:
     @property
     def count(self) -> int:
         return self.vindex.ntotal
-
-    @property
-    def space_id(self) -> str:
-        return self.meta["space_id"]
-
-    def check_space(self, space_id: str) -> None:
-        if space_id != self.space_id:
-            raise space_mismatch(self.name, self.space_id, space_id)
 
     def describe(self) -> dict:
         with self._lock:

@@ -31,8 +31,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import AlreadyExists, FailedPrecondition, InvalidInput, NotFound
-from .backend import (EventSink, Hit, IndexSettings, NewItem, SearchParams, StoredItem, Where, check_index_type,
-                      space_mismatch)
+from .backend import (EventSink, Hit, IndexBackend, IndexSettings, NewItem, SearchParams, StoredItem, Where,
+                      check_index_type)
 from .store import check_name
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def filter_expression(modalities: Iterable[str], where: Where) -> str:
     return " and ".join(parts)
 
 
-class MilvusCollection:
+class MilvusCollection(IndexBackend):
     def __init__(self, client, milvus: str, meta: dict[str, str]):
         self._client, self._milvus, self.meta = client, milvus, meta
         self.name, self.dim, self.index_type = meta["name"], int(meta["dim"]), meta["index_type"]
@@ -78,14 +78,6 @@ class MilvusCollection:
     @property
     def count(self) -> int:
         return int(self._client.query(self._milvus, filter="", output_fields=["count(*)"])[0]["count(*)"])
-
-    @property
-    def space_id(self) -> str:
-        return self.meta["space_id"]
-
-    def check_space(self, space_id: str) -> None:
-        if space_id != self.space_id:
-            raise space_mismatch(self.name, self.space_id, space_id)
 
     def describe(self) -> dict:
         kind, params = INDEXES[self.index_type]
