@@ -10,12 +10,19 @@ kind's ratios, so a background load that comes and goes hits both sides alike:
   (a) server throughput, 32 concurrent single-item clients / the encoder called in-process on batches
       of batch_max_size (text, image, speech);
   (b) batching on / off (a second server with --no-batching), concurrency 32, text and image;
-  (c) SearchBy* throughput at concurrency 32 / in-process embed + index search on batches of
-      batch_max_size. The API has no search-by-vector RPC, so the baseline includes the embedding;
-      the raw index search alone is printed beside it;
+  (c) SearchByVector throughput at concurrency 32 / the raw index search (FAISS, in-process) on
+      batches of batch_max_size, vectors already embedded, over a collection of --vector-items vectors
+      (default 1,000,000: the per-RPC cost of Python gRPC, about 1 ms of CPU on these 2-core machines,
+      outweighs a search over a few thousand vectors at any speed, so a small collection measures gRPC,
+      not the search path); and SearchByText/Image/Speech / in-process embed + index search on the small
+      collection;
   (d) embedded / reference profile encoder speed per modality, in-process, batches of batch_max_size
       (reference = the real architectures with random weights; speed only);
   and p99 / p50 at concurrency 32 per RPC.
+
+Each ratio is the median of --rounds rounds; a round times the concurrency-32 point and then its
+baseline, back to back, so the slow swings of a shared machine's speed (the in-process baseline alone
+varied 2x between runs minutes apart here) fall on both sides of the ratio of that round.
 
     python bench/throughput.py --quick          # a few minutes: fewer requests per point
     python bench/throughput.py                  # the run of record: bench/results/throughput.txt
@@ -53,11 +60,13 @@ from loadgen import LoadResult, channel, run_load  # noqa: E402
 
 READY = re.compile(r"xmodal SERVING on ([\d.]+):(\d+)")
 METRICS = re.compile(r"metrics on :(\d+)/metrics")
-KINDS = ("EmbedText", "EmbedImage", "EmbedSpeech", "SearchByText", "SearchByImage", "SearchBySpeech")
+KINDS = ("EmbedText", "EmbedImage", "EmbedSpeech", "SearchByText", "SearchByImage", "SearchBySpeech", "SearchByVector")
 UNBATCHED_KINDS = ("EmbedText", "EmbedImage")  # (b): speech one request at a time would take minutes
 MODALITIES = ("text", "image", "speech")
 TARGETS = {"a": 0.85, "b": 2.0, "c": 0.8, "spread": 3.0}
 COLLECTION = "bench"
+VECTOR_COLLECTION = "bench-vectors"
+VECTOR_ADD_BATCH = 1024
 TOP_K = 10
 
 
@@ -71,6 +80,16 @@ class Inputs:
     query_images: list[bytes]
     wavs: list[bytes]
     wav_seconds: float
+    vectors: int = 0  # items of VECTOR_COLLECTION (random unit vectors; exact search costs the same for any)
+    query_vectors: np.ndarray | None = None
+
+
+def unit_vectors(n: int, dim: int, seed: int, chunk: int = 100_000):
+    """``n`` random unit float32 rows, made ``chunk`` at a time (1M x 384 is 1.5 GB)."""
+    rng = np.random.default_rng(seed)
+    for i in range(0, n, chunk):
+        x = rng.standard_normal((min(chunk, n - i), dim), dtype=np.float32)
+        yield x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def sentences(n: int, seed: int) -> list[str]:
@@ -113,9 +132,10 @@ def speech(work: Path) -> tuple[list[bytes], float]:
     return [p.read_bytes() for p in clips], float(np.mean([sf.info(str(p)).duration for p in clips]))
 
 
-def make_inputs(work: Path, n_texts: int, n_images: int) -> Inputs:
+def make_inputs(work: Path, n_texts: int, n_images: int, n_vectors: int, dim: int = 384) -> Inputs:
     wavs, seconds = speech(work)
-    return Inputs(sentences(n_texts, 0), sentences(256, 1), pngs(n_images, 2), pngs(32, 3), wavs, seconds)
+    return Inputs(sentences(n_texts, 0), sentences(256, 1), pngs(n_images, 2), pngs(32, 3), wavs, seconds,
+                  n_vectors, next(unit_vectors(256, dim, 5)))
 
 
 # -- the server --------------------------------------------------------------------------------------
@@ -168,6 +188,14 @@ def fill_collection(address: str, inputs: Inputs) -> None:
             c.add_items(COLLECTION, [Item.text(f"t{i + j}", t) for j, t in enumerate(inputs.texts[i : i + 64])])
         for i in range(0, len(inputs.images), 16):
             c.add_items(COLLECTION, [Item.image(f"img{i + j}", b) for j, b in enumerate(inputs.images[i : i + 16])])
+        if inputs.vectors:
+            c.create_collection(VECTOR_COLLECTION, index_type="exact")
+            with tqdm(total=inputs.vectors, desc=f"filling {VECTOR_COLLECTION}", unit="vector") as bar:
+                for rows in unit_vectors(inputs.vectors, inputs.query_vectors.shape[1], 4):
+                    for i in range(0, len(rows), VECTOR_ADD_BATCH):
+                        n = bar.n
+                        c.add_items(VECTOR_COLLECTION, [Item.vector(f"v{n + j}", v) for j, v in enumerate(rows[i : i + VECTOR_ADD_BATCH])])
+                        bar.update(len(rows[i : i + VECTOR_ADD_BATCH]))
 
 
 def rpc_requests(inputs: Inputs) -> dict[str, tuple[Callable[[Any], Any], list[Any]]]:
@@ -183,6 +211,9 @@ def rpc_requests(inputs: Inputs) -> dict[str, tuple[Callable[[Any], Any], list[A
         "SearchByText": ("search", [search_pb2.SearchByTextRequest(collection=COLLECTION, text=t, options=opts) for t in inputs.queries]),
         "SearchByImage": ("search", [search_pb2.SearchByImageRequest(collection=COLLECTION, image=b, options=opts) for b in inputs.query_images]),
         "SearchBySpeech": ("search", [search_pb2.SearchBySpeechRequest(collection=COLLECTION, audio=a, options=opts) for a in audio]),
+        "SearchByVector": ("search", [search_pb2.SearchByVectorRequest(collection=VECTOR_COLLECTION, options=opts,
+                                      vector=common_pb2.Vector(data=v.astype("<f4").tobytes(), dim=v.size))
+                                      for v in (inputs.query_vectors if inputs.query_vectors is not None else [])]),
     }
 
 
@@ -231,14 +262,28 @@ async def drive(args, inputs: Inputs, on: ServerProcess, off: ServerProcess | No
                 if m is not None:  # connection set-up, lazy init: once per kind, not counted
                     await run_load(m, reqs, concurrency=min(warmup, 32), total=warmup, seconds=600)
             for c in args.concurrency:
-                results_on[(kind, c)] = await point(on, m_on, reqs, kind, c, args)
-                if c == at:
-                    if m_off is not None and off is not None:
-                        results_off[(kind, c)] = await point(off, m_off, reqs, kind, c, args)
-                    base.update(await asyncio.to_thread(baselines.measure, baseline_names(kind)))
+                if c != at:
+                    results_on[(kind, c)] = await point(on, m_on, reqs, kind, c, args)
+                    continue
+                rounds = []
+                for _ in range(args.rounds):
+                    r_on = await point(on, m_on, reqs, kind, c, args)
+                    r_off = await point(off, m_off, reqs, kind, c, args) if m_off is not None and off is not None else None
+                    rounds.append((r_on, r_off, await asyncio.to_thread(baselines.measure, baseline_names(kind))))
+                r_on, _, b = median_round(rounds, baseline_names(kind)[0])
+                results_on[(kind, c)] = r_on
+                base.update(b)
+                if rounds[0][1] is not None:
+                    results_off[(kind, c)] = sorted((r[1] for r in rounds), key=lambda r: r.throughput)[len(rounds) // 2]
     driven = [m for m in MODALITIES if any(k.endswith(m.title()) for k in args.kinds)]
     base.update(await asyncio.to_thread(baselines.measure, [f"{w} {m}" for m in driven for w in ("encoder", "reference")]))
     return results_on, results_off, base
+
+
+def median_round(rounds: list, key: str) -> tuple:
+    """The round whose (server throughput / baseline ``key``) ratio is the median of all rounds."""
+    ranked = sorted(rounds, key=lambda r: ratio(r[0].throughput, r[2].get(key, float("nan"))))
+    return ranked[len(ranked) // 2]
 
 
 def ratio_concurrency(args) -> int:
@@ -247,6 +292,8 @@ def ratio_concurrency(args) -> int:
 
 def baseline_names(kind: str) -> list[str]:
     m = re.sub(r"^(Embed|SearchBy)", "", kind).lower()
+    if kind == "SearchByVector":
+        return ["index search vector"]
     return [f"embed {m}"] if kind.startswith("Embed") else [f"search {m}", "index search"]
 
 
@@ -293,6 +340,9 @@ class Baselines:
             encoders.update({f"reference {m}": enc for m, enc in reference_encoders(data_dir.parent / "reference").items()})
         xq = e.embed_texts(inputs.queries[:batch]).vectors
         self.steps: dict[str, Callable[[int], int]] = {"index search": lambda i: len(coll.search_many(xq, TOP_K))}
+        if inputs.vectors:
+            vcoll, vq = self.service.store.get(VECTOR_COLLECTION), inputs.query_vectors
+            self.steps["index search vector"] = lambda i: len(vcoll.search_many(np.stack(cycle(list(vq), i, batch)), TOP_K))
         for m in MODALITIES:
             xs = lambda i, m=m: cycle(data[m], i, batch)  # noqa: E731
             kw = {"transcribe": True} if m == "speech" else {}
@@ -370,7 +420,7 @@ def report(args, header: list[str], on: dict, off: dict, base: dict[str, float])
                      f"{r.percentile(99):9.1f}  {r.note:<22} {errors}")
     c32 = ratio_concurrency(args)
     b = args.batch_max_size
-    lines += ["", f"ratios at concurrency {c32}, batch_max_size {b} (targets of issue 4)"]
+    lines += ["", f"ratios at concurrency {c32}, batch_max_size {b}, median of {args.rounds} rounds (targets of issue 4)"]
 
     def section(title: str, rows: list[str]) -> None:
         if rows:
@@ -389,9 +439,11 @@ def report(args, header: list[str], on: dict, off: dict, base: dict[str, float])
         f"{verdict(ratio(on[(kind, c)].throughput, r.throughput), TARGETS['b'])}"
         for (kind, c), r in off.items()
     ])
+    section(f"(c) SearchByVector / raw index search (FAISS exact, in-process, batches of {b}) over {args.vector_items:,} "
+            "vectors, vectors already embedded:", vs("SearchByVector", "index search vector", "queries/s", TARGETS["c"]))
     if "index search" in base:
-        section(f"(c) SearchBy* / in-process embed + index search on batches of {b} (the API has no search-by-vector "
-                f"RPC; index search alone: {base['index search']:.0f} queries/s):",
+        section(f"    and SearchBy* / in-process embed + index search on batches of {b}, collection '{COLLECTION}' "
+                f"({args.texts + args.images} items; index search alone there: {base['index search']:.0f} queries/s):",
                 [r for m in ("text", "image", "speech") for r in vs(f"SearchBy{m.title()}", f"search {m}", "queries/s", TARGETS["c"])])
     section(f"(d) embedded / reference encoder speed, in-process, batches of {b} (speech with transcription):", [
         f"    {m:<15} {base[f'encoder {m}']:8.1f} / {base[f'reference {m}']:8.1f} items/s = "
@@ -416,12 +468,17 @@ def main() -> int:
     ap.add_argument("--batch-max-delay-ms", type=float, default=10.0, help="the server's batch_max_delay_ms (default 10, the server's default)")
     ap.add_argument("--texts", type=int, default=400, help="text items in the collection (default 400)")
     ap.add_argument("--images", type=int, default=48, help="image items in the collection (default 48)")
+    ap.add_argument("--vector-items", type=int, default=1_000_000, help="vectors in the SearchByVector collection (default 1,000,000)")
+    ap.add_argument("--rounds", type=int, help="rounds per ratio, the median reported (default 3; quick 1)")
     ap.add_argument("--no-reference", action="store_true", help="skip (d), the reference encoders")
     ap.add_argument("--no-unbatched", action="store_true", help="skip (b), the server with batching off")
     ap.add_argument("--out", type=Path, help="also write the report to this file (e.g. bench/results/throughput.txt)")
     args = ap.parse_args()
     args.requests = args.requests or (200 if args.quick else 2000)
     args.seconds = args.seconds or (4.0 if args.quick else 20.0)
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    if "SearchByVector" not in args.kinds:
+        args.vector_items = 0
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is needed for the speech inputs: apt-get install espeak-ng")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -433,14 +490,16 @@ def main() -> int:
     ]
     work = Path(tempfile.mkdtemp(prefix="xmodal-bench-"))
     try:
-        inputs = make_inputs(work, args.texts, args.images)
+        inputs = make_inputs(work, args.texts, args.images, args.vector_items)
         header.append(f"inputs: {args.texts} texts + {args.images} 96x96 PNGs in collection '{COLLECTION}'; queries: other "
                       f"sentences and PNGs; speech: {len(inputs.wavs)} espeak-ng clips of {inputs.wav_seconds:.1f} s "
-                      f"(default speech mode); top_k {TOP_K}")
+                      f"(default speech mode); {args.vector_items:,} random unit vectors in '{VECTOR_COLLECTION}' (exact "
+                      f"index); top_k {TOP_K}")
         header.append(f"server: xmodal serve as a subprocess on 127.0.0.1 (batch_max_size {args.batch_max_size}, "
                       f"batch_max_delay_ms {args.batch_max_delay_ms:g}); each point: up to {args.requests} requests or "
                       f"{args.seconds:g} s of sending, closed loop, single-item requests")
-        flags = ["--batch-max-size", str(args.batch_max_size), "--batch-max-delay-ms", str(args.batch_max_delay_ms)]
+        flags = ["--batch-max-size", str(args.batch_max_size), "--batch-max-delay-ms", str(args.batch_max_delay_ms),
+                 "--max-batch", str(VECTOR_ADD_BATCH)]  # items per AddItems: filling 1M vectors 64 at a time is slow
         servers: list[ServerProcess] = []
         try:
             on = ServerProcess(work / "data", flags)

@@ -27,7 +27,7 @@ from grpc_reflection.v1alpha import reflection
 
 from . import tls
 from .api.auth import AuthInterceptor, load_tokens
-from .api.interceptors import ObservabilityInterceptor
+from .api.interceptors import ObservedServer
 from .api.servicers import add_all
 from .config import Config
 from .index import exact
@@ -117,21 +117,19 @@ class App:
         tokens = load_tokens(cfg.auth_tokens_file) if cfg.auth_tokens_file else None
         if cfg.otel_endpoint or self._span_exporter is not None:
             self.tracing = start_tracing(cfg.otel_endpoint, self._span_exporter)
-        # Outermost first: a call refused by the token check still gets a request id, a span and a log line.
-        interceptors: list[grpc.aio.ServerInterceptor] = [
-            ObservabilityInterceptor(self.tracing.tracer if self.tracing is not None else None)
-        ]
-        if tokens is not None:
-            interceptors.append(AuthInterceptor(tokens, self.metrics))
+        # Request ids and spans wrap each handler once, at registration (ObservedServer); the token check is
+        # the only interceptor, and its refusals are wrapped the same way, so they get ids and spans too.
+        tracer = self.tracing.tracer if self.tracing is not None else None
         mb = cfg.max_message_mb * 2**20
         self._server = grpc.aio.server(
-            interceptors=interceptors,
+            interceptors=[AuthInterceptor(tokens, self.metrics, tracer)] if tokens is not None else [],
             options=[("grpc.max_receive_message_length", mb), ("grpc.max_send_message_length", mb)],
         )
+        observed = ObservedServer(self._server, tracer)
         self.device = resolve_device(self.config.device)
         backend = index_backend_name(self.device, self.config.cuda_dtype)
-        self._names = add_all(self._server, lambda: self.service, backend, self.device, self.metrics)
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        self._names = add_all(observed, lambda: self.service, backend, self.device, self.metrics)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, observed)
         reflection.enable_server_reflection(
             [*self._names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             self._server,

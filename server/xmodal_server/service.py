@@ -409,16 +409,24 @@ class Service:
     # -- search ------------------------------------------------------------------------------------
     async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str],
                      speech: SpeechOptions | None = None, where: Sequence[tuple[str, Sequence[str]]] = (),
-                     params: SearchParams | None = None) -> tuple[list[Hit], Embedded, Timing]:
-        """``where``: metadata conditions, ANDed, each (key, accepted values)."""
+                     params: SearchParams | None = None, vector_space: str = "") -> tuple[list[Hit], Embedded, Timing]:
+        """``where``: metadata conditions, ANDed, each (key, accepted values). ``kind`` VECTOR: ``query`` is a
+        float32 vector already in the shared space (nothing is decoded or embedded); ``vector_space``, when
+        given, is the space it was made in and must be the collection's."""
         coll = self.store.get(collection)
         coll.check_space(self.embedder.space_id)
+        if vector_space and vector_space != coll.space_id:
+            raise FailedPrecondition(f"the query vector was made in space {vector_space!r} but collection "
+                                     f"{collection!r} is in {coll.space_id!r}; embed the query with this server")
         self.check_top_k(top_k)
         where = check_where(where)
         params = check_search_params(params or SearchParams())
         clock = _Clock()
-        decoded = await self._decode(clock, kind, [query], ["query"])
-        out = await self._embed(clock, kind, decoded, speech)
+        if kind == VECTOR:
+            out = Embedded(self.check_vector(query, self.embedder.shared_dim, "vector")[None])
+        else:
+            decoded = await self._decode(clock, kind, [query], ["query"])
+            out = await self._embed(clock, kind, decoded, speech)
         # Same collection, filters and parameters: one index call for the batch, each request cut to its top_k.
         key = (coll, tuple(sorted(set(modalities))), where, params)
         [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], top_k)], key))

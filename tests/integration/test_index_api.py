@@ -72,6 +72,49 @@ def test_every_search_rpc_takes_the_filter(client, catalog, speech_wav):
         assert len(result.hits) == 3 and {h.metadata["lang"] for h in result.hits} == {"fr"}
 
 
+def test_search_by_vector_is_the_exact_top_k_of_the_given_vector(client, catalog):
+    """SearchByVector embeds nothing: a query vector from EmbedText finds what SearchByText finds, a stored
+    item's vector finds that item first, and filters apply as in every other search."""
+    name, truth = catalog
+    query = "how do I reset my router password"
+    emb = client.embed_text([query])
+    q = emb.vectors[0]
+    by_vector = client.search_vector(name, q, top_k=5, space_id=emb.space_id)
+    assert [h.id for h in by_vector.hits] == [h.id for h in client.search_text(name, query, top_k=5).hits]
+    assert [h.id for h in by_vector.hits] == brute_force(truth, q, 5, {})
+    assert by_vector.timing["model_ms"] == 0.0 and by_vector.space_id == emb.space_id
+    # Not normalised by the caller: the server normalises, cosine scores stay in [-1, 1].
+    scaled = client.search_vector(name, 7.5 * q, top_k=5, where={"lang": "de"})
+    assert [h.id for h in scaled.hits] == brute_force(truth, q, 5, {"lang": "de"})
+    assert all(-1.0001 <= h.score <= 1.0001 for h in scaled.hits)
+    like = client.search_like(name, "d7", top_k=3)
+    assert "d7" not in [h.id for h in like.hits] and len(like.hits) == 3
+    assert [h.id for h in like.hits] == brute_force(truth, truth["d7"][0], 4, {})[1:]
+
+
+@pytest.mark.parametrize("vector, phrase", [
+    (np.ones(7, np.float32), "vector: vector has 7 values, the space has dim 384"),
+    (np.full(384, np.nan, np.float32), "vector: vector contains NaN or infinite values"),
+    (np.zeros(384, np.float32), "vector: vector has zero norm"),
+])
+def test_search_by_vector_rejects_bad_vectors(client, catalog, vector, phrase):
+    code, details = code_of(lambda: client.search_vector(catalog[0], vector))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and phrase in details, details
+
+
+def test_search_by_vector_checks_bytes_and_space(client, catalog):
+    from xmodal.v1 import common_pb2, search_pb2
+
+    bad = search_pb2.SearchByVectorRequest(collection=catalog[0], vector=common_pb2.Vector(data=b"\0" * 10, dim=384))
+    with pytest.raises(grpc.RpcError) as e:
+        client._search.SearchByVector(bad, timeout=60)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "10 bytes for dim 384" in e.value.details()
+    code, details = code_of(lambda: client.search_vector(catalog[0], np.ones(384), space_id="embedded/another-checkpoint"))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "embedded/another-checkpoint" in details, details
+    assert code_of(lambda: client.search_vector("no-such-collection", np.ones(384)))[0] == grpc.StatusCode.NOT_FOUND
+    assert code_of(lambda: client.search_like(catalog[0], "no-such-item"))[0] == grpc.StatusCode.NOT_FOUND
+
+
 def test_upsert_replaces_and_plain_add_refuses(client):
     name = fresh(client)
     client.add_items(name, [Item.text("a", "the cat sat on the mat", {"v": "1"})])
@@ -189,3 +232,5 @@ def test_cli_index_type_upsert_and_where(server):
     out = json.loads(xmodal("search", name, "--text", "shoes", "--where", "color=red", "--where", "color=green",
                             "--where", "size=43", "--ef-search", "16", "--json"))
     assert [h["id"] for h in out["hits"]] == ["s2"] and out["hits"][0]["text"] == "red trail shoes"
+    like = json.loads(xmodal("search", name, "--like", "s1", "--top-k", "1", "--json"))
+    assert [h["id"] for h in like["hits"]] == ["s2"]

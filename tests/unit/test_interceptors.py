@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from xmodal.v1 import collection_pb2, collection_pb2_grpc, info_pb2, info_pb2_grpc
 from xmodal_server.api.auth import AuthInterceptor, parse_tokens
-from xmodal_server.api.interceptors import ObservabilityInterceptor
+from xmodal_server.api.interceptors import ObservedServer
 from xmodal_server.api.servicers import add_all
 from xmodal_server.errors import InvalidInput
 from xmodal_server.metrics import Metrics
@@ -25,11 +25,11 @@ async def wire():
     tracing = start_tracing("", exporter)
     metrics = Metrics()
     server = grpc.aio.server(interceptors=[
-        ObservabilityInterceptor(tracing.tracer),
-        AuthInterceptor(parse_tokens(f"{READ} read\n{WRITE} write\n"), metrics),
+        AuthInterceptor(parse_tokens(f"{READ} read\n{WRITE} write\n"), metrics, tracing.tracer),
     ])
-    add_all(server, lambda: None, "none", "cpu", metrics)
-    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    observed = ObservedServer(server, tracing.tracer)  # as app.py registers them
+    add_all(observed, lambda: None, "none", "cpu", metrics)
+    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), observed)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")

@@ -30,14 +30,17 @@ EPILOG = """examples:
   xmodal serve --demo                                  # embedded models, demo collections emoji + faq
   xmodal search emoji --text "red apple" --json
   xmodal search faq --speech question.wav
+  xmodal search emoji --like 1f34e                     # more like a stored item
   xmodal collections create products
   xmodal add products --from-dir ./photos              # id = file stem
   xmodal add products --id p1 --text "blue running shoes" --meta brand=acme
 """
 
 
-def _add_query(p: argparse.ArgumentParser) -> None:
+def _add_query(p: argparse.ArgumentParser, like: bool = False) -> None:
     g = p.add_mutually_exclusive_group(required=True)
+    if like:
+        g.add_argument("--like", metavar="ID", help="items most like this stored item, by its vector (itself excluded)")
     g.add_argument("--text", help="a text query")
     g.add_argument("--image", metavar="PATH", help="an image file (JPEG, PNG, WebP, GIF, BMP)")
     g.add_argument("--speech", metavar="PATH", help="an audio file (WAV, FLAC, OGG)")
@@ -118,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="search a collection by text, image or speech")
     search.add_argument("collection")
-    _add_query(search)
+    _add_query(search, like=True)
     search.add_argument("--top-k", type=int, default=10, help="number of hits (default 10)")
     search.add_argument("--modality", action="append", default=[], choices=["text", "image", "speech", "vector"],
                         help="only return items of this modality (repeatable)")
@@ -316,7 +319,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
         return 0
     if cmd == "search":
         knobs = dict(where=_where(args.where), nprobe=args.nprobe, ef_search=args.ef_search)
-        if args.text is not None:
+        if args.like is not None:
+            result = client.search_like(args.collection, args.like, args.top_k, args.modality, **knobs)
+        elif args.text is not None:
             result = client.search_text(args.collection, args.text, args.top_k, args.modality, **knobs)
         elif args.image:
             result = client.search_image(args.collection, args.image, args.top_k, args.modality, **knobs)

@@ -136,6 +136,27 @@ class _Calls:
                                                speech_options=M.speech_options(mode, direct_weight))
         return self._call(self._search.SearchBySpeech, req, M.search_result)
 
+    def search_vector(self, collection: str, vector: Sequence[float], top_k: int = 10, modalities: Iterable[str] = (),
+                      space_id: str = "", *, where: M.Where | None = None, nprobe: int = 0,
+                      ef_search: int = 0) -> M.SearchResult:
+        """Nearest items to a vector already in the shared space (an embedding, a stored item's vector, a
+        profile averaged from several). ``space_id``: where the vector came from; the server refuses it
+        with FAILED_PRECONDITION when it is not the collection's space."""
+        req = search_pb2.SearchByVectorRequest(collection=collection, vector=M.pack_vector(vector), space_id=space_id,
+                                               options=M.options(top_k, modalities, where, nprobe, ef_search))
+        return self._call(self._search.SearchByVector, req, M.search_result)
+
+    def search_like(self, collection: str, item_id: str, top_k: int = 10, modalities: Iterable[str] = (), *,
+                    where: M.Where | None = None, nprobe: int = 0, ef_search: int = 0) -> M.SearchResult:
+        """"More like this": the items nearest to a stored item (itself excluded), by its stored vector."""
+        found, missing = self.get_items(collection, [item_id], include_vectors=True)
+        if missing:
+            raise M.XmodalClientError(grpc.StatusCode.NOT_FOUND, f"collection {collection!r} has no item {item_id!r}")
+        result = self.search_vector(collection, found[0]["vector"], top_k + 1, modalities, where=where,
+                                    nprobe=nprobe, ef_search=ef_search)
+        result.hits = [h for h in result.hits if h.id != item_id][:top_k]
+        return result
+
 
 _OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)]
 

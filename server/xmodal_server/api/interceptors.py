@@ -1,12 +1,13 @@
-"""What every unary RPC gets before its servicer runs: a request id and, when tracing is on, a span.
+"""What every unary RPC gets around its servicer: a request id and, when tracing is on, a span.
 
 The request id comes from the caller's ``x-request-id`` metadata (so one id can follow a request
 through a client, a proxy and this server) or is generated; it is set in ``logs.request_id`` for the
 RPC's task, so every log line of that call carries it, and returned as ``x-request-id`` trailing
 metadata, which also reaches a caller whose call failed.
 
-This interceptor is the outermost one, so a call refused by ``auth.AuthInterceptor`` gets an id, a span
-and a log line too. Streaming RPCs (health Watch, reflection) pass through untouched.
+Services are registered through ``ObservedServer``, which wraps their handlers once; ``auth.AuthInterceptor``
+wraps its refusals with ``observe`` too, so a refused call gets an id, a span and a log line as well.
+Streaming RPCs (health Watch, reflection) pass through untouched.
 """
 from __future__ import annotations
 
@@ -49,42 +50,69 @@ def _final_code(context: grpc.aio.ServicerContext, error: BaseException | None) 
     return grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN
 
 
-class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, tracer: Any = None):
-        self.tracer = tracer  # an OpenTelemetry tracer (tracing.Tracing.tracer) or None
+def observe(handler: grpc.RpcMethodHandler | None, method: str, tracer: Any = None) -> grpc.RpcMethodHandler | None:
+    """``handler`` with a request id, a log line and (``tracer``: an OpenTelemetry tracer) a span around each
+    call; streaming handlers are returned as they are."""
+    if handler is None or handler.request_streaming or handler.response_streaming:
+        return handler
+    inner = handler.unary_unary
 
-    async def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
-        handler = await continuation(details)
-        if handler is None or handler.request_streaming or handler.response_streaming:
-            return handler
-        inner, method, metadata, tracer = handler.unary_unary, details.method, details.invocation_metadata, self.tracer
+    async def observed(request, context: grpc.aio.ServicerContext):
+        metadata = context.invocation_metadata()
+        rid = incoming_request_id(metadata)
+        reset = request_id.set(rid)
+        context.set_trailing_metadata(((REQUEST_ID, rid),))
+        t0 = time.perf_counter()
+        error: BaseException | None = None
+        code = grpc.StatusCode.UNKNOWN
+        span_cm = _server_span(tracer, method, metadata, rid) if tracer is not None else nullcontext()
+        try:
+            with span_cm as span:
+                try:
+                    return await inner(request, context)
+                except BaseException as e:  # AbortError, CancelledError: re-raised below
+                    error = e
+                    raise
+                finally:
+                    code = _final_code(context, error)
+                    if span is not None:
+                        _finish_span(span, code)
+        finally:
+            log.debug("%s %s %.1f ms", method, code.name, (time.perf_counter() - t0) * 1e3)
+            request_id.reset(reset)
 
-        async def observed(request, context: grpc.aio.ServicerContext):
-            rid = incoming_request_id(metadata)
-            reset = request_id.set(rid)
-            context.set_trailing_metadata(((REQUEST_ID, rid),))
-            t0 = time.perf_counter()
-            error: BaseException | None = None
-            code = grpc.StatusCode.UNKNOWN
-            span_cm = _server_span(tracer, method, metadata, rid) if tracer is not None else nullcontext()
-            try:
-                with span_cm as span:
-                    try:
-                        return await inner(request, context)
-                    except BaseException as e:  # AbortError, CancelledError: re-raised below
-                        error = e
-                        raise
-                    finally:
-                        code = _final_code(context, error)
-                        if span is not None:
-                            _finish_span(span, code)
-            finally:
-                log.debug("%s %s %.1f ms", method, code.name, (time.perf_counter() - t0) * 1e3)
-                request_id.reset(reset)
+    return grpc.unary_unary_rpc_method_handler(
+        observed, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+    )
 
-        return grpc.unary_unary_rpc_method_handler(
-            observed, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
-        )
+
+class ObservedServer:
+    """Register services through this view of a ``grpc.aio.Server`` and each unary handler is wrapped by
+    ``observe`` once, at registration, where a ``grpc.aio.ServerInterceptor`` re-runs ``intercept_service``
+    and builds a new handler on every call. (Measured with GetInfo at concurrency 32 on 2 cores, the two
+    are within the run-to-run noise of about 10%: this keeps the per-call path short, it is not a speed-up
+    to count on.)"""
+
+    def __init__(self, server: grpc.aio.Server, tracer: Any = None):
+        self.server, self.tracer = server, tracer
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.server.add_registered_method_handlers(
+            service, {name: observe(h, f"/{service}/{name}", self.tracer) for name, h in handlers.items()})
+
+    def add_generic_rpc_handlers(self, generic_handlers) -> None:
+        self.server.add_generic_rpc_handlers(tuple(_ObservedGeneric(g, self.tracer) for g in generic_handlers))
+
+
+class _ObservedGeneric(grpc.GenericRpcHandler):
+    def __init__(self, inner: grpc.GenericRpcHandler, tracer: Any):
+        self.inner, self.tracer = inner, tracer
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    def service(self, details: grpc.HandlerCallDetails):
+        if details.method not in self._wrapped:  # a fixed set of methods: wrapped once each
+            self._wrapped[details.method] = observe(self.inner.service(details), details.method, self.tracer)
+        return self._wrapped[details.method]
 
 
 def _server_span(tracer: Any, method: str, metadata, rid: str):

@@ -169,12 +169,13 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         self.get = get
         self.metrics = metrics
 
-    async def _search(self, request, kind: str, query, speech=None):
+    async def _search(self, request, kind: str, query, speech=None, vector_space: str = ""):
         s = _require(self.get)
         opts = request.options
         hits, out, timing = await s.search(
             request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech,
             where=cv.filter_from_proto(opts.metadata_filter), params=cv.search_params_from_proto(opts),
+            vector_space=vector_space,
         )
         result = search_pb2.SearchResult(
             hits=cv.hits_to_proto(hits), space_id=s.embedder.space_id, timing=cv.timing_to_proto(timing)
@@ -196,6 +197,12 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         speech = cv.speech_options_from_proto(request.speech_options)
         result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech)
         return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0])
+
+    @grpc_errors
+    async def SearchByVector(self, request, context):
+        vector = cv.vector_from_proto(request.vector, "vector")
+        result, _ = await self._search(request, VECTOR, vector, vector_space=request.space_id)
+        return search_pb2.SearchByVectorResponse(result=result)
 
 
 class InfoServicer(info_pb2_grpc.InfoServiceServicer, MeasuredServicer):

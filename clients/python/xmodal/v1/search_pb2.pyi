@@ -113,3 +113,21 @@ class SearchBySpeechResponse(_message.Message):
     result: SearchResult
     transcript: str
     def __init__(self, result: _Optional[_Union[SearchResult, _Mapping]] = ..., transcript: _Optional[str] = ...) -> None: ...
+
+class SearchByVectorRequest(_message.Message):
+    __slots__ = ("collection", "vector", "options", "space_id")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    SPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    vector: _common_pb2.Vector
+    options: SearchOptions
+    space_id: str
+    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Union[_common_pb2.Vector, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., space_id: _Optional[str] = ...) -> None: ...
+
+class SearchByVectorResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: SearchResult
+    def __init__(self, result: _Optional[_Union[SearchResult, _Mapping]] = ...) -> None: ...

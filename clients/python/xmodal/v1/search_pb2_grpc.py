@@ -50,6 +50,11 @@ class SearchServiceStub:
                 request_serializer=xmodal_dot_v1_dot_search__pb2.SearchBySpeechRequest.SerializeToString,
                 response_deserializer=xmodal_dot_v1_dot_search__pb2.SearchBySpeechResponse.FromString,
                 _registered_method=True)
+        self.SearchByVector = channel.unary_unary(
+                '/xmodal.v1.SearchService/SearchByVector',
+                request_serializer=xmodal_dot_v1_dot_search__pb2.SearchByVectorRequest.SerializeToString,
+                response_deserializer=xmodal_dot_v1_dot_search__pb2.SearchByVectorResponse.FromString,
+                _registered_method=True)
 
 
 class SearchServiceServicer:
@@ -75,6 +80,15 @@ class SearchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchByVector(self, request, context):
+        """A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+        (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+        averaged from liked items. Nothing is embedded, so this measures the index path alone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +106,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.SearchBySpeech,
                     request_deserializer=xmodal_dot_v1_dot_search__pb2.SearchBySpeechRequest.FromString,
                     response_serializer=xmodal_dot_v1_dot_search__pb2.SearchBySpeechResponse.SerializeToString,
+            ),
+            'SearchByVector': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchByVector,
+                    request_deserializer=xmodal_dot_v1_dot_search__pb2.SearchByVectorRequest.FromString,
+                    response_serializer=xmodal_dot_v1_dot_search__pb2.SearchByVectorResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +195,33 @@ class SearchService:
             '/xmodal.v1.SearchService/SearchBySpeech',
             xmodal_dot_v1_dot_search__pb2.SearchBySpeechRequest.SerializeToString,
             xmodal_dot_v1_dot_search__pb2.SearchBySpeechResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchByVector(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xmodal.v1.SearchService/SearchByVector',
+            xmodal_dot_v1_dot_search__pb2.SearchByVectorRequest.SerializeToString,
+            xmodal_dot_v1_dot_search__pb2.SearchByVectorResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,6 +26,7 @@ static const char* SearchService_method_names[] = {
   "/xmodal.v1.SearchService/SearchByText",
   "/xmodal.v1.SearchService/SearchByImage",
   "/xmodal.v1.SearchService/SearchBySpeech",
+  "/xmodal.v1.SearchService/SearchByVector",
 };
 
 std::unique_ptr< SearchService::Stub> SearchService::NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options) {
@@ -38,6 +39,7 @@ SearchService::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& chan
   : channel_(channel), rpcmethod_SearchByText_(SearchService_method_names[0], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_SearchByImage_(SearchService_method_names[1], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_SearchBySpeech_(SearchService_method_names[2], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_SearchByVector_(SearchService_method_names[3], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status SearchService::Stub::SearchByText(::grpc::ClientContext* context, const ::xmodal::v1::SearchByTextRequest& request, ::xmodal::v1::SearchByTextResponse* response) {
@@ -109,6 +111,29 @@ void SearchService::Stub::async::SearchBySpeech(::grpc::ClientContext* context, 
   return result;
 }
 
+::grpc::Status SearchService::Stub::SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::xmodal::v1::SearchByVectorResponse* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::xmodal::v1::SearchByVectorRequest, ::xmodal::v1::SearchByVectorResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_SearchByVector_, context, request, response);
+}
+
+void SearchService::Stub::async::SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::xmodal::v1::SearchByVectorRequest, ::xmodal::v1::SearchByVectorResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_SearchByVector_, context, request, response, std::move(f));
+}
+
+void SearchService::Stub::async::SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_SearchByVector_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByVectorResponse>* SearchService::Stub::PrepareAsyncSearchByVectorRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::xmodal::v1::SearchByVectorResponse, ::xmodal::v1::SearchByVectorRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_SearchByVector_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByVectorResponse>* SearchService::Stub::AsyncSearchByVectorRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncSearchByVectorRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
 SearchService::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       SearchService_method_names[0],
@@ -140,6 +165,16 @@ SearchService::Service::Service() {
              ::xmodal::v1::SearchBySpeechResponse* resp) {
                return service->SearchBySpeech(ctx, req, resp);
              }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      SearchService_method_names[3],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< SearchService::Service, ::xmodal::v1::SearchByVectorRequest, ::xmodal::v1::SearchByVectorResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](SearchService::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::xmodal::v1::SearchByVectorRequest* req,
+             ::xmodal::v1::SearchByVectorResponse* resp) {
+               return service->SearchByVector(ctx, req, resp);
+             }, this)));
 }
 
 SearchService::Service::~Service() {
@@ -160,6 +195,13 @@ SearchService::Service::~Service() {
 }
 
 ::grpc::Status SearchService::Service::SearchBySpeech(::grpc::ServerContext* context, const ::xmodal::v1::SearchBySpeechRequest* request, ::xmodal::v1::SearchBySpeechResponse* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status SearchService::Service::SearchByVector(::grpc::ServerContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response) {
   (void) context;
   (void) request;
   (void) response;

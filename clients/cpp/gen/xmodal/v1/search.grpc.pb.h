@@ -59,6 +59,16 @@ class SearchService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchBySpeechResponse>> PrepareAsyncSearchBySpeech(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchBySpeechResponse>>(PrepareAsyncSearchBySpeechRaw(context, request, cq));
     }
+    // A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+    // (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+    // averaged from liked items. Nothing is embedded, so this measures the index path alone.
+    virtual ::grpc::Status SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::xmodal::v1::SearchByVectorResponse* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchByVectorResponse>> AsyncSearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchByVectorResponse>>(AsyncSearchByVectorRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchByVectorResponse>> PrepareAsyncSearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchByVectorResponse>>(PrepareAsyncSearchByVectorRaw(context, request, cq));
+    }
     class async_interface {
      public:
       virtual ~async_interface() {}
@@ -69,6 +79,11 @@ class SearchService final {
       // A whole utterance (e.g. a spoken question) against the collection.
       virtual void SearchBySpeech(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest* request, ::xmodal::v1::SearchBySpeechResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void SearchBySpeech(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest* request, ::xmodal::v1::SearchBySpeechResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+      // (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+      // averaged from liked items. Nothing is embedded, so this measures the index path alone.
+      virtual void SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
     };
     typedef class async_interface experimental_async_interface;
     virtual class async_interface* async() { return nullptr; }
@@ -80,6 +95,8 @@ class SearchService final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchByImageResponse>* PrepareAsyncSearchByImageRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchByImageRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchBySpeechResponse>* AsyncSearchBySpeechRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchBySpeechResponse>* PrepareAsyncSearchBySpeechRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchByVectorResponse>* AsyncSearchByVectorRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::xmodal::v1::SearchByVectorResponse>* PrepareAsyncSearchByVectorRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) = 0;
   };
   class Stub final : public StubInterface {
    public:
@@ -105,6 +122,13 @@ class SearchService final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchBySpeechResponse>> PrepareAsyncSearchBySpeech(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchBySpeechResponse>>(PrepareAsyncSearchBySpeechRaw(context, request, cq));
     }
+    ::grpc::Status SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::xmodal::v1::SearchByVectorResponse* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByVectorResponse>> AsyncSearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByVectorResponse>>(AsyncSearchByVectorRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByVectorResponse>> PrepareAsyncSearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByVectorResponse>>(PrepareAsyncSearchByVectorRaw(context, request, cq));
+    }
     class async final :
       public StubInterface::async_interface {
      public:
@@ -114,6 +138,8 @@ class SearchService final {
       void SearchByImage(::grpc::ClientContext* context, const ::xmodal::v1::SearchByImageRequest* request, ::xmodal::v1::SearchByImageResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void SearchBySpeech(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest* request, ::xmodal::v1::SearchBySpeechResponse* response, std::function<void(::grpc::Status)>) override;
       void SearchBySpeech(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest* request, ::xmodal::v1::SearchBySpeechResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response, std::function<void(::grpc::Status)>) override;
+      void SearchByVector(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
      private:
       friend class Stub;
       explicit async(Stub* stub): stub_(stub) { }
@@ -131,9 +157,12 @@ class SearchService final {
     ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByImageResponse>* PrepareAsyncSearchByImageRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchByImageRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchBySpeechResponse>* AsyncSearchBySpeechRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchBySpeechResponse>* PrepareAsyncSearchBySpeechRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchBySpeechRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByVectorResponse>* AsyncSearchByVectorRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::xmodal::v1::SearchByVectorResponse>* PrepareAsyncSearchByVectorRaw(::grpc::ClientContext* context, const ::xmodal::v1::SearchByVectorRequest& request, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_SearchByText_;
     const ::grpc::internal::RpcMethod rpcmethod_SearchByImage_;
     const ::grpc::internal::RpcMethod rpcmethod_SearchBySpeech_;
+    const ::grpc::internal::RpcMethod rpcmethod_SearchByVector_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
 
@@ -145,6 +174,10 @@ class SearchService final {
     virtual ::grpc::Status SearchByImage(::grpc::ServerContext* context, const ::xmodal::v1::SearchByImageRequest* request, ::xmodal::v1::SearchByImageResponse* response);
     // A whole utterance (e.g. a spoken question) against the collection.
     virtual ::grpc::Status SearchBySpeech(::grpc::ServerContext* context, const ::xmodal::v1::SearchBySpeechRequest* request, ::xmodal::v1::SearchBySpeechResponse* response);
+    // A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+    // (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+    // averaged from liked items. Nothing is embedded, so this measures the index path alone.
+    virtual ::grpc::Status SearchByVector(::grpc::ServerContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response);
   };
   template <class BaseClass>
   class WithAsyncMethod_SearchByText : public BaseClass {
@@ -206,7 +239,27 @@ class SearchService final {
       ::grpc::Service::RequestAsyncUnary(2, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_SearchByText<WithAsyncMethod_SearchByImage<WithAsyncMethod_SearchBySpeech<Service > > > AsyncService;
+  template <class BaseClass>
+  class WithAsyncMethod_SearchByVector : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_SearchByVector() {
+      ::grpc::Service::MarkMethodAsync(3);
+    }
+    ~WithAsyncMethod_SearchByVector() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SearchByVector(::grpc::ServerContext* /*context*/, const ::xmodal::v1::SearchByVectorRequest* /*request*/, ::xmodal::v1::SearchByVectorResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestSearchByVector(::grpc::ServerContext* context, ::xmodal::v1::SearchByVectorRequest* request, ::grpc::ServerAsyncResponseWriter< ::xmodal::v1::SearchByVectorResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(3, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  typedef WithAsyncMethod_SearchByText<WithAsyncMethod_SearchByImage<WithAsyncMethod_SearchBySpeech<WithAsyncMethod_SearchByVector<Service > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_SearchByText : public BaseClass {
    private:
@@ -288,7 +341,34 @@ class SearchService final {
     virtual ::grpc::ServerUnaryReactor* SearchBySpeech(
       ::grpc::CallbackServerContext* /*context*/, const ::xmodal::v1::SearchBySpeechRequest* /*request*/, ::xmodal::v1::SearchBySpeechResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_SearchByText<WithCallbackMethod_SearchByImage<WithCallbackMethod_SearchBySpeech<Service > > > CallbackService;
+  template <class BaseClass>
+  class WithCallbackMethod_SearchByVector : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_SearchByVector() {
+      ::grpc::Service::MarkMethodCallback(3,
+          new ::grpc::internal::CallbackUnaryHandler< ::xmodal::v1::SearchByVectorRequest, ::xmodal::v1::SearchByVectorResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::xmodal::v1::SearchByVectorRequest* request, ::xmodal::v1::SearchByVectorResponse* response) { return this->SearchByVector(context, request, response); }));}
+    void SetMessageAllocatorFor_SearchByVector(
+        ::grpc::MessageAllocator< ::xmodal::v1::SearchByVectorRequest, ::xmodal::v1::SearchByVectorResponse>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(3);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::xmodal::v1::SearchByVectorRequest, ::xmodal::v1::SearchByVectorResponse>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_SearchByVector() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SearchByVector(::grpc::ServerContext* /*context*/, const ::xmodal::v1::SearchByVectorRequest* /*request*/, ::xmodal::v1::SearchByVectorResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* SearchByVector(
+      ::grpc::CallbackServerContext* /*context*/, const ::xmodal::v1::SearchByVectorRequest* /*request*/, ::xmodal::v1::SearchByVectorResponse* /*response*/)  { return nullptr; }
+  };
+  typedef WithCallbackMethod_SearchByText<WithCallbackMethod_SearchByImage<WithCallbackMethod_SearchBySpeech<WithCallbackMethod_SearchByVector<Service > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_SearchByText : public BaseClass {
@@ -337,6 +417,23 @@ class SearchService final {
     }
     // disable synchronous version of this method
     ::grpc::Status SearchBySpeech(::grpc::ServerContext* /*context*/, const ::xmodal::v1::SearchBySpeechRequest* /*request*/, ::xmodal::v1::SearchBySpeechResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_SearchByVector : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_SearchByVector() {
+      ::grpc::Service::MarkMethodGeneric(3);
+    }
+    ~WithGenericMethod_SearchByVector() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SearchByVector(::grpc::ServerContext* /*context*/, const ::xmodal::v1::SearchByVectorRequest* /*request*/, ::xmodal::v1::SearchByVectorResponse* /*response*/) override {
       abort();
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
@@ -399,6 +496,26 @@ class SearchService final {
     }
     void RequestSearchBySpeech(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
       ::grpc::Service::RequestAsyncUnary(2, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_SearchByVector : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_SearchByVector() {
+      ::grpc::Service::MarkMethodRaw(3);
+    }
+    ~WithRawMethod_SearchByVector() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SearchByVector(::grpc::ServerContext* /*context*/, const ::xmodal::v1::SearchByVectorRequest* /*request*/, ::xmodal::v1::SearchByVectorResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestSearchByVector(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(3, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -465,6 +582,28 @@ class SearchService final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     virtual ::grpc::ServerUnaryReactor* SearchBySpeech(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_SearchByVector : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_SearchByVector() {
+      ::grpc::Service::MarkMethodRawCallback(3,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->SearchByVector(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_SearchByVector() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SearchByVector(::grpc::ServerContext* /*context*/, const ::xmodal::v1::SearchByVectorRequest* /*request*/, ::xmodal::v1::SearchByVectorResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* SearchByVector(
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
@@ -548,9 +687,36 @@ class SearchService final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedSearchBySpeech(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::xmodal::v1::SearchBySpeechRequest,::xmodal::v1::SearchBySpeechResponse>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_SearchByText<WithStreamedUnaryMethod_SearchByImage<WithStreamedUnaryMethod_SearchBySpeech<Service > > > StreamedUnaryService;
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_SearchByVector : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_SearchByVector() {
+      ::grpc::Service::MarkMethodStreamed(3,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::xmodal::v1::SearchByVectorRequest, ::xmodal::v1::SearchByVectorResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::xmodal::v1::SearchByVectorRequest, ::xmodal::v1::SearchByVectorResponse>* streamer) {
+                       return this->StreamedSearchByVector(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_SearchByVector() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status SearchByVector(::grpc::ServerContext* /*context*/, const ::xmodal::v1::SearchByVectorRequest* /*request*/, ::xmodal::v1::SearchByVectorResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedSearchByVector(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::xmodal::v1::SearchByVectorRequest,::xmodal::v1::SearchByVectorResponse>* server_unary_streamer) = 0;
+  };
+  typedef WithStreamedUnaryMethod_SearchByText<WithStreamedUnaryMethod_SearchByImage<WithStreamedUnaryMethod_SearchBySpeech<WithStreamedUnaryMethod_SearchByVector<Service > > > > StreamedUnaryService;
   typedef Service SplitStreamedService;
-  typedef WithStreamedUnaryMethod_SearchByText<WithStreamedUnaryMethod_SearchByImage<WithStreamedUnaryMethod_SearchBySpeech<Service > > > StreamedService;
+  typedef WithStreamedUnaryMethod_SearchByText<WithStreamedUnaryMethod_SearchByImage<WithStreamedUnaryMethod_SearchBySpeech<WithStreamedUnaryMethod_SearchByVector<Service > > > > StreamedService;
 };
 
 }  // namespace v1

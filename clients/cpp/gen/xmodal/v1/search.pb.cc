@@ -184,9 +184,38 @@ struct SearchBySpeechResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SearchBySpeechResponseDefaultTypeInternal _SearchBySpeechResponse_default_instance_;
+PROTOBUF_CONSTEXPR SearchByVectorRequest::SearchByVectorRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.collection_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.space_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.vector_)*/nullptr
+  , /*decltype(_impl_.options_)*/nullptr
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct SearchByVectorRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR SearchByVectorRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~SearchByVectorRequestDefaultTypeInternal() {}
+  union {
+    SearchByVectorRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SearchByVectorRequestDefaultTypeInternal _SearchByVectorRequest_default_instance_;
+PROTOBUF_CONSTEXPR SearchByVectorResponse::SearchByVectorResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.result_)*/nullptr
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct SearchByVectorResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR SearchByVectorResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~SearchByVectorResponseDefaultTypeInternal() {}
+  union {
+    SearchByVectorResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SearchByVectorResponseDefaultTypeInternal _SearchByVectorResponse_default_instance_;
 }  // namespace v1
 }  // namespace xmodal
-static ::_pb::Metadata file_level_metadata_xmodal_2fv1_2fsearch_2eproto[11];
+static ::_pb::Metadata file_level_metadata_xmodal_2fv1_2fsearch_2eproto[13];
 static constexpr ::_pb::EnumDescriptor const** file_level_enum_descriptors_xmodal_2fv1_2fsearch_2eproto = nullptr;
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_xmodal_2fv1_2fsearch_2eproto = nullptr;
 
@@ -291,6 +320,23 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _impl_.result_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _impl_.transcript_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByVectorRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByVectorRequest, _impl_.collection_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByVectorRequest, _impl_.vector_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByVectorRequest, _impl_.options_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByVectorRequest, _impl_.space_id_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByVectorResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByVectorResponse, _impl_.result_),
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::xmodal::v1::SearchOptions)},
@@ -304,6 +350,8 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 75, -1, -1, sizeof(::xmodal::v1::SearchByImageResponse)},
   { 82, -1, -1, sizeof(::xmodal::v1::SearchBySpeechRequest)},
   { 92, -1, -1, sizeof(::xmodal::v1::SearchBySpeechResponse)},
+  { 100, -1, -1, sizeof(::xmodal::v1::SearchByVectorRequest)},
+  { 110, -1, -1, sizeof(::xmodal::v1::SearchByVectorResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -318,6 +366,8 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::xmodal::v1::_SearchByImageResponse_default_instance_._instance,
   &::xmodal::v1::_SearchBySpeechRequest_default_instance_._instance,
   &::xmodal::v1::_SearchBySpeechResponse_default_instance_._instance,
+  &::xmodal::v1::_SearchByVectorRequest_default_instance_._instance,
+  &::xmodal::v1::_SearchByVectorResponse_default_instance_._instance,
 };
 
 const char descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) =
@@ -350,23 +400,30 @@ const char descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto[] PROTOBUF_SEC
   "h_options\030\004 \001(\0132\030.xmodal.v1.SpeechOption"
   "s\"U\n\026SearchBySpeechResponse\022\'\n\006result\030\001 "
   "\001(\0132\027.xmodal.v1.SearchResult\022\022\n\ntranscri"
-  "pt\030\002 \001(\t2\213\002\n\rSearchService\022O\n\014SearchByTe"
-  "xt\022\036.xmodal.v1.SearchByTextRequest\032\037.xmo"
-  "dal.v1.SearchByTextResponse\022R\n\rSearchByI"
-  "mage\022\037.xmodal.v1.SearchByImageRequest\032 ."
-  "xmodal.v1.SearchByImageResponse\022U\n\016Searc"
-  "hBySpeech\022 .xmodal.v1.SearchBySpeechRequ"
-  "est\032!.xmodal.v1.SearchBySpeechResponseb\006"
-  "proto3"
+  "pt\030\002 \001(\t\"\213\001\n\025SearchByVectorRequest\022\022\n\nco"
+  "llection\030\001 \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal."
+  "v1.Vector\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.S"
+  "earchOptions\022\020\n\010space_id\030\004 \001(\t\"A\n\026Search"
+  "ByVectorResponse\022\'\n\006result\030\001 \001(\0132\027.xmoda"
+  "l.v1.SearchResult2\342\002\n\rSearchService\022O\n\014S"
+  "earchByText\022\036.xmodal.v1.SearchByTextRequ"
+  "est\032\037.xmodal.v1.SearchByTextResponse\022R\n\r"
+  "SearchByImage\022\037.xmodal.v1.SearchByImageR"
+  "equest\032 .xmodal.v1.SearchByImageResponse"
+  "\022U\n\016SearchBySpeech\022 .xmodal.v1.SearchByS"
+  "peechRequest\032!.xmodal.v1.SearchBySpeechR"
+  "esponse\022U\n\016SearchByVector\022 .xmodal.v1.Se"
+  "archByVectorRequest\032!.xmodal.v1.SearchBy"
+  "VectorResponseb\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps[1] = {
   &::descriptor_table_xmodal_2fv1_2fcommon_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_xmodal_2fv1_2fsearch_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_xmodal_2fv1_2fsearch_2eproto = {
-    false, false, 1446, descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto,
+    false, false, 1742, descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto,
     "xmodal/v1/search.proto",
-    &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once, descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps, 1, 11,
+    &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once, descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps, 1, 13,
     schemas, file_default_instances, TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets,
     file_level_metadata_xmodal_2fv1_2fsearch_2eproto, file_level_enum_descriptors_xmodal_2fv1_2fsearch_2eproto,
     file_level_service_descriptors_xmodal_2fv1_2fsearch_2eproto,
@@ -3223,6 +3280,546 @@ void SearchBySpeechResponse::InternalSwap(SearchBySpeechResponse* other) {
       file_level_metadata_xmodal_2fv1_2fsearch_2eproto[10]);
 }
 
+// ===================================================================
+
+class SearchByVectorRequest::_Internal {
+ public:
+  static const ::xmodal::v1::Vector& vector(const SearchByVectorRequest* msg);
+  static const ::xmodal::v1::SearchOptions& options(const SearchByVectorRequest* msg);
+};
+
+const ::xmodal::v1::Vector&
+SearchByVectorRequest::_Internal::vector(const SearchByVectorRequest* msg) {
+  return *msg->_impl_.vector_;
+}
+const ::xmodal::v1::SearchOptions&
+SearchByVectorRequest::_Internal::options(const SearchByVectorRequest* msg) {
+  return *msg->_impl_.options_;
+}
+void SearchByVectorRequest::clear_vector() {
+  if (GetArenaForAllocation() == nullptr && _impl_.vector_ != nullptr) {
+    delete _impl_.vector_;
+  }
+  _impl_.vector_ = nullptr;
+}
+SearchByVectorRequest::SearchByVectorRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:xmodal.v1.SearchByVectorRequest)
+}
+SearchByVectorRequest::SearchByVectorRequest(const SearchByVectorRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  SearchByVectorRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.collection_){}
+    , decltype(_impl_.space_id_){}
+    , decltype(_impl_.vector_){nullptr}
+    , decltype(_impl_.options_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.collection_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.collection_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_collection().empty()) {
+    _this->_impl_.collection_.Set(from._internal_collection(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.space_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.space_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_space_id().empty()) {
+    _this->_impl_.space_id_.Set(from._internal_space_id(), 
+      _this->GetArenaForAllocation());
+  }
+  if (from._internal_has_vector()) {
+    _this->_impl_.vector_ = new ::xmodal::v1::Vector(*from._impl_.vector_);
+  }
+  if (from._internal_has_options()) {
+    _this->_impl_.options_ = new ::xmodal::v1::SearchOptions(*from._impl_.options_);
+  }
+  // @@protoc_insertion_point(copy_constructor:xmodal.v1.SearchByVectorRequest)
+}
+
+inline void SearchByVectorRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.collection_){}
+    , decltype(_impl_.space_id_){}
+    , decltype(_impl_.vector_){nullptr}
+    , decltype(_impl_.options_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.collection_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.collection_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.space_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.space_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+SearchByVectorRequest::~SearchByVectorRequest() {
+  // @@protoc_insertion_point(destructor:xmodal.v1.SearchByVectorRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void SearchByVectorRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.collection_.Destroy();
+  _impl_.space_id_.Destroy();
+  if (this != internal_default_instance()) delete _impl_.vector_;
+  if (this != internal_default_instance()) delete _impl_.options_;
+}
+
+void SearchByVectorRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void SearchByVectorRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:xmodal.v1.SearchByVectorRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.collection_.ClearToEmpty();
+  _impl_.space_id_.ClearToEmpty();
+  if (GetArenaForAllocation() == nullptr && _impl_.vector_ != nullptr) {
+    delete _impl_.vector_;
+  }
+  _impl_.vector_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.options_ != nullptr) {
+    delete _impl_.options_;
+  }
+  _impl_.options_ = nullptr;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* SearchByVectorRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string collection = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_collection();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "xmodal.v1.SearchByVectorRequest.collection"));
+        } else
+          goto handle_unusual;
+        continue;
+      // .xmodal.v1.Vector vector = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          ptr = ctx->ParseMessage(_internal_mutable_vector(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .xmodal.v1.SearchOptions options = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          ptr = ctx->ParseMessage(_internal_mutable_options(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string space_id = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
+          auto str = _internal_mutable_space_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "xmodal.v1.SearchByVectorRequest.space_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* SearchByVectorRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:xmodal.v1.SearchByVectorRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string collection = 1;
+  if (!this->_internal_collection().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_collection().data(), static_cast<int>(this->_internal_collection().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "xmodal.v1.SearchByVectorRequest.collection");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_collection(), target);
+  }
+
+  // .xmodal.v1.Vector vector = 2;
+  if (this->_internal_has_vector()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(2, _Internal::vector(this),
+        _Internal::vector(this).GetCachedSize(), target, stream);
+  }
+
+  // .xmodal.v1.SearchOptions options = 3;
+  if (this->_internal_has_options()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(3, _Internal::options(this),
+        _Internal::options(this).GetCachedSize(), target, stream);
+  }
+
+  // string space_id = 4;
+  if (!this->_internal_space_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_space_id().data(), static_cast<int>(this->_internal_space_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "xmodal.v1.SearchByVectorRequest.space_id");
+    target = stream->WriteStringMaybeAliased(
+        4, this->_internal_space_id(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:xmodal.v1.SearchByVectorRequest)
+  return target;
+}
+
+size_t SearchByVectorRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:xmodal.v1.SearchByVectorRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string collection = 1;
+  if (!this->_internal_collection().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_collection());
+  }
+
+  // string space_id = 4;
+  if (!this->_internal_space_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_space_id());
+  }
+
+  // .xmodal.v1.Vector vector = 2;
+  if (this->_internal_has_vector()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.vector_);
+  }
+
+  // .xmodal.v1.SearchOptions options = 3;
+  if (this->_internal_has_options()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.options_);
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData SearchByVectorRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    SearchByVectorRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*SearchByVectorRequest::GetClassData() const { return &_class_data_; }
+
+
+void SearchByVectorRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<SearchByVectorRequest*>(&to_msg);
+  auto& from = static_cast<const SearchByVectorRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:xmodal.v1.SearchByVectorRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_collection().empty()) {
+    _this->_internal_set_collection(from._internal_collection());
+  }
+  if (!from._internal_space_id().empty()) {
+    _this->_internal_set_space_id(from._internal_space_id());
+  }
+  if (from._internal_has_vector()) {
+    _this->_internal_mutable_vector()->::xmodal::v1::Vector::MergeFrom(
+        from._internal_vector());
+  }
+  if (from._internal_has_options()) {
+    _this->_internal_mutable_options()->::xmodal::v1::SearchOptions::MergeFrom(
+        from._internal_options());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void SearchByVectorRequest::CopyFrom(const SearchByVectorRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:xmodal.v1.SearchByVectorRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool SearchByVectorRequest::IsInitialized() const {
+  return true;
+}
+
+void SearchByVectorRequest::InternalSwap(SearchByVectorRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.collection_, lhs_arena,
+      &other->_impl_.collection_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.space_id_, lhs_arena,
+      &other->_impl_.space_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(SearchByVectorRequest, _impl_.options_)
+      + sizeof(SearchByVectorRequest::_impl_.options_)
+      - PROTOBUF_FIELD_OFFSET(SearchByVectorRequest, _impl_.vector_)>(
+          reinterpret_cast<char*>(&_impl_.vector_),
+          reinterpret_cast<char*>(&other->_impl_.vector_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata SearchByVectorRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_xmodal_2fv1_2fsearch_2eproto_getter, &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once,
+      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[11]);
+}
+
+// ===================================================================
+
+class SearchByVectorResponse::_Internal {
+ public:
+  static const ::xmodal::v1::SearchResult& result(const SearchByVectorResponse* msg);
+};
+
+const ::xmodal::v1::SearchResult&
+SearchByVectorResponse::_Internal::result(const SearchByVectorResponse* msg) {
+  return *msg->_impl_.result_;
+}
+SearchByVectorResponse::SearchByVectorResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:xmodal.v1.SearchByVectorResponse)
+}
+SearchByVectorResponse::SearchByVectorResponse(const SearchByVectorResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  SearchByVectorResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.result_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  if (from._internal_has_result()) {
+    _this->_impl_.result_ = new ::xmodal::v1::SearchResult(*from._impl_.result_);
+  }
+  // @@protoc_insertion_point(copy_constructor:xmodal.v1.SearchByVectorResponse)
+}
+
+inline void SearchByVectorResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.result_){nullptr}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+SearchByVectorResponse::~SearchByVectorResponse() {
+  // @@protoc_insertion_point(destructor:xmodal.v1.SearchByVectorResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void SearchByVectorResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  if (this != internal_default_instance()) delete _impl_.result_;
+}
+
+void SearchByVectorResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void SearchByVectorResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:xmodal.v1.SearchByVectorResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  if (GetArenaForAllocation() == nullptr && _impl_.result_ != nullptr) {
+    delete _impl_.result_;
+  }
+  _impl_.result_ = nullptr;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* SearchByVectorResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // .xmodal.v1.SearchResult result = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr = ctx->ParseMessage(_internal_mutable_result(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* SearchByVectorResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:xmodal.v1.SearchByVectorResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // .xmodal.v1.SearchResult result = 1;
+  if (this->_internal_has_result()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(1, _Internal::result(this),
+        _Internal::result(this).GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:xmodal.v1.SearchByVectorResponse)
+  return target;
+}
+
+size_t SearchByVectorResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:xmodal.v1.SearchByVectorResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // .xmodal.v1.SearchResult result = 1;
+  if (this->_internal_has_result()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.result_);
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData SearchByVectorResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    SearchByVectorResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*SearchByVectorResponse::GetClassData() const { return &_class_data_; }
+
+
+void SearchByVectorResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<SearchByVectorResponse*>(&to_msg);
+  auto& from = static_cast<const SearchByVectorResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:xmodal.v1.SearchByVectorResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_has_result()) {
+    _this->_internal_mutable_result()->::xmodal::v1::SearchResult::MergeFrom(
+        from._internal_result());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void SearchByVectorResponse::CopyFrom(const SearchByVectorResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:xmodal.v1.SearchByVectorResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool SearchByVectorResponse::IsInitialized() const {
+  return true;
+}
+
+void SearchByVectorResponse::InternalSwap(SearchByVectorResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_.result_, other->_impl_.result_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata SearchByVectorResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_xmodal_2fv1_2fsearch_2eproto_getter, &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once,
+      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[12]);
+}
+
 // @@protoc_insertion_point(namespace_scope)
 }  // namespace v1
 }  // namespace xmodal
@@ -3270,6 +3867,14 @@ Arena::CreateMaybeMessage< ::xmodal::v1::SearchBySpeechRequest >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::xmodal::v1::SearchBySpeechResponse*
 Arena::CreateMaybeMessage< ::xmodal::v1::SearchBySpeechResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::xmodal::v1::SearchBySpeechResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::xmodal::v1::SearchByVectorRequest*
+Arena::CreateMaybeMessage< ::xmodal::v1::SearchByVectorRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::xmodal::v1::SearchByVectorRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::xmodal::v1::SearchByVectorResponse*
+Arena::CreateMaybeMessage< ::xmodal::v1::SearchByVectorResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::xmodal::v1::SearchByVectorResponse >(arena);
 }
 PROTOBUF_NAMESPACE_CLOSE
 

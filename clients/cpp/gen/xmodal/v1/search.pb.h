@@ -77,6 +77,12 @@ extern SearchByTextRequestDefaultTypeInternal _SearchByTextRequest_default_insta
 class SearchByTextResponse;
 struct SearchByTextResponseDefaultTypeInternal;
 extern SearchByTextResponseDefaultTypeInternal _SearchByTextResponse_default_instance_;
+class SearchByVectorRequest;
+struct SearchByVectorRequestDefaultTypeInternal;
+extern SearchByVectorRequestDefaultTypeInternal _SearchByVectorRequest_default_instance_;
+class SearchByVectorResponse;
+struct SearchByVectorResponseDefaultTypeInternal;
+extern SearchByVectorResponseDefaultTypeInternal _SearchByVectorResponse_default_instance_;
 class SearchOptions;
 struct SearchOptionsDefaultTypeInternal;
 extern SearchOptionsDefaultTypeInternal _SearchOptions_default_instance_;
@@ -95,6 +101,8 @@ template<> ::xmodal::v1::SearchBySpeechRequest* Arena::CreateMaybeMessage<::xmod
 template<> ::xmodal::v1::SearchBySpeechResponse* Arena::CreateMaybeMessage<::xmodal::v1::SearchBySpeechResponse>(Arena*);
 template<> ::xmodal::v1::SearchByTextRequest* Arena::CreateMaybeMessage<::xmodal::v1::SearchByTextRequest>(Arena*);
 template<> ::xmodal::v1::SearchByTextResponse* Arena::CreateMaybeMessage<::xmodal::v1::SearchByTextResponse>(Arena*);
+template<> ::xmodal::v1::SearchByVectorRequest* Arena::CreateMaybeMessage<::xmodal::v1::SearchByVectorRequest>(Arena*);
+template<> ::xmodal::v1::SearchByVectorResponse* Arena::CreateMaybeMessage<::xmodal::v1::SearchByVectorResponse>(Arena*);
 template<> ::xmodal::v1::SearchOptions* Arena::CreateMaybeMessage<::xmodal::v1::SearchOptions>(Arena*);
 template<> ::xmodal::v1::SearchResult* Arena::CreateMaybeMessage<::xmodal::v1::SearchResult>(Arena*);
 PROTOBUF_NAMESPACE_CLOSE
@@ -2017,6 +2025,372 @@ class SearchBySpeechResponse final :
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
 };
+// -------------------------------------------------------------------
+
+class SearchByVectorRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:xmodal.v1.SearchByVectorRequest) */ {
+ public:
+  inline SearchByVectorRequest() : SearchByVectorRequest(nullptr) {}
+  ~SearchByVectorRequest() override;
+  explicit PROTOBUF_CONSTEXPR SearchByVectorRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  SearchByVectorRequest(const SearchByVectorRequest& from);
+  SearchByVectorRequest(SearchByVectorRequest&& from) noexcept
+    : SearchByVectorRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline SearchByVectorRequest& operator=(const SearchByVectorRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline SearchByVectorRequest& operator=(SearchByVectorRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const SearchByVectorRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const SearchByVectorRequest* internal_default_instance() {
+    return reinterpret_cast<const SearchByVectorRequest*>(
+               &_SearchByVectorRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    11;
+
+  friend void swap(SearchByVectorRequest& a, SearchByVectorRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(SearchByVectorRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(SearchByVectorRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  SearchByVectorRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<SearchByVectorRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const SearchByVectorRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const SearchByVectorRequest& from) {
+    SearchByVectorRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(SearchByVectorRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "xmodal.v1.SearchByVectorRequest";
+  }
+  protected:
+  explicit SearchByVectorRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kCollectionFieldNumber = 1,
+    kSpaceIdFieldNumber = 4,
+    kVectorFieldNumber = 2,
+    kOptionsFieldNumber = 3,
+  };
+  // string collection = 1;
+  void clear_collection();
+  const std::string& collection() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_collection(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_collection();
+  PROTOBUF_NODISCARD std::string* release_collection();
+  void set_allocated_collection(std::string* collection);
+  private:
+  const std::string& _internal_collection() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_collection(const std::string& value);
+  std::string* _internal_mutable_collection();
+  public:
+
+  // string space_id = 4;
+  void clear_space_id();
+  const std::string& space_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_space_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_space_id();
+  PROTOBUF_NODISCARD std::string* release_space_id();
+  void set_allocated_space_id(std::string* space_id);
+  private:
+  const std::string& _internal_space_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_space_id(const std::string& value);
+  std::string* _internal_mutable_space_id();
+  public:
+
+  // .xmodal.v1.Vector vector = 2;
+  bool has_vector() const;
+  private:
+  bool _internal_has_vector() const;
+  public:
+  void clear_vector();
+  const ::xmodal::v1::Vector& vector() const;
+  PROTOBUF_NODISCARD ::xmodal::v1::Vector* release_vector();
+  ::xmodal::v1::Vector* mutable_vector();
+  void set_allocated_vector(::xmodal::v1::Vector* vector);
+  private:
+  const ::xmodal::v1::Vector& _internal_vector() const;
+  ::xmodal::v1::Vector* _internal_mutable_vector();
+  public:
+  void unsafe_arena_set_allocated_vector(
+      ::xmodal::v1::Vector* vector);
+  ::xmodal::v1::Vector* unsafe_arena_release_vector();
+
+  // .xmodal.v1.SearchOptions options = 3;
+  bool has_options() const;
+  private:
+  bool _internal_has_options() const;
+  public:
+  void clear_options();
+  const ::xmodal::v1::SearchOptions& options() const;
+  PROTOBUF_NODISCARD ::xmodal::v1::SearchOptions* release_options();
+  ::xmodal::v1::SearchOptions* mutable_options();
+  void set_allocated_options(::xmodal::v1::SearchOptions* options);
+  private:
+  const ::xmodal::v1::SearchOptions& _internal_options() const;
+  ::xmodal::v1::SearchOptions* _internal_mutable_options();
+  public:
+  void unsafe_arena_set_allocated_options(
+      ::xmodal::v1::SearchOptions* options);
+  ::xmodal::v1::SearchOptions* unsafe_arena_release_options();
+
+  // @@protoc_insertion_point(class_scope:xmodal.v1.SearchByVectorRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr collection_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr space_id_;
+    ::xmodal::v1::Vector* vector_;
+    ::xmodal::v1::SearchOptions* options_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
+};
+// -------------------------------------------------------------------
+
+class SearchByVectorResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:xmodal.v1.SearchByVectorResponse) */ {
+ public:
+  inline SearchByVectorResponse() : SearchByVectorResponse(nullptr) {}
+  ~SearchByVectorResponse() override;
+  explicit PROTOBUF_CONSTEXPR SearchByVectorResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  SearchByVectorResponse(const SearchByVectorResponse& from);
+  SearchByVectorResponse(SearchByVectorResponse&& from) noexcept
+    : SearchByVectorResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline SearchByVectorResponse& operator=(const SearchByVectorResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline SearchByVectorResponse& operator=(SearchByVectorResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const SearchByVectorResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const SearchByVectorResponse* internal_default_instance() {
+    return reinterpret_cast<const SearchByVectorResponse*>(
+               &_SearchByVectorResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    12;
+
+  friend void swap(SearchByVectorResponse& a, SearchByVectorResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(SearchByVectorResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(SearchByVectorResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  SearchByVectorResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<SearchByVectorResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const SearchByVectorResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const SearchByVectorResponse& from) {
+    SearchByVectorResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(SearchByVectorResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "xmodal.v1.SearchByVectorResponse";
+  }
+  protected:
+  explicit SearchByVectorResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kResultFieldNumber = 1,
+  };
+  // .xmodal.v1.SearchResult result = 1;
+  bool has_result() const;
+  private:
+  bool _internal_has_result() const;
+  public:
+  void clear_result();
+  const ::xmodal::v1::SearchResult& result() const;
+  PROTOBUF_NODISCARD ::xmodal::v1::SearchResult* release_result();
+  ::xmodal::v1::SearchResult* mutable_result();
+  void set_allocated_result(::xmodal::v1::SearchResult* result);
+  private:
+  const ::xmodal::v1::SearchResult& _internal_result() const;
+  ::xmodal::v1::SearchResult* _internal_mutable_result();
+  public:
+  void unsafe_arena_set_allocated_result(
+      ::xmodal::v1::SearchResult* result);
+  ::xmodal::v1::SearchResult* unsafe_arena_release_result();
+
+  // @@protoc_insertion_point(class_scope:xmodal.v1.SearchByVectorResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::xmodal::v1::SearchResult* result_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
+};
 // ===================================================================
 
 
@@ -3708,9 +4082,386 @@ inline void SearchBySpeechResponse::set_allocated_transcript(std::string* transc
   // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchBySpeechResponse.transcript)
 }
 
+// -------------------------------------------------------------------
+
+// SearchByVectorRequest
+
+// string collection = 1;
+inline void SearchByVectorRequest::clear_collection() {
+  _impl_.collection_.ClearToEmpty();
+}
+inline const std::string& SearchByVectorRequest::collection() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SearchByVectorRequest.collection)
+  return _internal_collection();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SearchByVectorRequest::set_collection(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.collection_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:xmodal.v1.SearchByVectorRequest.collection)
+}
+inline std::string* SearchByVectorRequest::mutable_collection() {
+  std::string* _s = _internal_mutable_collection();
+  // @@protoc_insertion_point(field_mutable:xmodal.v1.SearchByVectorRequest.collection)
+  return _s;
+}
+inline const std::string& SearchByVectorRequest::_internal_collection() const {
+  return _impl_.collection_.Get();
+}
+inline void SearchByVectorRequest::_internal_set_collection(const std::string& value) {
+  
+  _impl_.collection_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SearchByVectorRequest::_internal_mutable_collection() {
+  
+  return _impl_.collection_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SearchByVectorRequest::release_collection() {
+  // @@protoc_insertion_point(field_release:xmodal.v1.SearchByVectorRequest.collection)
+  return _impl_.collection_.Release();
+}
+inline void SearchByVectorRequest::set_allocated_collection(std::string* collection) {
+  if (collection != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.collection_.SetAllocated(collection, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.collection_.IsDefault()) {
+    _impl_.collection_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchByVectorRequest.collection)
+}
+
+// .xmodal.v1.Vector vector = 2;
+inline bool SearchByVectorRequest::_internal_has_vector() const {
+  return this != internal_default_instance() && _impl_.vector_ != nullptr;
+}
+inline bool SearchByVectorRequest::has_vector() const {
+  return _internal_has_vector();
+}
+inline const ::xmodal::v1::Vector& SearchByVectorRequest::_internal_vector() const {
+  const ::xmodal::v1::Vector* p = _impl_.vector_;
+  return p != nullptr ? *p : reinterpret_cast<const ::xmodal::v1::Vector&>(
+      ::xmodal::v1::_Vector_default_instance_);
+}
+inline const ::xmodal::v1::Vector& SearchByVectorRequest::vector() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SearchByVectorRequest.vector)
+  return _internal_vector();
+}
+inline void SearchByVectorRequest::unsafe_arena_set_allocated_vector(
+    ::xmodal::v1::Vector* vector) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.vector_);
+  }
+  _impl_.vector_ = vector;
+  if (vector) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:xmodal.v1.SearchByVectorRequest.vector)
+}
+inline ::xmodal::v1::Vector* SearchByVectorRequest::release_vector() {
+  
+  ::xmodal::v1::Vector* temp = _impl_.vector_;
+  _impl_.vector_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::xmodal::v1::Vector* SearchByVectorRequest::unsafe_arena_release_vector() {
+  // @@protoc_insertion_point(field_release:xmodal.v1.SearchByVectorRequest.vector)
+  
+  ::xmodal::v1::Vector* temp = _impl_.vector_;
+  _impl_.vector_ = nullptr;
+  return temp;
+}
+inline ::xmodal::v1::Vector* SearchByVectorRequest::_internal_mutable_vector() {
+  
+  if (_impl_.vector_ == nullptr) {
+    auto* p = CreateMaybeMessage<::xmodal::v1::Vector>(GetArenaForAllocation());
+    _impl_.vector_ = p;
+  }
+  return _impl_.vector_;
+}
+inline ::xmodal::v1::Vector* SearchByVectorRequest::mutable_vector() {
+  ::xmodal::v1::Vector* _msg = _internal_mutable_vector();
+  // @@protoc_insertion_point(field_mutable:xmodal.v1.SearchByVectorRequest.vector)
+  return _msg;
+}
+inline void SearchByVectorRequest::set_allocated_vector(::xmodal::v1::Vector* vector) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete reinterpret_cast< ::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.vector_);
+  }
+  if (vector) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(
+                reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(vector));
+    if (message_arena != submessage_arena) {
+      vector = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, vector, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.vector_ = vector;
+  // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchByVectorRequest.vector)
+}
+
+// .xmodal.v1.SearchOptions options = 3;
+inline bool SearchByVectorRequest::_internal_has_options() const {
+  return this != internal_default_instance() && _impl_.options_ != nullptr;
+}
+inline bool SearchByVectorRequest::has_options() const {
+  return _internal_has_options();
+}
+inline void SearchByVectorRequest::clear_options() {
+  if (GetArenaForAllocation() == nullptr && _impl_.options_ != nullptr) {
+    delete _impl_.options_;
+  }
+  _impl_.options_ = nullptr;
+}
+inline const ::xmodal::v1::SearchOptions& SearchByVectorRequest::_internal_options() const {
+  const ::xmodal::v1::SearchOptions* p = _impl_.options_;
+  return p != nullptr ? *p : reinterpret_cast<const ::xmodal::v1::SearchOptions&>(
+      ::xmodal::v1::_SearchOptions_default_instance_);
+}
+inline const ::xmodal::v1::SearchOptions& SearchByVectorRequest::options() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SearchByVectorRequest.options)
+  return _internal_options();
+}
+inline void SearchByVectorRequest::unsafe_arena_set_allocated_options(
+    ::xmodal::v1::SearchOptions* options) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.options_);
+  }
+  _impl_.options_ = options;
+  if (options) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:xmodal.v1.SearchByVectorRequest.options)
+}
+inline ::xmodal::v1::SearchOptions* SearchByVectorRequest::release_options() {
+  
+  ::xmodal::v1::SearchOptions* temp = _impl_.options_;
+  _impl_.options_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::xmodal::v1::SearchOptions* SearchByVectorRequest::unsafe_arena_release_options() {
+  // @@protoc_insertion_point(field_release:xmodal.v1.SearchByVectorRequest.options)
+  
+  ::xmodal::v1::SearchOptions* temp = _impl_.options_;
+  _impl_.options_ = nullptr;
+  return temp;
+}
+inline ::xmodal::v1::SearchOptions* SearchByVectorRequest::_internal_mutable_options() {
+  
+  if (_impl_.options_ == nullptr) {
+    auto* p = CreateMaybeMessage<::xmodal::v1::SearchOptions>(GetArenaForAllocation());
+    _impl_.options_ = p;
+  }
+  return _impl_.options_;
+}
+inline ::xmodal::v1::SearchOptions* SearchByVectorRequest::mutable_options() {
+  ::xmodal::v1::SearchOptions* _msg = _internal_mutable_options();
+  // @@protoc_insertion_point(field_mutable:xmodal.v1.SearchByVectorRequest.options)
+  return _msg;
+}
+inline void SearchByVectorRequest::set_allocated_options(::xmodal::v1::SearchOptions* options) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.options_;
+  }
+  if (options) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(options);
+    if (message_arena != submessage_arena) {
+      options = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, options, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.options_ = options;
+  // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchByVectorRequest.options)
+}
+
+// string space_id = 4;
+inline void SearchByVectorRequest::clear_space_id() {
+  _impl_.space_id_.ClearToEmpty();
+}
+inline const std::string& SearchByVectorRequest::space_id() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SearchByVectorRequest.space_id)
+  return _internal_space_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SearchByVectorRequest::set_space_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.space_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:xmodal.v1.SearchByVectorRequest.space_id)
+}
+inline std::string* SearchByVectorRequest::mutable_space_id() {
+  std::string* _s = _internal_mutable_space_id();
+  // @@protoc_insertion_point(field_mutable:xmodal.v1.SearchByVectorRequest.space_id)
+  return _s;
+}
+inline const std::string& SearchByVectorRequest::_internal_space_id() const {
+  return _impl_.space_id_.Get();
+}
+inline void SearchByVectorRequest::_internal_set_space_id(const std::string& value) {
+  
+  _impl_.space_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SearchByVectorRequest::_internal_mutable_space_id() {
+  
+  return _impl_.space_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SearchByVectorRequest::release_space_id() {
+  // @@protoc_insertion_point(field_release:xmodal.v1.SearchByVectorRequest.space_id)
+  return _impl_.space_id_.Release();
+}
+inline void SearchByVectorRequest::set_allocated_space_id(std::string* space_id) {
+  if (space_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.space_id_.SetAllocated(space_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.space_id_.IsDefault()) {
+    _impl_.space_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchByVectorRequest.space_id)
+}
+
+// -------------------------------------------------------------------
+
+// SearchByVectorResponse
+
+// .xmodal.v1.SearchResult result = 1;
+inline bool SearchByVectorResponse::_internal_has_result() const {
+  return this != internal_default_instance() && _impl_.result_ != nullptr;
+}
+inline bool SearchByVectorResponse::has_result() const {
+  return _internal_has_result();
+}
+inline void SearchByVectorResponse::clear_result() {
+  if (GetArenaForAllocation() == nullptr && _impl_.result_ != nullptr) {
+    delete _impl_.result_;
+  }
+  _impl_.result_ = nullptr;
+}
+inline const ::xmodal::v1::SearchResult& SearchByVectorResponse::_internal_result() const {
+  const ::xmodal::v1::SearchResult* p = _impl_.result_;
+  return p != nullptr ? *p : reinterpret_cast<const ::xmodal::v1::SearchResult&>(
+      ::xmodal::v1::_SearchResult_default_instance_);
+}
+inline const ::xmodal::v1::SearchResult& SearchByVectorResponse::result() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SearchByVectorResponse.result)
+  return _internal_result();
+}
+inline void SearchByVectorResponse::unsafe_arena_set_allocated_result(
+    ::xmodal::v1::SearchResult* result) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.result_);
+  }
+  _impl_.result_ = result;
+  if (result) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:xmodal.v1.SearchByVectorResponse.result)
+}
+inline ::xmodal::v1::SearchResult* SearchByVectorResponse::release_result() {
+  
+  ::xmodal::v1::SearchResult* temp = _impl_.result_;
+  _impl_.result_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::xmodal::v1::SearchResult* SearchByVectorResponse::unsafe_arena_release_result() {
+  // @@protoc_insertion_point(field_release:xmodal.v1.SearchByVectorResponse.result)
+  
+  ::xmodal::v1::SearchResult* temp = _impl_.result_;
+  _impl_.result_ = nullptr;
+  return temp;
+}
+inline ::xmodal::v1::SearchResult* SearchByVectorResponse::_internal_mutable_result() {
+  
+  if (_impl_.result_ == nullptr) {
+    auto* p = CreateMaybeMessage<::xmodal::v1::SearchResult>(GetArenaForAllocation());
+    _impl_.result_ = p;
+  }
+  return _impl_.result_;
+}
+inline ::xmodal::v1::SearchResult* SearchByVectorResponse::mutable_result() {
+  ::xmodal::v1::SearchResult* _msg = _internal_mutable_result();
+  // @@protoc_insertion_point(field_mutable:xmodal.v1.SearchByVectorResponse.result)
+  return _msg;
+}
+inline void SearchByVectorResponse::set_allocated_result(::xmodal::v1::SearchResult* result) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.result_;
+  }
+  if (result) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(result);
+    if (message_arena != submessage_arena) {
+      result = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, result, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.result_ = result;
+  // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchByVectorResponse.result)
+}
+
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

@@ -21,6 +21,10 @@ type SearchServiceClient interface {
 	SearchByImage(ctx context.Context, in *SearchByImageRequest, opts ...grpc.CallOption) (*SearchByImageResponse, error)
 	// A whole utterance (e.g. a spoken question) against the collection.
 	SearchBySpeech(ctx context.Context, in *SearchBySpeechRequest, opts ...grpc.CallOption) (*SearchBySpeechResponse, error)
+	// A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+	// (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+	// averaged from liked items. Nothing is embedded, so this measures the index path alone.
+	SearchByVector(ctx context.Context, in *SearchByVectorRequest, opts ...grpc.CallOption) (*SearchByVectorResponse, error)
 }
 
 type searchServiceClient struct {
@@ -58,6 +62,15 @@ func (c *searchServiceClient) SearchBySpeech(ctx context.Context, in *SearchBySp
 	return out, nil
 }
 
+func (c *searchServiceClient) SearchByVector(ctx context.Context, in *SearchByVectorRequest, opts ...grpc.CallOption) (*SearchByVectorResponse, error) {
+	out := new(SearchByVectorResponse)
+	err := c.cc.Invoke(ctx, "/xmodal.v1.SearchService/SearchByVector", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SearchServiceServer is the server API for SearchService service.
 // All implementations must embed UnimplementedSearchServiceServer
 // for forward compatibility
@@ -66,6 +79,10 @@ type SearchServiceServer interface {
 	SearchByImage(context.Context, *SearchByImageRequest) (*SearchByImageResponse, error)
 	// A whole utterance (e.g. a spoken question) against the collection.
 	SearchBySpeech(context.Context, *SearchBySpeechRequest) (*SearchBySpeechResponse, error)
+	// A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+	// (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+	// averaged from liked items. Nothing is embedded, so this measures the index path alone.
+	SearchByVector(context.Context, *SearchByVectorRequest) (*SearchByVectorResponse, error)
 	mustEmbedUnimplementedSearchServiceServer()
 }
 
@@ -81,6 +98,9 @@ func (UnimplementedSearchServiceServer) SearchByImage(context.Context, *SearchBy
 }
 func (UnimplementedSearchServiceServer) SearchBySpeech(context.Context, *SearchBySpeechRequest) (*SearchBySpeechResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SearchBySpeech not implemented")
+}
+func (UnimplementedSearchServiceServer) SearchByVector(context.Context, *SearchByVectorRequest) (*SearchByVectorResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SearchByVector not implemented")
 }
 func (UnimplementedSearchServiceServer) mustEmbedUnimplementedSearchServiceServer() {}
 
@@ -149,6 +169,24 @@ func _SearchService_SearchBySpeech_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SearchService_SearchByVector_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchByVectorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchServiceServer).SearchByVector(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/xmodal.v1.SearchService/SearchByVector",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchServiceServer).SearchByVector(ctx, req.(*SearchByVectorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _SearchService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "xmodal.v1.SearchService",
 	HandlerType: (*SearchServiceServer)(nil),
@@ -164,6 +202,10 @@ var _SearchService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchBySpeech",
 			Handler:    _SearchService_SearchBySpeech_Handler,
+		},
+		{
+			MethodName: "SearchByVector",
+			Handler:    _SearchService_SearchByVector_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -3797,7 +3797,7 @@ java.lang.String defaultValue) {
   }
   /**
    * <pre>
-   * Result header shared by the three search RPCs.
+   * Result header shared by the search RPCs.
    * </pre>
    *
    * Protobuf type {@code xmodal.v1.SearchResult}
@@ -4152,7 +4152,7 @@ java.lang.String defaultValue) {
     }
     /**
      * <pre>
-     * Result header shared by the three search RPCs.
+     * Result header shared by the search RPCs.
      * </pre>
      *
      * Protobuf type {@code xmodal.v1.SearchResult}
@@ -9921,6 +9921,1809 @@ java.lang.String defaultValue) {
 
   }
 
+  public interface SearchByVectorRequestOrBuilder extends
+      // @@protoc_insertion_point(interface_extends:xmodal.v1.SearchByVectorRequest)
+      com.google.protobuf.MessageOrBuilder {
+
+    /**
+     * <code>string collection = 1;</code>
+     * @return The collection.
+     */
+    java.lang.String getCollection();
+    /**
+     * <code>string collection = 1;</code>
+     * @return The bytes for collection.
+     */
+    com.google.protobuf.ByteString
+        getCollectionBytes();
+
+    /**
+     * <pre>
+     * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+     * </pre>
+     *
+     * <code>.xmodal.v1.Vector vector = 2;</code>
+     * @return Whether the vector field is set.
+     */
+    boolean hasVector();
+    /**
+     * <pre>
+     * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+     * </pre>
+     *
+     * <code>.xmodal.v1.Vector vector = 2;</code>
+     * @return The vector.
+     */
+    xmodal.v1.Common.Vector getVector();
+    /**
+     * <pre>
+     * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+     * </pre>
+     *
+     * <code>.xmodal.v1.Vector vector = 2;</code>
+     */
+    xmodal.v1.Common.VectorOrBuilder getVectorOrBuilder();
+
+    /**
+     * <code>.xmodal.v1.SearchOptions options = 3;</code>
+     * @return Whether the options field is set.
+     */
+    boolean hasOptions();
+    /**
+     * <code>.xmodal.v1.SearchOptions options = 3;</code>
+     * @return The options.
+     */
+    xmodal.v1.Search.SearchOptions getOptions();
+    /**
+     * <code>.xmodal.v1.SearchOptions options = 3;</code>
+     */
+    xmodal.v1.Search.SearchOptionsOrBuilder getOptionsOrBuilder();
+
+    /**
+     * <pre>
+     * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+     * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+     * </pre>
+     *
+     * <code>string space_id = 4;</code>
+     * @return The spaceId.
+     */
+    java.lang.String getSpaceId();
+    /**
+     * <pre>
+     * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+     * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+     * </pre>
+     *
+     * <code>string space_id = 4;</code>
+     * @return The bytes for spaceId.
+     */
+    com.google.protobuf.ByteString
+        getSpaceIdBytes();
+  }
+  /**
+   * Protobuf type {@code xmodal.v1.SearchByVectorRequest}
+   */
+  public static final class SearchByVectorRequest extends
+      com.google.protobuf.GeneratedMessageV3 implements
+      // @@protoc_insertion_point(message_implements:xmodal.v1.SearchByVectorRequest)
+      SearchByVectorRequestOrBuilder {
+  private static final long serialVersionUID = 0L;
+    // Use SearchByVectorRequest.newBuilder() to construct.
+    private SearchByVectorRequest(com.google.protobuf.GeneratedMessageV3.Builder<?> builder) {
+      super(builder);
+    }
+    private SearchByVectorRequest() {
+      collection_ = "";
+      spaceId_ = "";
+    }
+
+    @java.lang.Override
+    @SuppressWarnings({"unused"})
+    protected java.lang.Object newInstance(
+        UnusedPrivateParameter unused) {
+      return new SearchByVectorRequest();
+    }
+
+    @java.lang.Override
+    public final com.google.protobuf.UnknownFieldSet
+    getUnknownFields() {
+      return this.unknownFields;
+    }
+    public static final com.google.protobuf.Descriptors.Descriptor
+        getDescriptor() {
+      return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorRequest_descriptor;
+    }
+
+    @java.lang.Override
+    protected com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+        internalGetFieldAccessorTable() {
+      return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorRequest_fieldAccessorTable
+          .ensureFieldAccessorsInitialized(
+              xmodal.v1.Search.SearchByVectorRequest.class, xmodal.v1.Search.SearchByVectorRequest.Builder.class);
+    }
+
+    public static final int COLLECTION_FIELD_NUMBER = 1;
+    @SuppressWarnings("serial")
+    private volatile java.lang.Object collection_ = "";
+    /**
+     * <code>string collection = 1;</code>
+     * @return The collection.
+     */
+    @java.lang.Override
+    public java.lang.String getCollection() {
+      java.lang.Object ref = collection_;
+      if (ref instanceof java.lang.String) {
+        return (java.lang.String) ref;
+      } else {
+        com.google.protobuf.ByteString bs = 
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        collection_ = s;
+        return s;
+      }
+    }
+    /**
+     * <code>string collection = 1;</code>
+     * @return The bytes for collection.
+     */
+    @java.lang.Override
+    public com.google.protobuf.ByteString
+        getCollectionBytes() {
+      java.lang.Object ref = collection_;
+      if (ref instanceof java.lang.String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        collection_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+
+    public static final int VECTOR_FIELD_NUMBER = 2;
+    private xmodal.v1.Common.Vector vector_;
+    /**
+     * <pre>
+     * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+     * </pre>
+     *
+     * <code>.xmodal.v1.Vector vector = 2;</code>
+     * @return Whether the vector field is set.
+     */
+    @java.lang.Override
+    public boolean hasVector() {
+      return vector_ != null;
+    }
+    /**
+     * <pre>
+     * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+     * </pre>
+     *
+     * <code>.xmodal.v1.Vector vector = 2;</code>
+     * @return The vector.
+     */
+    @java.lang.Override
+    public xmodal.v1.Common.Vector getVector() {
+      return vector_ == null ? xmodal.v1.Common.Vector.getDefaultInstance() : vector_;
+    }
+    /**
+     * <pre>
+     * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+     * </pre>
+     *
+     * <code>.xmodal.v1.Vector vector = 2;</code>
+     */
+    @java.lang.Override
+    public xmodal.v1.Common.VectorOrBuilder getVectorOrBuilder() {
+      return vector_ == null ? xmodal.v1.Common.Vector.getDefaultInstance() : vector_;
+    }
+
+    public static final int OPTIONS_FIELD_NUMBER = 3;
+    private xmodal.v1.Search.SearchOptions options_;
+    /**
+     * <code>.xmodal.v1.SearchOptions options = 3;</code>
+     * @return Whether the options field is set.
+     */
+    @java.lang.Override
+    public boolean hasOptions() {
+      return options_ != null;
+    }
+    /**
+     * <code>.xmodal.v1.SearchOptions options = 3;</code>
+     * @return The options.
+     */
+    @java.lang.Override
+    public xmodal.v1.Search.SearchOptions getOptions() {
+      return options_ == null ? xmodal.v1.Search.SearchOptions.getDefaultInstance() : options_;
+    }
+    /**
+     * <code>.xmodal.v1.SearchOptions options = 3;</code>
+     */
+    @java.lang.Override
+    public xmodal.v1.Search.SearchOptionsOrBuilder getOptionsOrBuilder() {
+      return options_ == null ? xmodal.v1.Search.SearchOptions.getDefaultInstance() : options_;
+    }
+
+    public static final int SPACE_ID_FIELD_NUMBER = 4;
+    @SuppressWarnings("serial")
+    private volatile java.lang.Object spaceId_ = "";
+    /**
+     * <pre>
+     * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+     * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+     * </pre>
+     *
+     * <code>string space_id = 4;</code>
+     * @return The spaceId.
+     */
+    @java.lang.Override
+    public java.lang.String getSpaceId() {
+      java.lang.Object ref = spaceId_;
+      if (ref instanceof java.lang.String) {
+        return (java.lang.String) ref;
+      } else {
+        com.google.protobuf.ByteString bs = 
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        spaceId_ = s;
+        return s;
+      }
+    }
+    /**
+     * <pre>
+     * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+     * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+     * </pre>
+     *
+     * <code>string space_id = 4;</code>
+     * @return The bytes for spaceId.
+     */
+    @java.lang.Override
+    public com.google.protobuf.ByteString
+        getSpaceIdBytes() {
+      java.lang.Object ref = spaceId_;
+      if (ref instanceof java.lang.String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        spaceId_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+
+    private byte memoizedIsInitialized = -1;
+    @java.lang.Override
+    public final boolean isInitialized() {
+      byte isInitialized = memoizedIsInitialized;
+      if (isInitialized == 1) return true;
+      if (isInitialized == 0) return false;
+
+      memoizedIsInitialized = 1;
+      return true;
+    }
+
+    @java.lang.Override
+    public void writeTo(com.google.protobuf.CodedOutputStream output)
+                        throws java.io.IOException {
+      if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(collection_)) {
+        com.google.protobuf.GeneratedMessageV3.writeString(output, 1, collection_);
+      }
+      if (vector_ != null) {
+        output.writeMessage(2, getVector());
+      }
+      if (options_ != null) {
+        output.writeMessage(3, getOptions());
+      }
+      if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(spaceId_)) {
+        com.google.protobuf.GeneratedMessageV3.writeString(output, 4, spaceId_);
+      }
+      getUnknownFields().writeTo(output);
+    }
+
+    @java.lang.Override
+    public int getSerializedSize() {
+      int size = memoizedSize;
+      if (size != -1) return size;
+
+      size = 0;
+      if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(collection_)) {
+        size += com.google.protobuf.GeneratedMessageV3.computeStringSize(1, collection_);
+      }
+      if (vector_ != null) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(2, getVector());
+      }
+      if (options_ != null) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(3, getOptions());
+      }
+      if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(spaceId_)) {
+        size += com.google.protobuf.GeneratedMessageV3.computeStringSize(4, spaceId_);
+      }
+      size += getUnknownFields().getSerializedSize();
+      memoizedSize = size;
+      return size;
+    }
+
+    @java.lang.Override
+    public boolean equals(final java.lang.Object obj) {
+      if (obj == this) {
+       return true;
+      }
+      if (!(obj instanceof xmodal.v1.Search.SearchByVectorRequest)) {
+        return super.equals(obj);
+      }
+      xmodal.v1.Search.SearchByVectorRequest other = (xmodal.v1.Search.SearchByVectorRequest) obj;
+
+      if (!getCollection()
+          .equals(other.getCollection())) return false;
+      if (hasVector() != other.hasVector()) return false;
+      if (hasVector()) {
+        if (!getVector()
+            .equals(other.getVector())) return false;
+      }
+      if (hasOptions() != other.hasOptions()) return false;
+      if (hasOptions()) {
+        if (!getOptions()
+            .equals(other.getOptions())) return false;
+      }
+      if (!getSpaceId()
+          .equals(other.getSpaceId())) return false;
+      if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+      return true;
+    }
+
+    @java.lang.Override
+    public int hashCode() {
+      if (memoizedHashCode != 0) {
+        return memoizedHashCode;
+      }
+      int hash = 41;
+      hash = (19 * hash) + getDescriptor().hashCode();
+      hash = (37 * hash) + COLLECTION_FIELD_NUMBER;
+      hash = (53 * hash) + getCollection().hashCode();
+      if (hasVector()) {
+        hash = (37 * hash) + VECTOR_FIELD_NUMBER;
+        hash = (53 * hash) + getVector().hashCode();
+      }
+      if (hasOptions()) {
+        hash = (37 * hash) + OPTIONS_FIELD_NUMBER;
+        hash = (53 * hash) + getOptions().hashCode();
+      }
+      hash = (37 * hash) + SPACE_ID_FIELD_NUMBER;
+      hash = (53 * hash) + getSpaceId().hashCode();
+      hash = (29 * hash) + getUnknownFields().hashCode();
+      memoizedHashCode = hash;
+      return hash;
+    }
+
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(
+        java.nio.ByteBuffer data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(
+        java.nio.ByteBuffer data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(
+        com.google.protobuf.ByteString data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(
+        com.google.protobuf.ByteString data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(byte[] data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(
+        byte[] data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseDelimitedFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseDelimitedWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseDelimitedFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(
+        com.google.protobuf.CodedInputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SearchByVectorRequest parseFrom(
+        com.google.protobuf.CodedInputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    @java.lang.Override
+    public Builder newBuilderForType() { return newBuilder(); }
+    public static Builder newBuilder() {
+      return DEFAULT_INSTANCE.toBuilder();
+    }
+    public static Builder newBuilder(xmodal.v1.Search.SearchByVectorRequest prototype) {
+      return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+    }
+    @java.lang.Override
+    public Builder toBuilder() {
+      return this == DEFAULT_INSTANCE
+          ? new Builder() : new Builder().mergeFrom(this);
+    }
+
+    @java.lang.Override
+    protected Builder newBuilderForType(
+        com.google.protobuf.GeneratedMessageV3.BuilderParent parent) {
+      Builder builder = new Builder(parent);
+      return builder;
+    }
+    /**
+     * Protobuf type {@code xmodal.v1.SearchByVectorRequest}
+     */
+    public static final class Builder extends
+        com.google.protobuf.GeneratedMessageV3.Builder<Builder> implements
+        // @@protoc_insertion_point(builder_implements:xmodal.v1.SearchByVectorRequest)
+        xmodal.v1.Search.SearchByVectorRequestOrBuilder {
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorRequest_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorRequest_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                xmodal.v1.Search.SearchByVectorRequest.class, xmodal.v1.Search.SearchByVectorRequest.Builder.class);
+      }
+
+      // Construct using xmodal.v1.Search.SearchByVectorRequest.newBuilder()
+      private Builder() {
+
+      }
+
+      private Builder(
+          com.google.protobuf.GeneratedMessageV3.BuilderParent parent) {
+        super(parent);
+
+      }
+      @java.lang.Override
+      public Builder clear() {
+        super.clear();
+        bitField0_ = 0;
+        collection_ = "";
+        vector_ = null;
+        if (vectorBuilder_ != null) {
+          vectorBuilder_.dispose();
+          vectorBuilder_ = null;
+        }
+        options_ = null;
+        if (optionsBuilder_ != null) {
+          optionsBuilder_.dispose();
+          optionsBuilder_ = null;
+        }
+        spaceId_ = "";
+        return this;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor
+          getDescriptorForType() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorRequest_descriptor;
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SearchByVectorRequest getDefaultInstanceForType() {
+        return xmodal.v1.Search.SearchByVectorRequest.getDefaultInstance();
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SearchByVectorRequest build() {
+        xmodal.v1.Search.SearchByVectorRequest result = buildPartial();
+        if (!result.isInitialized()) {
+          throw newUninitializedMessageException(result);
+        }
+        return result;
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SearchByVectorRequest buildPartial() {
+        xmodal.v1.Search.SearchByVectorRequest result = new xmodal.v1.Search.SearchByVectorRequest(this);
+        if (bitField0_ != 0) { buildPartial0(result); }
+        onBuilt();
+        return result;
+      }
+
+      private void buildPartial0(xmodal.v1.Search.SearchByVectorRequest result) {
+        int from_bitField0_ = bitField0_;
+        if (((from_bitField0_ & 0x00000001) != 0)) {
+          result.collection_ = collection_;
+        }
+        if (((from_bitField0_ & 0x00000002) != 0)) {
+          result.vector_ = vectorBuilder_ == null
+              ? vector_
+              : vectorBuilder_.build();
+        }
+        if (((from_bitField0_ & 0x00000004) != 0)) {
+          result.options_ = optionsBuilder_ == null
+              ? options_
+              : optionsBuilder_.build();
+        }
+        if (((from_bitField0_ & 0x00000008) != 0)) {
+          result.spaceId_ = spaceId_;
+        }
+      }
+
+      @java.lang.Override
+      public Builder clone() {
+        return super.clone();
+      }
+      @java.lang.Override
+      public Builder setField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          java.lang.Object value) {
+        return super.setField(field, value);
+      }
+      @java.lang.Override
+      public Builder clearField(
+          com.google.protobuf.Descriptors.FieldDescriptor field) {
+        return super.clearField(field);
+      }
+      @java.lang.Override
+      public Builder clearOneof(
+          com.google.protobuf.Descriptors.OneofDescriptor oneof) {
+        return super.clearOneof(oneof);
+      }
+      @java.lang.Override
+      public Builder setRepeatedField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          int index, java.lang.Object value) {
+        return super.setRepeatedField(field, index, value);
+      }
+      @java.lang.Override
+      public Builder addRepeatedField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          java.lang.Object value) {
+        return super.addRepeatedField(field, value);
+      }
+      @java.lang.Override
+      public Builder mergeFrom(com.google.protobuf.Message other) {
+        if (other instanceof xmodal.v1.Search.SearchByVectorRequest) {
+          return mergeFrom((xmodal.v1.Search.SearchByVectorRequest)other);
+        } else {
+          super.mergeFrom(other);
+          return this;
+        }
+      }
+
+      public Builder mergeFrom(xmodal.v1.Search.SearchByVectorRequest other) {
+        if (other == xmodal.v1.Search.SearchByVectorRequest.getDefaultInstance()) return this;
+        if (!other.getCollection().isEmpty()) {
+          collection_ = other.collection_;
+          bitField0_ |= 0x00000001;
+          onChanged();
+        }
+        if (other.hasVector()) {
+          mergeVector(other.getVector());
+        }
+        if (other.hasOptions()) {
+          mergeOptions(other.getOptions());
+        }
+        if (!other.getSpaceId().isEmpty()) {
+          spaceId_ = other.spaceId_;
+          bitField0_ |= 0x00000008;
+          onChanged();
+        }
+        this.mergeUnknownFields(other.getUnknownFields());
+        onChanged();
+        return this;
+      }
+
+      @java.lang.Override
+      public final boolean isInitialized() {
+        return true;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        if (extensionRegistry == null) {
+          throw new java.lang.NullPointerException();
+        }
+        try {
+          boolean done = false;
+          while (!done) {
+            int tag = input.readTag();
+            switch (tag) {
+              case 0:
+                done = true;
+                break;
+              case 10: {
+                collection_ = input.readStringRequireUtf8();
+                bitField0_ |= 0x00000001;
+                break;
+              } // case 10
+              case 18: {
+                input.readMessage(
+                    getVectorFieldBuilder().getBuilder(),
+                    extensionRegistry);
+                bitField0_ |= 0x00000002;
+                break;
+              } // case 18
+              case 26: {
+                input.readMessage(
+                    getOptionsFieldBuilder().getBuilder(),
+                    extensionRegistry);
+                bitField0_ |= 0x00000004;
+                break;
+              } // case 26
+              case 34: {
+                spaceId_ = input.readStringRequireUtf8();
+                bitField0_ |= 0x00000008;
+                break;
+              } // case 34
+              default: {
+                if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                  done = true; // was an endgroup tag
+                }
+                break;
+              } // default:
+            } // switch (tag)
+          } // while (!done)
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.unwrapIOException();
+        } finally {
+          onChanged();
+        } // finally
+        return this;
+      }
+      private int bitField0_;
+
+      private java.lang.Object collection_ = "";
+      /**
+       * <code>string collection = 1;</code>
+       * @return The collection.
+       */
+      public java.lang.String getCollection() {
+        java.lang.Object ref = collection_;
+        if (!(ref instanceof java.lang.String)) {
+          com.google.protobuf.ByteString bs =
+              (com.google.protobuf.ByteString) ref;
+          java.lang.String s = bs.toStringUtf8();
+          collection_ = s;
+          return s;
+        } else {
+          return (java.lang.String) ref;
+        }
+      }
+      /**
+       * <code>string collection = 1;</code>
+       * @return The bytes for collection.
+       */
+      public com.google.protobuf.ByteString
+          getCollectionBytes() {
+        java.lang.Object ref = collection_;
+        if (ref instanceof String) {
+          com.google.protobuf.ByteString b = 
+              com.google.protobuf.ByteString.copyFromUtf8(
+                  (java.lang.String) ref);
+          collection_ = b;
+          return b;
+        } else {
+          return (com.google.protobuf.ByteString) ref;
+        }
+      }
+      /**
+       * <code>string collection = 1;</code>
+       * @param value The collection to set.
+       * @return This builder for chaining.
+       */
+      public Builder setCollection(
+          java.lang.String value) {
+        if (value == null) { throw new NullPointerException(); }
+        collection_ = value;
+        bitField0_ |= 0x00000001;
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>string collection = 1;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearCollection() {
+        collection_ = getDefaultInstance().getCollection();
+        bitField0_ = (bitField0_ & ~0x00000001);
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>string collection = 1;</code>
+       * @param value The bytes for collection to set.
+       * @return This builder for chaining.
+       */
+      public Builder setCollectionBytes(
+          com.google.protobuf.ByteString value) {
+        if (value == null) { throw new NullPointerException(); }
+        checkByteStringIsUtf8(value);
+        collection_ = value;
+        bitField0_ |= 0x00000001;
+        onChanged();
+        return this;
+      }
+
+      private xmodal.v1.Common.Vector vector_;
+      private com.google.protobuf.SingleFieldBuilderV3<
+          xmodal.v1.Common.Vector, xmodal.v1.Common.Vector.Builder, xmodal.v1.Common.VectorOrBuilder> vectorBuilder_;
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       * @return Whether the vector field is set.
+       */
+      public boolean hasVector() {
+        return ((bitField0_ & 0x00000002) != 0);
+      }
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       * @return The vector.
+       */
+      public xmodal.v1.Common.Vector getVector() {
+        if (vectorBuilder_ == null) {
+          return vector_ == null ? xmodal.v1.Common.Vector.getDefaultInstance() : vector_;
+        } else {
+          return vectorBuilder_.getMessage();
+        }
+      }
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       */
+      public Builder setVector(xmodal.v1.Common.Vector value) {
+        if (vectorBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          vector_ = value;
+        } else {
+          vectorBuilder_.setMessage(value);
+        }
+        bitField0_ |= 0x00000002;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       */
+      public Builder setVector(
+          xmodal.v1.Common.Vector.Builder builderForValue) {
+        if (vectorBuilder_ == null) {
+          vector_ = builderForValue.build();
+        } else {
+          vectorBuilder_.setMessage(builderForValue.build());
+        }
+        bitField0_ |= 0x00000002;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       */
+      public Builder mergeVector(xmodal.v1.Common.Vector value) {
+        if (vectorBuilder_ == null) {
+          if (((bitField0_ & 0x00000002) != 0) &&
+            vector_ != null &&
+            vector_ != xmodal.v1.Common.Vector.getDefaultInstance()) {
+            getVectorBuilder().mergeFrom(value);
+          } else {
+            vector_ = value;
+          }
+        } else {
+          vectorBuilder_.mergeFrom(value);
+        }
+        bitField0_ |= 0x00000002;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       */
+      public Builder clearVector() {
+        bitField0_ = (bitField0_ & ~0x00000002);
+        vector_ = null;
+        if (vectorBuilder_ != null) {
+          vectorBuilder_.dispose();
+          vectorBuilder_ = null;
+        }
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       */
+      public xmodal.v1.Common.Vector.Builder getVectorBuilder() {
+        bitField0_ |= 0x00000002;
+        onChanged();
+        return getVectorFieldBuilder().getBuilder();
+      }
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       */
+      public xmodal.v1.Common.VectorOrBuilder getVectorOrBuilder() {
+        if (vectorBuilder_ != null) {
+          return vectorBuilder_.getMessageOrBuilder();
+        } else {
+          return vector_ == null ?
+              xmodal.v1.Common.Vector.getDefaultInstance() : vector_;
+        }
+      }
+      /**
+       * <pre>
+       * dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it.
+       * </pre>
+       *
+       * <code>.xmodal.v1.Vector vector = 2;</code>
+       */
+      private com.google.protobuf.SingleFieldBuilderV3<
+          xmodal.v1.Common.Vector, xmodal.v1.Common.Vector.Builder, xmodal.v1.Common.VectorOrBuilder> 
+          getVectorFieldBuilder() {
+        if (vectorBuilder_ == null) {
+          vectorBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+              xmodal.v1.Common.Vector, xmodal.v1.Common.Vector.Builder, xmodal.v1.Common.VectorOrBuilder>(
+                  getVector(),
+                  getParentForChildren(),
+                  isClean());
+          vector_ = null;
+        }
+        return vectorBuilder_;
+      }
+
+      private xmodal.v1.Search.SearchOptions options_;
+      private com.google.protobuf.SingleFieldBuilderV3<
+          xmodal.v1.Search.SearchOptions, xmodal.v1.Search.SearchOptions.Builder, xmodal.v1.Search.SearchOptionsOrBuilder> optionsBuilder_;
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       * @return Whether the options field is set.
+       */
+      public boolean hasOptions() {
+        return ((bitField0_ & 0x00000004) != 0);
+      }
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       * @return The options.
+       */
+      public xmodal.v1.Search.SearchOptions getOptions() {
+        if (optionsBuilder_ == null) {
+          return options_ == null ? xmodal.v1.Search.SearchOptions.getDefaultInstance() : options_;
+        } else {
+          return optionsBuilder_.getMessage();
+        }
+      }
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       */
+      public Builder setOptions(xmodal.v1.Search.SearchOptions value) {
+        if (optionsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          options_ = value;
+        } else {
+          optionsBuilder_.setMessage(value);
+        }
+        bitField0_ |= 0x00000004;
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       */
+      public Builder setOptions(
+          xmodal.v1.Search.SearchOptions.Builder builderForValue) {
+        if (optionsBuilder_ == null) {
+          options_ = builderForValue.build();
+        } else {
+          optionsBuilder_.setMessage(builderForValue.build());
+        }
+        bitField0_ |= 0x00000004;
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       */
+      public Builder mergeOptions(xmodal.v1.Search.SearchOptions value) {
+        if (optionsBuilder_ == null) {
+          if (((bitField0_ & 0x00000004) != 0) &&
+            options_ != null &&
+            options_ != xmodal.v1.Search.SearchOptions.getDefaultInstance()) {
+            getOptionsBuilder().mergeFrom(value);
+          } else {
+            options_ = value;
+          }
+        } else {
+          optionsBuilder_.mergeFrom(value);
+        }
+        bitField0_ |= 0x00000004;
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       */
+      public Builder clearOptions() {
+        bitField0_ = (bitField0_ & ~0x00000004);
+        options_ = null;
+        if (optionsBuilder_ != null) {
+          optionsBuilder_.dispose();
+          optionsBuilder_ = null;
+        }
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       */
+      public xmodal.v1.Search.SearchOptions.Builder getOptionsBuilder() {
+        bitField0_ |= 0x00000004;
+        onChanged();
+        return getOptionsFieldBuilder().getBuilder();
+      }
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       */
+      public xmodal.v1.Search.SearchOptionsOrBuilder getOptionsOrBuilder() {
+        if (optionsBuilder_ != null) {
+          return optionsBuilder_.getMessageOrBuilder();
+        } else {
+          return options_ == null ?
+              xmodal.v1.Search.SearchOptions.getDefaultInstance() : options_;
+        }
+      }
+      /**
+       * <code>.xmodal.v1.SearchOptions options = 3;</code>
+       */
+      private com.google.protobuf.SingleFieldBuilderV3<
+          xmodal.v1.Search.SearchOptions, xmodal.v1.Search.SearchOptions.Builder, xmodal.v1.Search.SearchOptionsOrBuilder> 
+          getOptionsFieldBuilder() {
+        if (optionsBuilder_ == null) {
+          optionsBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+              xmodal.v1.Search.SearchOptions, xmodal.v1.Search.SearchOptions.Builder, xmodal.v1.Search.SearchOptionsOrBuilder>(
+                  getOptions(),
+                  getParentForChildren(),
+                  isClean());
+          options_ = null;
+        }
+        return optionsBuilder_;
+      }
+
+      private java.lang.Object spaceId_ = "";
+      /**
+       * <pre>
+       * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+       * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+       * </pre>
+       *
+       * <code>string space_id = 4;</code>
+       * @return The spaceId.
+       */
+      public java.lang.String getSpaceId() {
+        java.lang.Object ref = spaceId_;
+        if (!(ref instanceof java.lang.String)) {
+          com.google.protobuf.ByteString bs =
+              (com.google.protobuf.ByteString) ref;
+          java.lang.String s = bs.toStringUtf8();
+          spaceId_ = s;
+          return s;
+        } else {
+          return (java.lang.String) ref;
+        }
+      }
+      /**
+       * <pre>
+       * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+       * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+       * </pre>
+       *
+       * <code>string space_id = 4;</code>
+       * @return The bytes for spaceId.
+       */
+      public com.google.protobuf.ByteString
+          getSpaceIdBytes() {
+        java.lang.Object ref = spaceId_;
+        if (ref instanceof String) {
+          com.google.protobuf.ByteString b = 
+              com.google.protobuf.ByteString.copyFromUtf8(
+                  (java.lang.String) ref);
+          spaceId_ = b;
+          return b;
+        } else {
+          return (com.google.protobuf.ByteString) ref;
+        }
+      }
+      /**
+       * <pre>
+       * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+       * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+       * </pre>
+       *
+       * <code>string space_id = 4;</code>
+       * @param value The spaceId to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSpaceId(
+          java.lang.String value) {
+        if (value == null) { throw new NullPointerException(); }
+        spaceId_ = value;
+        bitField0_ |= 0x00000008;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+       * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+       * </pre>
+       *
+       * <code>string space_id = 4;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearSpaceId() {
+        spaceId_ = getDefaultInstance().getSpaceId();
+        bitField0_ = (bitField0_ & ~0x00000008);
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+       * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+       * </pre>
+       *
+       * <code>string space_id = 4;</code>
+       * @param value The bytes for spaceId to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSpaceIdBytes(
+          com.google.protobuf.ByteString value) {
+        if (value == null) { throw new NullPointerException(); }
+        checkByteStringIsUtf8(value);
+        spaceId_ = value;
+        bitField0_ |= 0x00000008;
+        onChanged();
+        return this;
+      }
+      @java.lang.Override
+      public final Builder setUnknownFields(
+          final com.google.protobuf.UnknownFieldSet unknownFields) {
+        return super.setUnknownFields(unknownFields);
+      }
+
+      @java.lang.Override
+      public final Builder mergeUnknownFields(
+          final com.google.protobuf.UnknownFieldSet unknownFields) {
+        return super.mergeUnknownFields(unknownFields);
+      }
+
+
+      // @@protoc_insertion_point(builder_scope:xmodal.v1.SearchByVectorRequest)
+    }
+
+    // @@protoc_insertion_point(class_scope:xmodal.v1.SearchByVectorRequest)
+    private static final xmodal.v1.Search.SearchByVectorRequest DEFAULT_INSTANCE;
+    static {
+      DEFAULT_INSTANCE = new xmodal.v1.Search.SearchByVectorRequest();
+    }
+
+    public static xmodal.v1.Search.SearchByVectorRequest getDefaultInstance() {
+      return DEFAULT_INSTANCE;
+    }
+
+    private static final com.google.protobuf.Parser<SearchByVectorRequest>
+        PARSER = new com.google.protobuf.AbstractParser<SearchByVectorRequest>() {
+      @java.lang.Override
+      public SearchByVectorRequest parsePartialFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        Builder builder = newBuilder();
+        try {
+          builder.mergeFrom(input, extensionRegistry);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.setUnfinishedMessage(builder.buildPartial());
+        } catch (com.google.protobuf.UninitializedMessageException e) {
+          throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+        } catch (java.io.IOException e) {
+          throw new com.google.protobuf.InvalidProtocolBufferException(e)
+              .setUnfinishedMessage(builder.buildPartial());
+        }
+        return builder.buildPartial();
+      }
+    };
+
+    public static com.google.protobuf.Parser<SearchByVectorRequest> parser() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Parser<SearchByVectorRequest> getParserForType() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public xmodal.v1.Search.SearchByVectorRequest getDefaultInstanceForType() {
+      return DEFAULT_INSTANCE;
+    }
+
+  }
+
+  public interface SearchByVectorResponseOrBuilder extends
+      // @@protoc_insertion_point(interface_extends:xmodal.v1.SearchByVectorResponse)
+      com.google.protobuf.MessageOrBuilder {
+
+    /**
+     * <code>.xmodal.v1.SearchResult result = 1;</code>
+     * @return Whether the result field is set.
+     */
+    boolean hasResult();
+    /**
+     * <code>.xmodal.v1.SearchResult result = 1;</code>
+     * @return The result.
+     */
+    xmodal.v1.Search.SearchResult getResult();
+    /**
+     * <code>.xmodal.v1.SearchResult result = 1;</code>
+     */
+    xmodal.v1.Search.SearchResultOrBuilder getResultOrBuilder();
+  }
+  /**
+   * Protobuf type {@code xmodal.v1.SearchByVectorResponse}
+   */
+  public static final class SearchByVectorResponse extends
+      com.google.protobuf.GeneratedMessageV3 implements
+      // @@protoc_insertion_point(message_implements:xmodal.v1.SearchByVectorResponse)
+      SearchByVectorResponseOrBuilder {
+  private static final long serialVersionUID = 0L;
+    // Use SearchByVectorResponse.newBuilder() to construct.
+    private SearchByVectorResponse(com.google.protobuf.GeneratedMessageV3.Builder<?> builder) {
+      super(builder);
+    }
+    private SearchByVectorResponse() {
+    }
+
+    @java.lang.Override
+    @SuppressWarnings({"unused"})
+    protected java.lang.Object newInstance(
+        UnusedPrivateParameter unused) {
+      return new SearchByVectorResponse();
+    }
+
+    @java.lang.Override
+    public final com.google.protobuf.UnknownFieldSet
+    getUnknownFields() {
+      return this.unknownFields;
+    }
+    public static final com.google.protobuf.Descriptors.Descriptor
+        getDescriptor() {
+      return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorResponse_descriptor;
+    }
+
+    @java.lang.Override
+    protected com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+        internalGetFieldAccessorTable() {
+      return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorResponse_fieldAccessorTable
+          .ensureFieldAccessorsInitialized(
+              xmodal.v1.Search.SearchByVectorResponse.class, xmodal.v1.Search.SearchByVectorResponse.Builder.class);
+    }
+
+    public static final int RESULT_FIELD_NUMBER = 1;
+    private xmodal.v1.Search.SearchResult result_;
+    /**
+     * <code>.xmodal.v1.SearchResult result = 1;</code>
+     * @return Whether the result field is set.
+     */
+    @java.lang.Override
+    public boolean hasResult() {
+      return result_ != null;
+    }
+    /**
+     * <code>.xmodal.v1.SearchResult result = 1;</code>
+     * @return The result.
+     */
+    @java.lang.Override
+    public xmodal.v1.Search.SearchResult getResult() {
+      return result_ == null ? xmodal.v1.Search.SearchResult.getDefaultInstance() : result_;
+    }
+    /**
+     * <code>.xmodal.v1.SearchResult result = 1;</code>
+     */
+    @java.lang.Override
+    public xmodal.v1.Search.SearchResultOrBuilder getResultOrBuilder() {
+      return result_ == null ? xmodal.v1.Search.SearchResult.getDefaultInstance() : result_;
+    }
+
+    private byte memoizedIsInitialized = -1;
+    @java.lang.Override
+    public final boolean isInitialized() {
+      byte isInitialized = memoizedIsInitialized;
+      if (isInitialized == 1) return true;
+      if (isInitialized == 0) return false;
+
+      memoizedIsInitialized = 1;
+      return true;
+    }
+
+    @java.lang.Override
+    public void writeTo(com.google.protobuf.CodedOutputStream output)
+                        throws java.io.IOException {
+      if (result_ != null) {
+        output.writeMessage(1, getResult());
+      }
+      getUnknownFields().writeTo(output);
+    }
+
+    @java.lang.Override
+    public int getSerializedSize() {
+      int size = memoizedSize;
+      if (size != -1) return size;
+
+      size = 0;
+      if (result_ != null) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(1, getResult());
+      }
+      size += getUnknownFields().getSerializedSize();
+      memoizedSize = size;
+      return size;
+    }
+
+    @java.lang.Override
+    public boolean equals(final java.lang.Object obj) {
+      if (obj == this) {
+       return true;
+      }
+      if (!(obj instanceof xmodal.v1.Search.SearchByVectorResponse)) {
+        return super.equals(obj);
+      }
+      xmodal.v1.Search.SearchByVectorResponse other = (xmodal.v1.Search.SearchByVectorResponse) obj;
+
+      if (hasResult() != other.hasResult()) return false;
+      if (hasResult()) {
+        if (!getResult()
+            .equals(other.getResult())) return false;
+      }
+      if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+      return true;
+    }
+
+    @java.lang.Override
+    public int hashCode() {
+      if (memoizedHashCode != 0) {
+        return memoizedHashCode;
+      }
+      int hash = 41;
+      hash = (19 * hash) + getDescriptor().hashCode();
+      if (hasResult()) {
+        hash = (37 * hash) + RESULT_FIELD_NUMBER;
+        hash = (53 * hash) + getResult().hashCode();
+      }
+      hash = (29 * hash) + getUnknownFields().hashCode();
+      memoizedHashCode = hash;
+      return hash;
+    }
+
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(
+        java.nio.ByteBuffer data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(
+        java.nio.ByteBuffer data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(
+        com.google.protobuf.ByteString data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(
+        com.google.protobuf.ByteString data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(byte[] data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(
+        byte[] data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseDelimitedFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseDelimitedWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseDelimitedFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(
+        com.google.protobuf.CodedInputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SearchByVectorResponse parseFrom(
+        com.google.protobuf.CodedInputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    @java.lang.Override
+    public Builder newBuilderForType() { return newBuilder(); }
+    public static Builder newBuilder() {
+      return DEFAULT_INSTANCE.toBuilder();
+    }
+    public static Builder newBuilder(xmodal.v1.Search.SearchByVectorResponse prototype) {
+      return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+    }
+    @java.lang.Override
+    public Builder toBuilder() {
+      return this == DEFAULT_INSTANCE
+          ? new Builder() : new Builder().mergeFrom(this);
+    }
+
+    @java.lang.Override
+    protected Builder newBuilderForType(
+        com.google.protobuf.GeneratedMessageV3.BuilderParent parent) {
+      Builder builder = new Builder(parent);
+      return builder;
+    }
+    /**
+     * Protobuf type {@code xmodal.v1.SearchByVectorResponse}
+     */
+    public static final class Builder extends
+        com.google.protobuf.GeneratedMessageV3.Builder<Builder> implements
+        // @@protoc_insertion_point(builder_implements:xmodal.v1.SearchByVectorResponse)
+        xmodal.v1.Search.SearchByVectorResponseOrBuilder {
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorResponse_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorResponse_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                xmodal.v1.Search.SearchByVectorResponse.class, xmodal.v1.Search.SearchByVectorResponse.Builder.class);
+      }
+
+      // Construct using xmodal.v1.Search.SearchByVectorResponse.newBuilder()
+      private Builder() {
+
+      }
+
+      private Builder(
+          com.google.protobuf.GeneratedMessageV3.BuilderParent parent) {
+        super(parent);
+
+      }
+      @java.lang.Override
+      public Builder clear() {
+        super.clear();
+        bitField0_ = 0;
+        result_ = null;
+        if (resultBuilder_ != null) {
+          resultBuilder_.dispose();
+          resultBuilder_ = null;
+        }
+        return this;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor
+          getDescriptorForType() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SearchByVectorResponse_descriptor;
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SearchByVectorResponse getDefaultInstanceForType() {
+        return xmodal.v1.Search.SearchByVectorResponse.getDefaultInstance();
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SearchByVectorResponse build() {
+        xmodal.v1.Search.SearchByVectorResponse result = buildPartial();
+        if (!result.isInitialized()) {
+          throw newUninitializedMessageException(result);
+        }
+        return result;
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SearchByVectorResponse buildPartial() {
+        xmodal.v1.Search.SearchByVectorResponse result = new xmodal.v1.Search.SearchByVectorResponse(this);
+        if (bitField0_ != 0) { buildPartial0(result); }
+        onBuilt();
+        return result;
+      }
+
+      private void buildPartial0(xmodal.v1.Search.SearchByVectorResponse result) {
+        int from_bitField0_ = bitField0_;
+        if (((from_bitField0_ & 0x00000001) != 0)) {
+          result.result_ = resultBuilder_ == null
+              ? result_
+              : resultBuilder_.build();
+        }
+      }
+
+      @java.lang.Override
+      public Builder clone() {
+        return super.clone();
+      }
+      @java.lang.Override
+      public Builder setField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          java.lang.Object value) {
+        return super.setField(field, value);
+      }
+      @java.lang.Override
+      public Builder clearField(
+          com.google.protobuf.Descriptors.FieldDescriptor field) {
+        return super.clearField(field);
+      }
+      @java.lang.Override
+      public Builder clearOneof(
+          com.google.protobuf.Descriptors.OneofDescriptor oneof) {
+        return super.clearOneof(oneof);
+      }
+      @java.lang.Override
+      public Builder setRepeatedField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          int index, java.lang.Object value) {
+        return super.setRepeatedField(field, index, value);
+      }
+      @java.lang.Override
+      public Builder addRepeatedField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          java.lang.Object value) {
+        return super.addRepeatedField(field, value);
+      }
+      @java.lang.Override
+      public Builder mergeFrom(com.google.protobuf.Message other) {
+        if (other instanceof xmodal.v1.Search.SearchByVectorResponse) {
+          return mergeFrom((xmodal.v1.Search.SearchByVectorResponse)other);
+        } else {
+          super.mergeFrom(other);
+          return this;
+        }
+      }
+
+      public Builder mergeFrom(xmodal.v1.Search.SearchByVectorResponse other) {
+        if (other == xmodal.v1.Search.SearchByVectorResponse.getDefaultInstance()) return this;
+        if (other.hasResult()) {
+          mergeResult(other.getResult());
+        }
+        this.mergeUnknownFields(other.getUnknownFields());
+        onChanged();
+        return this;
+      }
+
+      @java.lang.Override
+      public final boolean isInitialized() {
+        return true;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        if (extensionRegistry == null) {
+          throw new java.lang.NullPointerException();
+        }
+        try {
+          boolean done = false;
+          while (!done) {
+            int tag = input.readTag();
+            switch (tag) {
+              case 0:
+                done = true;
+                break;
+              case 10: {
+                input.readMessage(
+                    getResultFieldBuilder().getBuilder(),
+                    extensionRegistry);
+                bitField0_ |= 0x00000001;
+                break;
+              } // case 10
+              default: {
+                if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                  done = true; // was an endgroup tag
+                }
+                break;
+              } // default:
+            } // switch (tag)
+          } // while (!done)
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.unwrapIOException();
+        } finally {
+          onChanged();
+        } // finally
+        return this;
+      }
+      private int bitField0_;
+
+      private xmodal.v1.Search.SearchResult result_;
+      private com.google.protobuf.SingleFieldBuilderV3<
+          xmodal.v1.Search.SearchResult, xmodal.v1.Search.SearchResult.Builder, xmodal.v1.Search.SearchResultOrBuilder> resultBuilder_;
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       * @return Whether the result field is set.
+       */
+      public boolean hasResult() {
+        return ((bitField0_ & 0x00000001) != 0);
+      }
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       * @return The result.
+       */
+      public xmodal.v1.Search.SearchResult getResult() {
+        if (resultBuilder_ == null) {
+          return result_ == null ? xmodal.v1.Search.SearchResult.getDefaultInstance() : result_;
+        } else {
+          return resultBuilder_.getMessage();
+        }
+      }
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       */
+      public Builder setResult(xmodal.v1.Search.SearchResult value) {
+        if (resultBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          result_ = value;
+        } else {
+          resultBuilder_.setMessage(value);
+        }
+        bitField0_ |= 0x00000001;
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       */
+      public Builder setResult(
+          xmodal.v1.Search.SearchResult.Builder builderForValue) {
+        if (resultBuilder_ == null) {
+          result_ = builderForValue.build();
+        } else {
+          resultBuilder_.setMessage(builderForValue.build());
+        }
+        bitField0_ |= 0x00000001;
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       */
+      public Builder mergeResult(xmodal.v1.Search.SearchResult value) {
+        if (resultBuilder_ == null) {
+          if (((bitField0_ & 0x00000001) != 0) &&
+            result_ != null &&
+            result_ != xmodal.v1.Search.SearchResult.getDefaultInstance()) {
+            getResultBuilder().mergeFrom(value);
+          } else {
+            result_ = value;
+          }
+        } else {
+          resultBuilder_.mergeFrom(value);
+        }
+        bitField0_ |= 0x00000001;
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       */
+      public Builder clearResult() {
+        bitField0_ = (bitField0_ & ~0x00000001);
+        result_ = null;
+        if (resultBuilder_ != null) {
+          resultBuilder_.dispose();
+          resultBuilder_ = null;
+        }
+        onChanged();
+        return this;
+      }
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       */
+      public xmodal.v1.Search.SearchResult.Builder getResultBuilder() {
+        bitField0_ |= 0x00000001;
+        onChanged();
+        return getResultFieldBuilder().getBuilder();
+      }
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       */
+      public xmodal.v1.Search.SearchResultOrBuilder getResultOrBuilder() {
+        if (resultBuilder_ != null) {
+          return resultBuilder_.getMessageOrBuilder();
+        } else {
+          return result_ == null ?
+              xmodal.v1.Search.SearchResult.getDefaultInstance() : result_;
+        }
+      }
+      /**
+       * <code>.xmodal.v1.SearchResult result = 1;</code>
+       */
+      private com.google.protobuf.SingleFieldBuilderV3<
+          xmodal.v1.Search.SearchResult, xmodal.v1.Search.SearchResult.Builder, xmodal.v1.Search.SearchResultOrBuilder> 
+          getResultFieldBuilder() {
+        if (resultBuilder_ == null) {
+          resultBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+              xmodal.v1.Search.SearchResult, xmodal.v1.Search.SearchResult.Builder, xmodal.v1.Search.SearchResultOrBuilder>(
+                  getResult(),
+                  getParentForChildren(),
+                  isClean());
+          result_ = null;
+        }
+        return resultBuilder_;
+      }
+      @java.lang.Override
+      public final Builder setUnknownFields(
+          final com.google.protobuf.UnknownFieldSet unknownFields) {
+        return super.setUnknownFields(unknownFields);
+      }
+
+      @java.lang.Override
+      public final Builder mergeUnknownFields(
+          final com.google.protobuf.UnknownFieldSet unknownFields) {
+        return super.mergeUnknownFields(unknownFields);
+      }
+
+
+      // @@protoc_insertion_point(builder_scope:xmodal.v1.SearchByVectorResponse)
+    }
+
+    // @@protoc_insertion_point(class_scope:xmodal.v1.SearchByVectorResponse)
+    private static final xmodal.v1.Search.SearchByVectorResponse DEFAULT_INSTANCE;
+    static {
+      DEFAULT_INSTANCE = new xmodal.v1.Search.SearchByVectorResponse();
+    }
+
+    public static xmodal.v1.Search.SearchByVectorResponse getDefaultInstance() {
+      return DEFAULT_INSTANCE;
+    }
+
+    private static final com.google.protobuf.Parser<SearchByVectorResponse>
+        PARSER = new com.google.protobuf.AbstractParser<SearchByVectorResponse>() {
+      @java.lang.Override
+      public SearchByVectorResponse parsePartialFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        Builder builder = newBuilder();
+        try {
+          builder.mergeFrom(input, extensionRegistry);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.setUnfinishedMessage(builder.buildPartial());
+        } catch (com.google.protobuf.UninitializedMessageException e) {
+          throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+        } catch (java.io.IOException e) {
+          throw new com.google.protobuf.InvalidProtocolBufferException(e)
+              .setUnfinishedMessage(builder.buildPartial());
+        }
+        return builder.buildPartial();
+      }
+    };
+
+    public static com.google.protobuf.Parser<SearchByVectorResponse> parser() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Parser<SearchByVectorResponse> getParserForType() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public xmodal.v1.Search.SearchByVectorResponse getDefaultInstanceForType() {
+      return DEFAULT_INSTANCE;
+    }
+
+  }
+
   private static final com.google.protobuf.Descriptors.Descriptor
     internal_static_xmodal_v1_SearchOptions_descriptor;
   private static final 
@@ -9976,6 +11779,16 @@ java.lang.String defaultValue) {
   private static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_xmodal_v1_SearchBySpeechResponse_fieldAccessorTable;
+  private static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_xmodal_v1_SearchByVectorRequest_descriptor;
+  private static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_xmodal_v1_SearchByVectorRequest_fieldAccessorTable;
+  private static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_xmodal_v1_SearchByVectorResponse_descriptor;
+  private static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_xmodal_v1_SearchByVectorResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -10014,14 +11827,21 @@ java.lang.String defaultValue) {
       "h_options\030\004 \001(\0132\030.xmodal.v1.SpeechOption" +
       "s\"U\n\026SearchBySpeechResponse\022\'\n\006result\030\001 " +
       "\001(\0132\027.xmodal.v1.SearchResult\022\022\n\ntranscri" +
-      "pt\030\002 \001(\t2\213\002\n\rSearchService\022O\n\014SearchByTe" +
-      "xt\022\036.xmodal.v1.SearchByTextRequest\032\037.xmo" +
-      "dal.v1.SearchByTextResponse\022R\n\rSearchByI" +
-      "mage\022\037.xmodal.v1.SearchByImageRequest\032 ." +
-      "xmodal.v1.SearchByImageResponse\022U\n\016Searc" +
-      "hBySpeech\022 .xmodal.v1.SearchBySpeechRequ" +
-      "est\032!.xmodal.v1.SearchBySpeechResponseb\006" +
-      "proto3"
+      "pt\030\002 \001(\t\"\213\001\n\025SearchByVectorRequest\022\022\n\nco" +
+      "llection\030\001 \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal." +
+      "v1.Vector\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.S" +
+      "earchOptions\022\020\n\010space_id\030\004 \001(\t\"A\n\026Search" +
+      "ByVectorResponse\022\'\n\006result\030\001 \001(\0132\027.xmoda" +
+      "l.v1.SearchResult2\342\002\n\rSearchService\022O\n\014S" +
+      "earchByText\022\036.xmodal.v1.SearchByTextRequ" +
+      "est\032\037.xmodal.v1.SearchByTextResponse\022R\n\r" +
+      "SearchByImage\022\037.xmodal.v1.SearchByImageR" +
+      "equest\032 .xmodal.v1.SearchByImageResponse" +
+      "\022U\n\016SearchBySpeech\022 .xmodal.v1.SearchByS" +
+      "peechRequest\032!.xmodal.v1.SearchBySpeechR" +
+      "esponse\022U\n\016SearchByVector\022 .xmodal.v1.Se" +
+      "archByVectorRequest\032!.xmodal.v1.SearchBy" +
+      "VectorResponseb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -10094,6 +11914,18 @@ java.lang.String defaultValue) {
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_SearchBySpeechResponse_descriptor,
         new java.lang.String[] { "Result", "Transcript", });
+    internal_static_xmodal_v1_SearchByVectorRequest_descriptor =
+      getDescriptor().getMessageTypes().get(10);
+    internal_static_xmodal_v1_SearchByVectorRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_xmodal_v1_SearchByVectorRequest_descriptor,
+        new java.lang.String[] { "Collection", "Vector", "Options", "SpaceId", });
+    internal_static_xmodal_v1_SearchByVectorResponse_descriptor =
+      getDescriptor().getMessageTypes().get(11);
+    internal_static_xmodal_v1_SearchByVectorResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_xmodal_v1_SearchByVectorResponse_descriptor,
+        new java.lang.String[] { "Result", });
     xmodal.v1.Common.getDescriptor();
   }
 

@@ -111,6 +111,37 @@ public final class SearchServiceGrpc {
     return getSearchBySpeechMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<xmodal.v1.Search.SearchByVectorRequest,
+      xmodal.v1.Search.SearchByVectorResponse> getSearchByVectorMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "SearchByVector",
+      requestType = xmodal.v1.Search.SearchByVectorRequest.class,
+      responseType = xmodal.v1.Search.SearchByVectorResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<xmodal.v1.Search.SearchByVectorRequest,
+      xmodal.v1.Search.SearchByVectorResponse> getSearchByVectorMethod() {
+    io.grpc.MethodDescriptor<xmodal.v1.Search.SearchByVectorRequest, xmodal.v1.Search.SearchByVectorResponse> getSearchByVectorMethod;
+    if ((getSearchByVectorMethod = SearchServiceGrpc.getSearchByVectorMethod) == null) {
+      synchronized (SearchServiceGrpc.class) {
+        if ((getSearchByVectorMethod = SearchServiceGrpc.getSearchByVectorMethod) == null) {
+          SearchServiceGrpc.getSearchByVectorMethod = getSearchByVectorMethod =
+              io.grpc.MethodDescriptor.<xmodal.v1.Search.SearchByVectorRequest, xmodal.v1.Search.SearchByVectorResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "SearchByVector"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  xmodal.v1.Search.SearchByVectorRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  xmodal.v1.Search.SearchByVectorResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new SearchServiceMethodDescriptorSupplier("SearchByVector"))
+              .build();
+        }
+      }
+    }
+    return getSearchByVectorMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -186,6 +217,18 @@ public final class SearchServiceGrpc {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getSearchBySpeechMethod(), responseObserver);
     }
 
+    /**
+     * <pre>
+     * A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+     * (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+     * averaged from liked items. Nothing is embedded, so this measures the index path alone.
+     * </pre>
+     */
+    public void searchByVector(xmodal.v1.Search.SearchByVectorRequest request,
+        io.grpc.stub.StreamObserver<xmodal.v1.Search.SearchByVectorResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getSearchByVectorMethod(), responseObserver);
+    }
+
     @java.lang.Override public final io.grpc.ServerServiceDefinition bindService() {
       return io.grpc.ServerServiceDefinition.builder(getServiceDescriptor())
           .addMethod(
@@ -209,6 +252,13 @@ public final class SearchServiceGrpc {
                 xmodal.v1.Search.SearchBySpeechRequest,
                 xmodal.v1.Search.SearchBySpeechResponse>(
                   this, METHODID_SEARCH_BY_SPEECH)))
+          .addMethod(
+            getSearchByVectorMethod(),
+            io.grpc.stub.ServerCalls.asyncUnaryCall(
+              new MethodHandlers<
+                xmodal.v1.Search.SearchByVectorRequest,
+                xmodal.v1.Search.SearchByVectorResponse>(
+                  this, METHODID_SEARCH_BY_VECTOR)))
           .build();
     }
   }
@@ -256,6 +306,19 @@ public final class SearchServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getSearchBySpeechMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+     * (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+     * averaged from liked items. Nothing is embedded, so this measures the index path alone.
+     * </pre>
+     */
+    public void searchByVector(xmodal.v1.Search.SearchByVectorRequest request,
+        io.grpc.stub.StreamObserver<xmodal.v1.Search.SearchByVectorResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getSearchByVectorMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -297,6 +360,18 @@ public final class SearchServiceGrpc {
     public xmodal.v1.Search.SearchBySpeechResponse searchBySpeech(xmodal.v1.Search.SearchBySpeechRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getSearchBySpeechMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+     * (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+     * averaged from liked items. Nothing is embedded, so this measures the index path alone.
+     * </pre>
+     */
+    public xmodal.v1.Search.SearchByVectorResponse searchByVector(xmodal.v1.Search.SearchByVectorRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getSearchByVectorMethod(), getCallOptions(), request);
     }
   }
 
@@ -343,11 +418,25 @@ public final class SearchServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getSearchBySpeechMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+     * (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+     * averaged from liked items. Nothing is embedded, so this measures the index path alone.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<xmodal.v1.Search.SearchByVectorResponse> searchByVector(
+        xmodal.v1.Search.SearchByVectorRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getSearchByVectorMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_SEARCH_BY_TEXT = 0;
   private static final int METHODID_SEARCH_BY_IMAGE = 1;
   private static final int METHODID_SEARCH_BY_SPEECH = 2;
+  private static final int METHODID_SEARCH_BY_VECTOR = 3;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -377,6 +466,10 @@ public final class SearchServiceGrpc {
         case METHODID_SEARCH_BY_SPEECH:
           serviceImpl.searchBySpeech((xmodal.v1.Search.SearchBySpeechRequest) request,
               (io.grpc.stub.StreamObserver<xmodal.v1.Search.SearchBySpeechResponse>) responseObserver);
+          break;
+        case METHODID_SEARCH_BY_VECTOR:
+          serviceImpl.searchByVector((xmodal.v1.Search.SearchByVectorRequest) request,
+              (io.grpc.stub.StreamObserver<xmodal.v1.Search.SearchByVectorResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -442,6 +535,7 @@ public final class SearchServiceGrpc {
               .addMethod(getSearchByTextMethod())
               .addMethod(getSearchByImageMethod())
               .addMethod(getSearchBySpeechMethod())
+              .addMethod(getSearchByVectorMethod())
               .build();
         }
       }

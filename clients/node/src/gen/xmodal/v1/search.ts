@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Audio, Modality, modalityFromJSON, modalityToJSON, SpeechOptions, Timing } from "./common";
+import { Audio, Modality, modalityFromJSON, modalityToJSON, SpeechOptions, Timing, Vector } from "./common";
 
 export const protobufPackage = "xmodal.v1";
 
@@ -67,7 +67,7 @@ export interface Hit_MetadataEntry {
   value: string;
 }
 
-/** Result header shared by the three search RPCs. */
+/** Result header shared by the search RPCs. */
 export interface SearchResult {
   /** Best first. */
   hits: Hit[];
@@ -112,6 +112,24 @@ export interface SearchBySpeechResponse {
     | undefined;
   /** What the speech model heard. */
   transcript: string;
+}
+
+export interface SearchByVectorRequest {
+  collection: string;
+  /** dim = the space's dimension (GetInfoResponse); finite, not all zeros. The server L2-normalises it. */
+  vector?: Vector | undefined;
+  options?:
+    | SearchOptions
+    | undefined;
+  /**
+   * Optional guard: the space the vector was made in (an Embed*Response's space_id). When set and not the
+   * collection's space, the call fails with FAILED_PRECONDITION instead of comparing incomparable vectors.
+   */
+  spaceId: string;
+}
+
+export interface SearchByVectorResponse {
+  result?: SearchResult | undefined;
 }
 
 function createBaseSearchOptions(): SearchOptions {
@@ -1289,6 +1307,200 @@ export const SearchBySpeechResponse: MessageFns<SearchBySpeechResponse> = {
   },
 };
 
+function createBaseSearchByVectorRequest(): SearchByVectorRequest {
+  return { collection: "", vector: undefined, options: undefined, spaceId: "" };
+}
+
+export const SearchByVectorRequest: MessageFns<SearchByVectorRequest> = {
+  encode(message: SearchByVectorRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.collection !== "") {
+      writer.uint32(10).string(message.collection);
+    }
+    if (message.vector !== undefined) {
+      Vector.encode(message.vector, writer.uint32(18).fork()).join();
+    }
+    if (message.options !== undefined) {
+      SearchOptions.encode(message.options, writer.uint32(26).fork()).join();
+    }
+    if (message.spaceId !== "") {
+      writer.uint32(34).string(message.spaceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchByVectorRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchByVectorRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.collection = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vector = Vector.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.options = SearchOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.spaceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchByVectorRequest {
+    return {
+      collection: isSet(object.collection) ? globalThis.String(object.collection) : "",
+      vector: isSet(object.vector) ? Vector.fromJSON(object.vector) : undefined,
+      options: isSet(object.options) ? SearchOptions.fromJSON(object.options) : undefined,
+      spaceId: isSet(object.spaceId)
+        ? globalThis.String(object.spaceId)
+        : isSet(object.space_id)
+        ? globalThis.String(object.space_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SearchByVectorRequest): unknown {
+    const obj: any = {};
+    if (message.collection !== "") {
+      obj.collection = message.collection;
+    }
+    if (message.vector !== undefined) {
+      obj.vector = Vector.toJSON(message.vector);
+    }
+    if (message.options !== undefined) {
+      obj.options = SearchOptions.toJSON(message.options);
+    }
+    if (message.spaceId !== "") {
+      obj.spaceId = message.spaceId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SearchByVectorRequest>, I>>(base?: I): SearchByVectorRequest {
+    return SearchByVectorRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SearchByVectorRequest>, I>>(object: I): SearchByVectorRequest {
+    const message = createBaseSearchByVectorRequest();
+    message.collection = object.collection ?? "";
+    message.vector = (object.vector !== undefined && object.vector !== null)
+      ? Vector.fromPartial(object.vector)
+      : undefined;
+    message.options = (object.options !== undefined && object.options !== null)
+      ? SearchOptions.fromPartial(object.options)
+      : undefined;
+    message.spaceId = object.spaceId ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchByVectorResponse(): SearchByVectorResponse {
+  return { result: undefined };
+}
+
+export const SearchByVectorResponse: MessageFns<SearchByVectorResponse> = {
+  encode(message: SearchByVectorResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      SearchResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchByVectorResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchByVectorResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = SearchResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SearchByVectorResponse {
+    return { result: isSet(object.result) ? SearchResult.fromJSON(object.result) : undefined };
+  },
+
+  toJSON(message: SearchByVectorResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = SearchResult.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SearchByVectorResponse>, I>>(base?: I): SearchByVectorResponse {
+    return SearchByVectorResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SearchByVectorResponse>, I>>(object: I): SearchByVectorResponse {
+    const message = createBaseSearchByVectorResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? SearchResult.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
 /** Nearest-neighbour search by cosine similarity in the shared space. */
 export type SearchServiceService = typeof SearchServiceService;
 export const SearchServiceService = {
@@ -1324,6 +1536,22 @@ export const SearchServiceService = {
       Buffer.from(SearchBySpeechResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SearchBySpeechResponse => SearchBySpeechResponse.decode(value),
   },
+  /**
+   * A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+   * (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+   * averaged from liked items. Nothing is embedded, so this measures the index path alone.
+   */
+  searchByVector: {
+    path: "/xmodal.v1.SearchService/SearchByVector" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SearchByVectorRequest): Buffer =>
+      Buffer.from(SearchByVectorRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SearchByVectorRequest => SearchByVectorRequest.decode(value),
+    responseSerialize: (value: SearchByVectorResponse): Buffer =>
+      Buffer.from(SearchByVectorResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SearchByVectorResponse => SearchByVectorResponse.decode(value),
+  },
 } as const;
 
 export interface SearchServiceServer extends UntypedServiceImplementation {
@@ -1331,6 +1559,12 @@ export interface SearchServiceServer extends UntypedServiceImplementation {
   searchByImage: handleUnaryCall<SearchByImageRequest, SearchByImageResponse>;
   /** A whole utterance (e.g. a spoken question) against the collection. */
   searchBySpeech: handleUnaryCall<SearchBySpeechRequest, SearchBySpeechResponse>;
+  /**
+   * A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+   * (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+   * averaged from liked items. Nothing is embedded, so this measures the index path alone.
+   */
+  searchByVector: handleUnaryCall<SearchByVectorRequest, SearchByVectorResponse>;
 }
 
 export interface SearchServiceClient extends Client {
@@ -1379,6 +1613,26 @@ export interface SearchServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SearchBySpeechResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A vector already in the shared space: from EmbedText/EmbedImage/EmbedSpeech, a stored item's vector
+   * (GetItems with include_vectors: "more like this"), or a client-made one such as a user's taste profile
+   * averaged from liked items. Nothing is embedded, so this measures the index path alone.
+   */
+  searchByVector(
+    request: SearchByVectorRequest,
+    callback: (error: ServiceError | null, response: SearchByVectorResponse) => void,
+  ): ClientUnaryCall;
+  searchByVector(
+    request: SearchByVectorRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SearchByVectorResponse) => void,
+  ): ClientUnaryCall;
+  searchByVector(
+    request: SearchByVectorRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SearchByVectorResponse) => void,
   ): ClientUnaryCall;
 }
 
