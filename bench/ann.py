@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/report.py, also when a test imports this file
+from report import Report  # noqa: E402
 from xmodal_server.index.backend import SearchParams
 from xmodal_server.index.vectors import DEFAULT_EF_SEARCH, VectorIndex, default_nprobe, nlist_for
 
@@ -126,15 +127,9 @@ def main() -> int:
     p.add_argument("--ef-search", type=int, nargs="+", default=[16, 32, 64, 128])
     p.add_argument("--out", help="also write the report here")
     args = p.parse_args()
-    lines: list[str] = []
-
-    def log(line: str) -> None:
-        print(line, flush=True)
-        lines.append(line)
-
-    log(f"# python bench/ann.py {' '.join(sys.argv[1:])}")
-    log(f"# machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, faiss {faiss.__version__} "
-        f"({faiss.get_compile_options().strip()}), {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    report = Report("xmodal ANN indexes: recall@10 and QPS against exact search")
+    log = report.log
+    log(f"faiss {faiss.__version__} ({faiss.get_compile_options().strip()})")
     log(f"# data: {args.centres} Gaussian centres around 100 super-centres, anisotropic spread {args.spread} "
         f"(spectrum i^-{args.alpha}), unit vectors; queries from the same mixture. QPS: one batch of all queries, "
         "best of 3; 'x exact' = QPS / exact QPS at the same N and thread count. The machine is shared: load average "
@@ -145,8 +140,7 @@ def main() -> int:
     log(f"# generated in {time.perf_counter() - t0:.0f}s")
     for n in args.n:  # smaller sizes are prefixes of the same draw
         section(n, xb[:n], xq, ["ivf", "hnsw"] if n <= args.hnsw_max else ["ivf"], args, log)
-    if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+    report.write(args.out)
     return 0
 
 

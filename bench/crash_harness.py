@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import platform
 import random
 import re
 import signal
@@ -32,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/report.py, also when a test imports this file
+from report import Report  # noqa: E402
 from xmodal import Client, Item, XmodalClientError
 
 READY = re.compile(r"xmodal SERVING on ([\d.]+):(\d+) after ([\d.]+)s")
@@ -228,15 +229,8 @@ def main() -> int:
     p.add_argument("--data-dir", help="default: a fresh temporary directory")
     p.add_argument("--out", help="also write the report here")
     args = p.parse_args()
-    lines: list[str] = []
-
-    def log(line: str) -> None:
-        print(line, flush=True)
-        lines.append(line)
-
-    log(f"# python bench/crash_harness.py {' '.join(sys.argv[1:])}")
-    log(f"# machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+    report = Report("xmodal crash harness: SIGKILL under concurrent writes, then check every acknowledged write")
+    log = report.log
     log(f"# {args.writers} writer threads on 2 collections ({', '.join(f'{k}: {v}' for k, v in COLLECTIONS.items())}), "
         f"server --index-snapshot-ops {args.snapshot_ops}, SIGKILL after U(0.5, 4.0) s of writes, seed {args.seed}")
     with tempfile.TemporaryDirectory(prefix="xmodal-crash-") as tmp:
@@ -248,8 +242,7 @@ def main() -> int:
         f"deletes {r['acknowledged'].get('delete', 0)}), lost = {r['lost']}")
     log(f"index events over all runs: {r['events']}; restart to SERVING: median "
         f"{sorted(restarts)[len(restarts) // 2]:.1f}s, max {max(restarts):.1f}s; final SIGTERM exit code {r['clean_exit']}")
-    if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+    report.write(args.out)
     return 1 if r["lost"] else 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import machine  # noqa: E402  bench/report.py
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -85,7 +87,8 @@ def main() -> int:
     t.join(30)
     base = percentile(results["text (baseline)"], 50)
     print(f"# SearchBySpeech latency, concurrency 1, {args.requests} requests per mode")
-    print(f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, CPU; checkpoint {info.checkpoint_id}; "
+    print(f"machine: {machine()}")
+    print(f"checkpoint {info.checkpoint_id}; "
           f"utterance {seconds:.1f} s; collection: {len(rows)} FAQ answers")
     print(f"{'call':<22} {'p50 ms':>8} {'p95 ms':>8} {'p50 / text p50':>15}")
     for name, lat in results.items():

@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import io
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -57,6 +56,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))  # reference_weights: random weights in the real formats
 
 from loadgen import LoadResult, channel, run_load  # noqa: E402
+from report import commit, machine  # noqa: E402
 
 READY = re.compile(r"xmodal SERVING on ([\d.]+):(\d+)")
 METRICS = re.compile(r"metrics on :(\d+)/metrics")
@@ -379,29 +379,6 @@ def reference_encoders(folder: Path) -> dict[str, Any]:
 
 # -- report ------------------------------------------------------------------------------------------
 
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__} with "
-            f"{torch.get_num_threads()} threads; load average at start {load:.1f}")
-
-
-def commit() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True).stdout
-        return rev + ("+uncommitted changes" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def ratio(x: float, base: float) -> float:
     return x / base if base > 0 else float("nan")
 
@@ -426,17 +403,20 @@ def report(args, header: list[str], on: dict, off: dict, base: dict[str, float])
         if rows:
             lines.extend([title, *rows])
 
-    def vs(kind: str, key: str, unit: str, target: float) -> list[str]:
+    def vs(kind: str, key: str, unit: str, target: float | None) -> list[str]:
         if (kind, c32) not in on or key not in base:
             return []
         x = on[(kind, c32)].throughput
-        return [f"    {kind:<15} {x:8.1f} / {base[key]:8.1f} {unit} = {verdict(ratio(x, base[key]), target)}"]
+        judged = verdict(ratio(x, base[key]), target) if target else f"{ratio(x, base[key]):5.2f} (context: includes the encoder, see (a))"
+        return [f"    {kind:<15} {x:8.1f} / {base[key]:8.1f} {unit} = {judged}"]
 
     section(f"(a) server, single-item clients / in-process encoder on batches of {b}:",
             [r for m in ("text", "image", "speech") for r in vs(f"Embed{m.title()}", f"embed {m}", "items/s", TARGETS["a"])])
+    # Issue 4 sets targets for (b) on text and for (c) on the search path alone; the other lines are context.
     section("(b) batching on / off:", [
         f"    {kind:<15} {on[(kind, c)].throughput:8.1f} / {r.throughput:8.1f} req/s = "
-        f"{verdict(ratio(on[(kind, c)].throughput, r.throughput), TARGETS['b'])}"
+        + (verdict(ratio(on[(kind, c)].throughput, r.throughput), TARGETS["b"]) if kind == "EmbedText"
+           else f"{ratio(on[(kind, c)].throughput, r.throughput):5.2f} (no target: a 2-core image model gains little from batches)")
         for (kind, c), r in off.items()
     ])
     section(f"(c) SearchByVector / raw index search (FAISS exact, in-process, batches of {b}) over {args.vector_items:,} "
@@ -444,7 +424,7 @@ def report(args, header: list[str], on: dict, off: dict, base: dict[str, float])
     if "index search" in base:
         section(f"    and SearchBy* / in-process embed + index search on batches of {b}, collection '{COLLECTION}' "
                 f"({args.texts + args.images} items; index search alone there: {base['index search']:.0f} queries/s):",
-                [r for m in ("text", "image", "speech") for r in vs(f"SearchBy{m.title()}", f"search {m}", "queries/s", TARGETS["c"])])
+                [r for m in ("text", "image", "speech") for r in vs(f"SearchBy{m.title()}", f"search {m}", "queries/s", None)])
     section(f"(d) embedded / reference encoder speed, in-process, batches of {b} (speech with transcription):", [
         f"    {m:<15} {base[f'encoder {m}']:8.1f} / {base[f'reference {m}']:8.1f} items/s = "
         f"{ratio(base[f'encoder {m}'], base[f'reference {m}']):.2f}x"
@@ -465,7 +445,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, help="most requests per point (default 2000; quick 200)")
     ap.add_argument("--seconds", type=float, help="most seconds of sending per point (default 20; quick 4)")
     ap.add_argument("--batch-max-size", type=int, default=32, help="the servers' and baselines' batch size (default 32)")
-    ap.add_argument("--batch-max-delay-ms", type=float, default=10.0, help="the server's batch_max_delay_ms (default 10, the server's default)")
+    ap.add_argument("--batch-max-delay-ms", type=float, default=20.0, help="the server's batch_max_delay_ms (default 20, the server's default)")
     ap.add_argument("--texts", type=int, default=400, help="text items in the collection (default 400)")
     ap.add_argument("--images", type=int, default=48, help="image items in the collection (default 48)")
     ap.add_argument("--vector-items", type=int, default=1_000_000, help="vectors in the SearchByVector collection (default 1,000,000)")
@@ -486,7 +466,7 @@ def main() -> int:
     header = [
         "# xmodal throughput: RPCs over loopback gRPC under concurrency, against baselines measured in the same run",
         f"command: {command.strip()}  (commit {commit()})",
-        f"machine: {machine()}",
+        f"machine: {machine(torch_threads=True)}",
     ]
     work = Path(tempfile.mkdtemp(prefix="xmodal-bench-"))
     try:

@@ -49,7 +49,8 @@ def resolve_device(device: str) -> str:
 def index_backend_name(device: str = "cpu", dtype: str = "fp32") -> str:
     import faiss
 
-    return f"faiss {faiss.__version__} (exact inner product, IndexFlatIP; search {exact.describe(device, dtype)})"
+    # Only the exact path depends on the device; Store.describe_backend adds the per-collection index kinds.
+    return f"faiss {faiss.__version__} (exact search {exact.describe(device, dtype)})"
 
 
 def model_context(device: str, dtype: str) -> Callable[[], ContextManager]:
@@ -71,7 +72,7 @@ def build_service(config: Config, device: str, metrics: Metrics | None = None) -
     from .embedder import Embedder
     from .encoders.heads import default_checkpoint, load_checkpoint
     from .encoders.registry import PROFILES, EncoderSpec, build
-    from .index.store import Store
+    from .index import open_store
 
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
@@ -88,7 +89,7 @@ def build_service(config: Config, device: str, metrics: Metrics | None = None) -
     with in_model_dtype():  # warm the kernels requests will use
         embedder.warmup()
     log.info("warmed up in %.1fs; space %s (aligned=%s)", time.perf_counter() - t0, embedder.space_id, checkpoint.aligned)
-    store = Store(config.data_path, exact.device_search_factory(device, config.cuda_dtype))
+    store = open_store(config, exact.device_search_factory(device, config.cuda_dtype))
     return Service(config, embedder, store, model_context=in_model_dtype, metrics=metrics)
 
 

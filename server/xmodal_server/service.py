@@ -31,7 +31,6 @@ from .config import Config
 from .embedder import Embedded, Embedder
 from .encoders.base import IMAGE, SPEECH, TEXT
 from .errors import FailedPrecondition, InvalidInput, XmodalError
-from .index import for_config
 from .index.backend import CollectionStore, Hit, NewItem, SearchParams, StoredItem, Where
 from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
 
@@ -179,7 +178,7 @@ class Service:
         """``model_context``: entered around every model call on the model thread (e.g. CUDA autocast)."""
         self.config = config
         self.embedder = embedder
-        self.store = for_config(store, config)
+        self.store = store  # index.open_store(config): the backend and index settings the config names
         if metrics is not None:
             self.store.set_event_sink(metrics.index_event)
         self.limits = MediaLimits(

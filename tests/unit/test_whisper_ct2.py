@@ -138,3 +138,29 @@ def test_transcribes_human_recording(batch_pair, alsa_clip):
         pytest.skip(f"{ALSA_CLIP} absent (alsa-utils not installed)")
     text = batch_pair[1].transcripts[1].lower()
     assert "front" in text and "center" in text, text
+
+
+def test_teacher_forced_scores_equal_the_hf_decoder(encoder, batch_pair):
+    """The hand-written decoder pass of score_texts against transformers' own decoder, token by token."""
+    clip = batch_pair[0][0]
+    texts = ["Turn on the kitchen lights.", "Where is my parcel?", "a"]
+    ids = [encoder.tokenizer.encode(" " + t, add_special_tokens=False).ids for t in texts]
+    with torch.inference_mode():
+        hidden = encoder.model.model.encoder(encoder.prepare([clip]).mel).last_hidden_state
+        mine = encoder._teacher_forced(hidden, ids)
+        for i, t in enumerate(ids):
+            full = torch.tensor([[whisper_ct2.SOT, whisper_ct2.NO_TIMESTAMPS, *t, whisper_ct2.EOT]])
+            out = encoder.model.model.decoder(input_ids=full, encoder_hidden_states=hidden).last_hidden_state
+            logits = encoder.model.proj_out(out).float().masked_fill(encoder.suppress, float("-inf"))
+            ref = torch.log_softmax(logits[0, 1:-1], -1).gather(1, full[0, 2:, None]).sum()
+            assert abs(float(mine[i]) - float(ref)) < 1e-3 * max(1.0, abs(float(ref)))
+
+
+def test_the_spoken_sentence_explains_the_audio_best(encoder, kitchen_clip):
+    if kitchen_clip is None:
+        pytest.skip("espeak-ng not installed: cannot synthesize a test utterance")
+    candidates = ["turn off the kitchen lights", "turn on the kitchen lights", "turn on the bedroom lights",
+                  "what time is it"]
+    scores = encoder.score_texts(kitchen_clip, candidates)
+    assert scores.shape == (4,) and np.all(np.isfinite(scores)) and np.all(scores < 0)
+    assert int(np.argmax(scores)) == 1, dict(zip(candidates, scores.round(2)))

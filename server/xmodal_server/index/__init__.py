@@ -29,18 +29,3 @@ def open_store(config: "Config", device_search: Callable[[], "DeviceSearch"] | N
     from .store import Store
 
     return Store(config.data_path, device_search, settings)
-
-
-def for_config(store: CollectionStore, config: "Config") -> CollectionStore:
-    """The store the config asks for, given the one ``app.build_service`` opened: the embedded store is
-    opened before the index settings reach it, so they are applied here, or, when the config names
-    another backend, that one is opened instead (the embedded store is closed unused)."""
-    from .store import Store
-
-    if config.index_backend == "faiss" and isinstance(store, Store):
-        store.configure(IndexSettings.from_config(config))
-        return store
-    if config.index_backend == "milvus" and not isinstance(store, Store):
-        return store
-    store.close()
-    return open_store(config)

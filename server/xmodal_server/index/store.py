@@ -76,12 +76,6 @@ class Store:
             sink(*event)
         self._sink = sink
 
-    def configure(self, settings: IndexSettings) -> None:
-        """Server settings, applied to the open collections' future maintenance too."""
-        self.settings = settings
-        for coll in self._open.values():
-            coll.settings = settings
-
     def describe_backend(self, default: str) -> str:
         """``default`` describes the exact search path (CPU or a device mirror); collections choose their kind."""
         return f"{default}; per collection: exact, ivf (IndexIVFFlat), hnsw (IndexHNSWFlat) or auto; SQLite log + snapshots"
