@@ -26,3 +26,20 @@ def test_cuda_model_calls_run_in_the_configured_dtype(dtype, expected):
     x = torch.ones(4, 4, device="cuda")
     with model_context("cuda", dtype)():
         assert (x @ x).dtype == expected
+
+
+def test_the_accelerator_benchmark_runs_and_its_device_path_agrees_with_faiss_cpu():
+    """bench/accelerator.py is what a session with a GPU runs once; here its search half runs on whatever
+    device exists (CPU in CI: faiss-cpu only), so the script cannot rot between GPU sessions."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "accelerator.py"
+    out = subprocess.run([sys.executable, str(script), "--quick", "--skip-encoders", "--vectors", "5000"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    lines = out.splitlines()
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("path ")) + 1:]
+    rows = [line for line in table if line and not line.startswith("(")]
+    assert any(line.startswith("faiss-cpu IndexFlatIP") for line in rows), out
+    assert all(float(line.split()[-1]) >= 0.99 for line in rows), out  # the device path returns the same top-10
