@@ -22,7 +22,9 @@ def commit() -> str:
     """Short hash of HEAD, marked when tracked files differ from it."""
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True).stdout
+        # Result files written by an earlier run are not code: they do not make a run "uncommitted".
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"],
+                               cwd=REPO, capture_output=True, text=True).stdout
         return rev + ("+uncommitted changes" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -52,6 +52,7 @@ APT_PACKAGES="$APT_PACKAGES protobuf-compiler
   golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc
   g++ make pkg-config libgrpc++-dev protobuf-compiler-grpc
   default-jdk-headless libgrpc-java protobuf-compiler-grpc-java-plugin libprotobuf-java libnetty-java libperfmark-java
+  libnetty-tcnative-java libnetty-tcnative-jni
   libguava-java libgeronimo-annotation-1.3-spec-java"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

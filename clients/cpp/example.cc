@@ -1,10 +1,14 @@
 // Checks health, embeds a text, searches an image collection by text and a text collection by speech.
 //   xmodal-example ADDRESS QUESTION.wav [TEXT_COLLECTION=emoji] [SPEECH_COLLECTION=faq] [QUERY="red apple"]
+// TLS and the bearer token come from the environment variables of the Python client's CLI: XMODAL_TLS_CA,
+// XMODAL_TLS, XMODAL_TLS_CERT + XMODAL_TLS_KEY, XMODAL_TLS_SERVER_NAME, XMODAL_TOKEN (none set: plaintext).
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -23,7 +27,12 @@ namespace {
 // The first call on a CPU server can wait for a busy model.
 constexpr std::chrono::seconds kDeadline(120);
 
-void SetDeadline(grpc::ClientContext& ctx) { ctx.set_deadline(std::chrono::system_clock::now() + kDeadline); }
+// The deadline, and the bearer token if there is one. The token goes as plain metadata on each call rather than
+// as grpc::AccessTokenCredentials, which gRPC sends only over TLS: the Python client sends it over plaintext too.
+void Prepare(grpc::ClientContext& ctx, const std::string& token) {
+  ctx.set_deadline(std::chrono::system_clock::now() + kDeadline);
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+}
 
 const char* CodeName(grpc::StatusCode code) {
   static const char* const kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
@@ -64,6 +73,43 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+// An environment variable's value; "" when unset.
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+std::string Trim(const std::string& s) {
+  const char* space = " \t\r\n\f\v";
+  const size_t first = s.find_first_not_of(space);
+  return first == std::string::npos ? "" : s.substr(first, s.find_last_not_of(space) - first + 1);
+}
+
+// The channel, from the same XMODAL_* variables, with the same meaning, as the Python client's CLI.
+std::shared_ptr<grpc::Channel> Connect(const std::string& address) {
+  const std::string ca = Env("XMODAL_TLS_CA"), cert = Env("XMODAL_TLS_CERT"), key = Env("XMODAL_TLS_KEY");
+  const std::string server_name = Env("XMODAL_TLS_SERVER_NAME");
+  std::string tls = Trim(Env("XMODAL_TLS"));
+  for (char& c : tls) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool tls_on = tls == "1" || tls == "true" || tls == "yes" || tls == "on";
+  if (cert.empty() != key.empty()) {
+    std::fprintf(stderr, "error: XMODAL_TLS_CERT and XMODAL_TLS_KEY go together: both for mutual TLS, or neither\n");
+    std::exit(1);
+  }
+  if (!tls_on && ca.empty() && cert.empty() && server_name.empty()) {
+    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions ssl;  // pem_root_certs left empty: gRPC's default root certificates
+  if (!ca.empty()) ssl.pem_root_certs = ReadFile(ca);
+  if (!cert.empty()) {  // mutual TLS
+    ssl.pem_cert_chain = ReadFile(cert);
+    ssl.pem_private_key = ReadFile(key);
+  }
+  grpc::ChannelArguments args;
+  if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);  // GRPC_SSL_TARGET_NAME_OVERRIDE_ARG
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+}
+
 void PrintHits(const char* label, const xmodal::v1::SearchResult& result) {
   int rank = 1;
   for (const auto& h : result.hits()) {
@@ -87,11 +133,12 @@ int main(int argc, char** argv) {
   const std::string speech_collection = argc > 4 ? argv[4] : "faq";
   const std::string query = argc > 5 ? argv[5] : "red apple";
 
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel = Connect(address);
+  const std::string token = Trim(Env("XMODAL_TOKEN"));
 
   {
     grpc::ClientContext ctx;
-    SetDeadline(ctx);
+    Prepare(ctx, token);
     grpc::health::v1::HealthCheckRequest req;
     grpc::health::v1::HealthCheckResponse resp;
     Check(grpc::health::v1::Health::NewStub(channel)->Check(&ctx, req, &resp));
@@ -100,7 +147,7 @@ int main(int argc, char** argv) {
 
   {
     grpc::ClientContext ctx;
-    SetDeadline(ctx);
+    Prepare(ctx, token);
     xmodal::v1::EmbedTextRequest req;
     req.add_texts(query);
     xmodal::v1::EmbedTextResponse resp;
@@ -116,7 +163,7 @@ int main(int argc, char** argv) {
   auto search = xmodal::v1::SearchService::NewStub(channel);
   {
     grpc::ClientContext ctx;
-    SetDeadline(ctx);
+    Prepare(ctx, token);
     xmodal::v1::SearchByTextRequest req;
     req.set_collection(image_collection);
     req.set_text(query);
@@ -127,7 +174,7 @@ int main(int argc, char** argv) {
   }
   {
     grpc::ClientContext ctx;
-    SetDeadline(ctx);
+    Prepare(ctx, token);
     xmodal::v1::SearchBySpeechRequest req;
     req.set_collection(speech_collection);
     req.mutable_audio()->set_data(wav);

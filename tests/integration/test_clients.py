@@ -2,10 +2,14 @@
 run their one example against the real server: health, EmbedText, SearchByText on `emoji`, SearchBySpeech on
 `faq`. Their output must agree with the Python client's: the same vector (to 1e-6), the same hits, the same
 transcript. Each client is built once per session, in its own ignored build directory. A missing toolchain fails
-(CI installs them all with scripts/setup.sh), it does not skip."""
+(CI installs them all with scripts/setup.sh), it does not skip.
+
+Each example then runs against a second server with TLS and bearer tokens, configured by the environment variables
+the Python CLI reads (XMODAL_TLS_CA, XMODAL_TOKEN): the same output with a token, UNAUTHENTICATED without."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -17,7 +21,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from xmodal import Item
+from conftest import ServerThread
+from tls_certs import make_certs
+from xmodal import Client, Item
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +33,9 @@ SETUP = "run `bash scripts/setup.sh` (it installs every client's toolchain; CI r
 QUERY = "red apple"
 QUESTION = "how long do I have to return an item"
 TOP_K = 3
+LANGS = ["node", "go", "cpp", "java"]
+READ_TOKEN = "clients-read-5c0e9a7b3d2f4e6a8b1c"    # what the examples send: searching needs scope read
+WRITE_TOKEN = "clients-write-9f8e7d6c5b4a3f2e1d0c"  # the Python client's, to create the collections
 
 
 # -- the collections and the question, made with the Python client -------------------------------
@@ -95,7 +104,7 @@ class Toolchain:
 
 
 JAVA_JARS = ["grpc-api", "grpc-core", "grpc-netty", "grpc-protobuf", "grpc-stub", "protobuf", "guava", "perfmark-api",
-             "netty-codec-http2", "netty-transport", "geronimo-annotation-1.3-spec"]
+             "netty-codec-http2", "netty-transport", "geronimo-annotation-1.3-spec", "netty-tcnative"]
 TOOLCHAINS = {
     "node": Toolchain(
         tools=["node"], paths=[str(CLIENTS / "node/node_modules/.bin/tsc"), str(CLIENTS / "node/node_modules/@grpc/grpc-js")],
@@ -141,6 +150,13 @@ def built(lang: str) -> list[str]:
 
 # -- the example's output ------------------------------------------------------------------------
 
+def run_example(lang: str, address: str, question_wav: Path, **env: str) -> subprocess.CompletedProcess:
+    """The example with the usual arguments; of the XMODAL_* variables, only those given here."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("XMODAL_")}
+    cmd = built(lang) + [address, str(question_wav), "emoji", "faq", QUERY]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**clean, **env})
+
+
 HIT = re.compile(r"^(text_hit|speech_hit) (\d+) id=(\S+) score=(\S+) modality=(\S+) text=(.*)$")
 
 
@@ -157,10 +173,7 @@ def parse(out: str) -> dict:
     return got
 
 
-@pytest.mark.parametrize("lang", ["node", "go", "cpp", "java"])
-def test_client_example_matches_the_python_client(lang, server, reference, question_wav):
-    cmd = built(lang) + [server.address, str(question_wav), "emoji", "faq", QUERY]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+def assert_matches_reference(lang: str, done: subprocess.CompletedProcess, reference: dict) -> None:
     assert done.returncode == 0, f"{lang} example failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     got = parse(done.stdout)
 
@@ -183,3 +196,68 @@ def test_client_example_matches_the_python_client(lang, server, reference, quest
     assert [h["id"] for h in got["speech_hit"]] == [h.id for h in ref_speech.hits]
     assert got["speech_hit"][0]["id"] == "returns-window"
     assert np.allclose([h["score"] for h in got["speech_hit"]], [h.score for h in ref_speech.hits], atol=1e-4)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_client_example_matches_the_python_client(lang, server, reference, question_wav):
+    assert_matches_reference(lang, run_example(lang, server.address, question_wav), reference)
+
+
+# -- the same examples over TLS with a bearer token ----------------------------------------------
+
+# gRPC over TLS needs ALPN, which Debian's netty 4.1.48 offers only through netty-tcnative (OpenSSL), not the
+# JDK's own TLS: clients/java/Makefile puts it on the classpath and its JNI library on java.library.path.
+TLS_LANGS = LANGS
+
+
+@pytest.fixture(scope="module")
+def secure_server(tmp_path_factory):
+    """A second real server: TLS (no client certificates) and tokens, holding the same collections."""
+    from xmodal_server.config import Config
+
+    root = tmp_path_factory.mktemp("secure-clients")
+    certs = make_certs(root / "certs")
+    tokens = root / "tokens.txt"
+    tokens.write_text(f"{READ_TOKEN} read\n{WRITE_TOKEN} write\n")
+    runner = ServerThread(Config(host="127.0.0.1", port=0, metrics_port=0, data_dir=str(root / "data"), max_batch=16,
+                                 tls_cert_file=str(certs.server_cert), tls_key_file=str(certs.server_key),
+                                 auth_tokens_file=str(tokens))).start()
+    runner.certs = certs
+    try:
+        with Client(runner.address, timeout=120, tls_ca=certs.ca, token=WRITE_TOKEN) as c:
+            for name, items in COLLECTIONS.items():
+                c.create_collection(name)
+                c.add_items(name, items)
+        yield runner
+    finally:
+        runner.stop()
+
+
+@pytest.mark.parametrize("lang", TLS_LANGS)
+def test_client_example_over_tls_with_a_token(lang, secure_server, reference, question_wav):
+    done = run_example(lang, secure_server.address, question_wav,
+                       XMODAL_TLS_CA=str(secure_server.certs.ca), XMODAL_TOKEN=READ_TOKEN)
+    assert_matches_reference(lang, done, reference)
+
+
+# Each language's name for the status: grpc-go's codes.Code prints as "Unauthenticated".
+UNAUTHENTICATED = re.compile(r"^error: (UNAUTHENTICATED|Unauthenticated): ", re.MULTILINE)
+
+
+@pytest.mark.parametrize("lang", TLS_LANGS)
+def test_client_example_over_tls_without_a_token_is_refused(lang, secure_server, question_wav):
+    done = run_example(lang, secure_server.address, question_wav, XMODAL_TLS_CA=str(secure_server.certs.ca))
+    assert done.returncode != 0, f"{lang} example succeeded without a token:\n{done.stdout[-2000:]}"
+    # Health needs no token, so the TLS connection itself worked; EmbedText is the call refused.
+    assert parse(done.stdout).get("health") == "SERVING", done.stdout[-2000:] + done.stderr[-2000:]
+    assert UNAUTHENTICATED.search(done.stderr), f"{lang} example's stderr:\n{done.stderr[-4000:]}"
+
+
+@pytest.mark.parametrize("lang", TLS_LANGS)
+def test_client_example_verifies_the_tls_server_name(lang, secure_server, question_wav):
+    """XMODAL_TLS_SERVER_NAME replaces the address's host in the certificate check: a name the certificate
+    lacks fails the handshake (UNAVAILABLE, grpc-go's "Unavailable") before the first call is answered."""
+    done = run_example(lang, secure_server.address, question_wav, XMODAL_TLS_CA=str(secure_server.certs.ca),
+                       XMODAL_TOKEN=READ_TOKEN, XMODAL_TLS_SERVER_NAME="elsewhere.example")
+    assert done.returncode != 0 and "health: " not in done.stdout, done.stdout[-2000:]
+    assert re.search(r"^error: (UNAVAILABLE|Unavailable): ", done.stderr, re.MULTILINE), done.stderr[-4000:]

@@ -1,6 +1,16 @@
 // Checks health, embeds a text, searches an image collection by text and a text collection by speech.
 //   node dist/example.js ADDRESS QUESTION.wav [TEXT_COLLECTION=emoji] [SPEECH_COLLECTION=faq] [QUERY="red apple"]
-import { credentials, type ServiceError, status as Status } from "@grpc/grpc-js";
+// TLS and the bearer token come from the environment variables of the Python client's CLI: XMODAL_TLS_CA,
+// XMODAL_TLS, XMODAL_TLS_CERT + XMODAL_TLS_KEY, XMODAL_TLS_SERVER_NAME, XMODAL_TOKEN (none set: plaintext).
+import {
+  type ChannelCredentials,
+  type ClientOptions,
+  credentials,
+  InterceptingCall,
+  type Interceptor,
+  type ServiceError,
+  status as Status,
+} from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 
 import { HealthCheckRequest, HealthClient, healthCheckResponse_ServingStatusToJSON } from "./gen/grpc/health/v1/health";
@@ -22,6 +32,39 @@ function printHits(label: string, hits: Hit[]): void {
   });
 }
 
+/** Channel credentials and client options from the same XMODAL_* variables, with the same meaning, as `xmodal`. */
+function connection(env: NodeJS.ProcessEnv): { creds: ChannelCredentials; options: ClientOptions } {
+  const ca = env.XMODAL_TLS_CA || "";
+  const cert = env.XMODAL_TLS_CERT || "";
+  const key = env.XMODAL_TLS_KEY || "";
+  const serverName = env.XMODAL_TLS_SERVER_NAME || "";
+  const token = (env.XMODAL_TOKEN || "").trim();
+  const tlsOn = ["1", "true", "yes", "on"].includes((env.XMODAL_TLS || "").trim().toLowerCase());
+  if (!cert !== !key) {
+    throw new Error("XMODAL_TLS_CERT and XMODAL_TLS_KEY go together: both for mutual TLS, or neither");
+  }
+  const options: ClientOptions = {};
+  let creds = credentials.createInsecure();
+  if (tlsOn || ca || cert || serverName) {
+    // Without a CA file: the default root certificates. A client certificate makes it mutual TLS.
+    creds = credentials.createSsl(ca ? readFileSync(ca) : null, key ? readFileSync(key) : null,
+      cert ? readFileSync(cert) : null);
+    if (serverName) options["grpc.ssl_target_name_override"] = serverName;
+  }
+  if (token) {
+    // Metadata added by an interceptor rather than call credentials: grpc-js refuses to combine call
+    // credentials with an insecure channel, and the Python client also sends a token over plaintext.
+    const bearer: Interceptor = (callOptions, nextCall) => new InterceptingCall(nextCall(callOptions), {
+      start: (metadata, listener, next) => {
+        metadata.set("authorization", `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
+    options.interceptors = [bearer];
+  }
+  return { creds, options };
+}
+
 async function main(argv: string[]): Promise<void> {
   if (argv.length < 2) {
     console.error("usage: node dist/example.js ADDRESS QUESTION.wav [TEXT_COLLECTION] [SPEECH_COLLECTION] [QUERY]");
@@ -29,13 +72,13 @@ async function main(argv: string[]): Promise<void> {
   }
   const [address, wavPath, imageCollection = "emoji", speechCollection = "faq", query = "red apple"] = argv;
   const wav = readFileSync(wavPath);
-  const creds = credentials.createInsecure();
+  const { creds, options: clientOptions } = connection(process.env);
 
-  const healthClient = new HealthClient(address, creds);
+  const healthClient = new HealthClient(address, creds, clientOptions);
   const status = await unary(healthClient, healthClient.check, HealthCheckRequest.create({ service: "" }));
   console.log(`health: ${healthCheckResponse_ServingStatusToJSON(status.status)}`);
 
-  const embedding = new EmbeddingServiceClient(address, creds);
+  const embedding = new EmbeddingServiceClient(address, creds, clientOptions);
   const embedded = await unary(embedding, embedding.embedText, EmbedTextRequest.create({ texts: [query] }));
   const vector = unpackVector(embedded.result!.embeddings[0].vector!);
   console.log(`space: ${embedded.result!.spaceId}`);
@@ -43,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
   // 9 significant digits (C's %.9g) read back as exactly the same float32.
   console.log(`vector: [${Array.from(vector, (x) => x.toPrecision(9)).join(", ")}]`);
 
-  const search = new SearchServiceClient(address, creds);
+  const search = new SearchServiceClient(address, creds, clientOptions);
   // create() fills unset fields with their defaults, so this code keeps compiling when fields are added.
   const options = SearchOptions.create({ topK: 3 });
   const byText = await unary(search, search.searchByText,
@@ -59,7 +102,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: ServiceError | Error) => {
-  const code = "code" in err ? ` ${Status[err.code]}:` : "";
+  // A gRPC status has a numeric code; a file error's code is a string such as ENOENT, already in its message.
+  const code = "code" in err && typeof err.code === "number" ? ` ${Status[err.code]}:` : "";
   console.error(`error:${code} ${"details" in err ? err.details : err.message}`);
   process.exit(1);
 });

@@ -2,11 +2,17 @@
 // collection by speech.
 //
 //	xmodal-example ADDRESS QUESTION.wav [TEXT_COLLECTION=emoji] [SPEECH_COLLECTION=faq] [QUERY="red apple"]
+//
+// TLS and the bearer token come from the environment variables of the Python client's CLI: XMODAL_TLS_CA,
+// XMODAL_TLS, XMODAL_TLS_CERT + XMODAL_TLS_KEY, XMODAL_TLS_SERVER_NAME, XMODAL_TOKEN (none set: plaintext).
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -15,7 +21,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	xmodalv1 "xmodal/v1"
@@ -59,6 +67,61 @@ func arg(i int, def string) string {
 	return def
 }
 
+// bearer sends the token as "authorization: Bearer <token>" metadata on every call.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+// RequireTransportSecurity is true: grpc-go then never lets these credentials onto a plaintext connection
+// (a plaintext connection with a token adds it to each call's context instead, as the Python client does).
+func (bearer) RequireTransportSecurity() bool { return true }
+
+// connection reads the same XMODAL_* variables, with the same meaning, as the Python client's CLI. It returns
+// the dial options and, for a plaintext connection, the token to add to each call's metadata.
+func connection() (opts []grpc.DialOption, plaintextToken string, err error) {
+	ca, cert, key := os.Getenv("XMODAL_TLS_CA"), os.Getenv("XMODAL_TLS_CERT"), os.Getenv("XMODAL_TLS_KEY")
+	serverName := os.Getenv("XMODAL_TLS_SERVER_NAME")
+	token := strings.TrimSpace(os.Getenv("XMODAL_TOKEN"))
+	if (cert == "") != (key == "") {
+		return nil, "", errors.New("XMODAL_TLS_CERT and XMODAL_TLS_KEY go together: both for mutual TLS, or neither")
+	}
+	tlsOn := false
+	switch strings.ToLower(strings.TrimSpace(os.Getenv("XMODAL_TLS"))) {
+	case "1", "true", "yes", "on":
+		tlsOn = true
+	}
+	if !tlsOn && ca == "" && cert == "" && serverName == "" {
+		// Plaintext; Debian's grpc-go 1.33 predates credentials/insecure, so WithInsecure it is.
+		return []grpc.DialOption{grpc.WithInsecure()}, token, nil
+	}
+	// ServerName empty: grpc-go verifies the host of ADDRESS. RootCAs nil: the system's root certificates.
+	config := &tls.Config{ServerName: serverName}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, "", err
+		}
+		config.RootCAs = x509.NewCertPool()
+		if !config.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, "", fmt.Errorf("XMODAL_TLS_CA %s: no PEM certificate in it", ca)
+		}
+	}
+	if cert != "" { // mutual TLS
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, "", err
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	opts = []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(config))}
+	if token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer(token)))
+	}
+	return opts, "", nil
+}
+
 func main() {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: xmodal-example ADDRESS QUESTION.wav [TEXT_COLLECTION] [SPEECH_COLLECTION] [QUERY]")
@@ -71,14 +134,21 @@ func main() {
 	}
 	imageCollection, speechCollection, query := arg(3, "emoji"), arg(4, "faq"), arg(5, "red apple")
 
-	// Plaintext; Debian's grpc-go 1.33 predates credentials/insecure, so WithInsecure it is.
-	conn, err := grpc.Dial(address, grpc.WithInsecure())
+	opts, plaintextToken, err := connection()
+	if err != nil {
+		fail(err)
+	}
+	conn, err := grpc.Dial(address, opts...)
 	if err != nil {
 		fail(err)
 	}
 	defer conn.Close()
 	call := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), deadline)
+		ctx := context.Background()
+		if plaintextToken != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+plaintextToken)
+		}
+		return context.WithTimeout(ctx, deadline)
 	}
 
 	ctx, cancel := call()
