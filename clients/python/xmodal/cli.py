@@ -30,7 +30,7 @@ EPILOG = """examples:
   xmodal serve --demo                                  # embedded models, demo collections emoji + faq
   xmodal search emoji --text "red apple" --json
   xmodal search faq --speech question.wav
-  xmodal search emoji --like 1f34e                     # more like a stored item
+  xmodal search emoji --like apple                     # more like a stored item
   xmodal collections create products
   xmodal add products --from-dir ./photos              # id = file stem
   xmodal add products --id p1 --text "blue running shoes" --meta brand=acme

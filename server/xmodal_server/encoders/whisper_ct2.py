@@ -279,8 +279,10 @@ class WhisperTinyEncoder(SpeechEncoder):
         that best explains the audio scores highest. For ranking candidate texts (a gallery's near-verbatim
         sentences) where one wrong word of a greedy transcript can move the transcript's embedding to another
         sentence: on the validation clips (synthetic held-out voices) re-ranking the top 25 of the fused
-        search by this score lifted speech→text R@1 over the whole corpus from 0.74 to 0.87
-        (bench/speech_rescore_trial.py). One encoder pass, then one decoder pass for all texts together."""
+        search by this score lifted speech→text R@1 over the whole corpus from 0.70–0.74 to 0.80–0.87
+        (bench/speech_rescore_trial.py), but cut the spoken FAQ question → written answer R@1 from 0.55 to
+        0.28: texts that were never spoken (answers) must not be ranked this way. One encoder pass, then one
+        decoder pass for all texts together."""
         with torch.inference_mode():
             hidden = self.model.model.encoder(self.prepare([wave]).mel.to(self.device)).last_hidden_state
             ids = [self.tokenizer.encode(" " + t.strip(), add_special_tokens=False).ids for t in texts]
