@@ -45,27 +45,13 @@ def timed(fn: Callable[[], object], sync: Callable[[], None], seconds: float, mi
     return (time.perf_counter() - t0) / calls
 
 
-def encoders(device: str, folder: Path) -> dict:
-    from reference_weights import save_bert, save_resnet50, save_wav2vec2
-
-    from xmodal_server.encoders.registry import EncoderSpec, build
-
-    for sub in ("bert", "w2v"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    return {
-        "resnet50": build(EncoderSpec("resnet50", str(save_resnet50(folder / "resnet50.pth")), device)),
-        "bert": build(EncoderSpec("bert", str(save_bert(folder / "bert", full_size=True)), device)),
-        "wav2vec2": build(EncoderSpec("wav2vec2-ctc", str(save_wav2vec2(folder / "w2v", full_size=True)), device)),
-    }
-
-
-def inputs(name: str, n: int, tokens: int = 0) -> list:
+def inputs(modality: str, n: int, tokens: int = 0) -> list:
     rng = np.random.default_rng(0)
-    if name == "resnet50":
+    if modality == "image":
         from PIL import Image
 
         return [Image.fromarray(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)) for _ in range(n)]
-    if name == "bert":
+    if modality == "text":
         from reference_weights import BERT_WORDS
 
         # [CLS] + (tokens - 2) words of the tiny vocabulary (one token each) + [SEP] = exactly `tokens`.
@@ -75,6 +61,7 @@ def inputs(name: str, n: int, tokens: int = 0) -> list:
 
 def encoder_rows(report: Report, device: str, dtype: str, batches: list[int], seconds: float, work: Path) -> None:
     import torch
+    from reference_weights import full_size_encoders
 
     from xmodal_server.app import model_context
 
@@ -82,15 +69,15 @@ def encoder_rows(report: Report, device: str, dtype: str, batches: list[int], se
     ctx = model_context(device, dtype)
     report.log(f"\n## encoders on {device} ({dtype} autocast on CUDA), items/s of the model call, preprocessing excluded")
     report.log(f"{'model':<28} " + " ".join(f"{f'batch {b}':>12}" for b in batches))
-    for name, enc in encoders(device, work).items():
-        for tokens in ((32, 128) if name == "bert" else (0,)):
+    for modality, enc in full_size_encoders(work, device).items():
+        for tokens in ((32, 128) if modality == "text" else (0,)):
             cells = []
             for b in batches:
-                prepared = enc.prepare(inputs(name, b, tokens))
+                prepared = enc.prepare(inputs(modality, b, tokens))
                 with ctx():
                     per_call = timed(lambda: enc.forward(prepared), sync, seconds)
                 cells.append(f"{b / per_call:12,.1f}")
-            label = {"resnet50": "ResNet-50 224 px", "bert": f"BERT-base {tokens} tokens", "wav2vec2": "Wav2Vec2-base 5 s clips"}[name]
+            label = {"image": "ResNet-50 224 px", "text": f"BERT-base {tokens} tokens", "speech": "Wav2Vec2-base 5 s clips"}[modality]
             report.log(f"{label:<28} " + " ".join(cells))
         del enc
         if device.startswith("cuda"):
@@ -102,13 +89,10 @@ def search_rows(report: Report, device: str, dtype: str, n: int, batches: list[i
 
     from xmodal_server.index.exact import device_search_factory
 
-    rng = np.random.default_rng(1)
-    xb = np.empty((n, DIM), np.float32)
-    for i in range(0, n, 100_000):  # in chunks: 1M x 384 float64 draws would need 3 GB
-        x = rng.standard_normal((min(100_000, n - i), DIM), dtype=np.float32)
-        xb[i : i + len(x)] = x / np.linalg.norm(x, axis=1, keepdims=True)
-    xq = rng.standard_normal((max(batches), DIM), dtype=np.float32)
-    xq /= np.linalg.norm(xq, axis=1, keepdims=True)
+    from throughput import unit_vectors
+
+    xb = np.concatenate(list(unit_vectors(n, DIM, 1)))
+    xq = next(unit_vectors(max(batches), DIM, 2))
     cpu = faiss.IndexFlatIP(DIM)
     cpu.add(xb)
     make = device_search_factory(device, dtype)

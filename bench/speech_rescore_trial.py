@@ -44,9 +44,7 @@ def main() -> int:
 
     import torch
 
-    from xmodal_server.align import data as D
-    from xmodal_server.align import tts
-    from xmodal_server.align.corpus import FAQ_ANSWER, FAQ_QUESTION, speech_sentences
+    from xmodal_server.align.corpus import FAQ_ANSWER, FAQ_QUESTION
     from xmodal_server.align.pipeline import build_encoders, protocol_data
     from xmodal_server.encoders.heads import default_checkpoint, load_checkpoint, speech_vectors
     from xmodal_server.media import MediaLimits, decode_audio
@@ -56,11 +54,6 @@ def main() -> int:
     data = protocol_data(enc, args.work, with_real=False)
     ckpt = load_checkpoint(default_checkpoint("embedded"))
     s = data.speech[args.split]
-    # The clips behind the cached features, in the same order (data.speech_sets builds them this way).
-    sents = [x for x in speech_sentences(data.corpus) if x.split == args.split]
-    clips = tts.build_speech_set([(D.sentence_id(x), x.text) for x in sents], tts.held_out_voices(tts.available_voices()),
-                                 args.work / "tts", per_sentence=1, seed=D.SEED, progress=False)
-    assert [c.text for c in clips] == s.texts, "clips and cached features disagree: rerun xmodal align"
     fused = speech_vectors(ckpt, s.features, data.transcript_vectors[args.split], "fused")
     where = data.index_of()
     answers = [i for i, x in enumerate(data.corpus) if x.source == FAQ_ANSWER]
@@ -68,7 +61,7 @@ def main() -> int:
     spoken = [data.corpus[where[t]] for t in s.texts]
     tasks = {  # name -> (clip rows, gallery corpus indices, the right corpus index per clip)
         "speech→text (gallery: whole corpus)": (
-            np.random.default_rng(0).choice(len(clips), min(args.clips, len(clips)), replace=False),
+            np.random.default_rng(0).choice(len(s.paths), min(args.clips, len(s.paths)), replace=False),
             np.arange(len(data.corpus)), [where[t] for t in s.texts]),
         "spoken question→FAQ answer": (
             np.array([j for j, x in enumerate(spoken) if x.source == FAQ_QUESTION][: args.clips]),
@@ -81,8 +74,8 @@ def main() -> int:
         for sim, r in zip(tqdm(sims, desc=name, unit="clip"), rows):
             top = gallery[np.argsort(-sim)[: args.candidates]]
             texts = [data.corpus[i].text for i in top]
-            logp = speech.score_texts(decode_audio(clips[r].path.read_bytes(), MediaLimits()), texts)
-            n_tokens = np.array([len(speech.tokenizer.encode(" " + t.strip(), add_special_tokens=False).ids) + 1 for t in texts])
+            logp = speech.score_texts(decode_audio(s.paths[r].read_bytes(), MediaLimits()), texts)
+            n_tokens = np.array([len(ids) + 1 for ids in speech.text_tokens(texts)])  # + the end of text
             hit = np.flatnonzero(top == truth[r])
             found.append((np.sort(sim)[::-1][: args.candidates], logp, n_tokens, int(hit[0]) if len(hit) else -1))
         per_clip = (time.perf_counter() - t0) / len(rows)

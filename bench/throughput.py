@@ -337,12 +337,15 @@ class Baselines:
         # (d) compares backbones only, both profiles measured the same way (speech with transcription).
         encoders = {f"encoder {m}": e.encoders[m] for m in MODALITIES}
         if reference:
-            encoders.update({f"reference {m}": enc for m, enc in reference_encoders(data_dir.parent / "reference").items()})
+            from reference_weights import full_size_encoders
+
+            encoders.update({f"reference {m}": enc for m, enc in full_size_encoders(data_dir.parent / "reference").items()})
         xq = e.embed_texts(inputs.queries[:batch]).vectors
         self.steps: dict[str, Callable[[int], int]] = {"index search": lambda i: len(coll.search_many(xq, TOP_K))}
         if inputs.vectors:
             vcoll, vq = self.service.store.get(VECTOR_COLLECTION), inputs.query_vectors
-            self.steps["index search vector"] = lambda i: len(vcoll.search_many(np.stack(cycle(list(vq), i, batch)), TOP_K))
+            rows = list(vq)  # once, not inside the timed calls
+            self.steps["index search vector"] = lambda i: len(vcoll.search_many(np.stack(cycle(rows, i, batch)), TOP_K))
         for m in MODALITIES:
             xs = lambda i, m=m: cycle(data[m], i, batch)  # noqa: E731
             kw = {"transcribe": True} if m == "speech" else {}
@@ -360,21 +363,6 @@ class Baselines:
     def close(self) -> None:
         self._thread.shutdown()
         self.service.store.close()
-
-
-def reference_encoders(folder: Path) -> dict[str, Any]:
-    """bert-base, ResNet-50 and wav2vec2-base with random weights, loaded through the registry."""
-    from reference_weights import save_bert, save_resnet50, save_wav2vec2
-
-    from xmodal_server.encoders.registry import EncoderSpec, build
-
-    for sub in ("bert", "w2v"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    return {
-        "text": build(EncoderSpec("bert", str(save_bert(folder / "bert", full_size=True)))),
-        "image": build(EncoderSpec("resnet50", str(save_resnet50(folder / "resnet50.pth")))),
-        "speech": build(EncoderSpec("wav2vec2-ctc", str(save_wav2vec2(folder / "w2v", full_size=True)))),
-    }
 
 
 # -- report ------------------------------------------------------------------------------------------

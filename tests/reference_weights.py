@@ -57,3 +57,17 @@ def save_bert(directory: Path, full_size: bool = False) -> Path:
     config = BertConfig(vocab_size=5 + len(BERT_WORDS), **({} if full_size else tiny))
     BertModel(config).save_pretrained(directory)
     return directory
+
+
+def full_size_encoders(folder: Path, device: str = "cpu") -> dict:
+    """Per modality, bert-base, ResNet-50 and wav2vec2-base with random weights saved under ``folder`` and
+    loaded through the registry, as the server would load real ones (bench/ times these)."""
+    from xmodal_server.encoders.registry import EncoderSpec, build
+
+    for sub in ("bert", "w2v"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "text": build(EncoderSpec("bert", str(save_bert(folder / "bert", full_size=True)), device)),
+        "image": build(EncoderSpec("resnet50", str(save_resnet50(folder / "resnet50.pth")), device)),
+        "speech": build(EncoderSpec("wav2vec2-ctc", str(save_wav2vec2(folder / "w2v", full_size=True)), device)),
+    }

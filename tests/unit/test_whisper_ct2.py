@@ -144,7 +144,7 @@ def test_teacher_forced_scores_equal_the_hf_decoder(encoder, batch_pair):
     """The hand-written decoder pass of score_texts against transformers' own decoder, token by token."""
     clip = batch_pair[0][0]
     texts = ["Turn on the kitchen lights.", "Where is my parcel?", "a"]
-    ids = [encoder.tokenizer.encode(" " + t, add_special_tokens=False).ids for t in texts]
+    ids = encoder.text_tokens(texts)
     with torch.inference_mode():
         hidden = encoder.model.model.encoder(encoder.prepare([clip]).mel).last_hidden_state
         mine = encoder._teacher_forced(hidden, ids)

@@ -38,6 +38,7 @@ class SpeechSet:
     voices: list[str]
     features: np.ndarray  # (N, D) mean-pooled speech-encoder frames
     transcripts: list[str]  # what the speech model heard
+    paths: list[Path]  # the audio file of each clip
 
 
 @dataclass
@@ -90,7 +91,7 @@ def speech_sets(corpus: list[Sentence], speech_encoder: Encoder, work: Path, spl
         feats = speech_features(speech_encoder, [f"{c.voice}/{c.path.name}" for c in clips], [c.path for c in clips],
                                 work / "features")
         out[split] = SpeechSet(split, [c.text for c in clips], [c.voice for c in clips], feats["features"],
-                               [str(t) for t in feats["transcripts"]])
+                               [str(t) for t in feats["transcripts"]], [c.path for c in clips])
     return out
 
 
@@ -98,7 +99,7 @@ def real_speech_set(speech_encoder: Encoder, work: Path) -> SpeechSet:
     recs = real_recordings(work / "real")
     feats = speech_features(speech_encoder, [str(p) for p, _ in recs], [p for p, _ in recs], work / "features")
     return SpeechSet("real", [t for _, t in recs], ["human"] * len(recs), feats["features"],
-                     [str(t) for t in feats["transcripts"]])
+                     [str(t) for t in feats["transcripts"]], [Path(p) for p, _ in recs])
 
 
 def text_vectors(text_encoder: Encoder, texts: list[str], work: Path) -> np.ndarray:

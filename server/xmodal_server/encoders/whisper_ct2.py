@@ -285,8 +285,12 @@ class WhisperTinyEncoder(SpeechEncoder):
         decoder pass for all texts together."""
         with torch.inference_mode():
             hidden = self.model.model.encoder(self.prepare([wave]).mel.to(self.device)).last_hidden_state
-            ids = [self.tokenizer.encode(" " + t.strip(), add_special_tokens=False).ids for t in texts]
-            return self._teacher_forced(hidden, ids).cpu().numpy()
+            return self._teacher_forced(hidden, self.text_tokens(texts)).cpu().numpy()
+
+    def text_tokens(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids ``score_texts`` scores for each text (before the end of text), as Whisper writes a
+        transcript: a leading space, no special tokens."""
+        return [self.tokenizer.encode(" " + t.strip(), add_special_tokens=False).ids for t in texts]
 
     def _teacher_forced(self, hidden: torch.Tensor, token_lists: list[list[int]]) -> torch.Tensor:
         """(K,) summed log-probabilities of K token sequences given one clip's encoder output ``hidden``
