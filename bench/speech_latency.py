@@ -3,7 +3,9 @@
 Starts the real server in-process on 127.0.0.1 (port 0) with the default checkpoint, fills a collection
 with the FAQ answers, synthesizes a ~3 s question with espeak-ng and sends it sequentially.
 
-    python bench/speech_latency.py --requests 30
+    python bench/speech_latency.py --requests 30 --out bench/results/speech_latency.txt
+
+Also times SearchBySpeech with re-ranking (``--rerank``: the speech model scores the top K answers' texts).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import machine  # noqa: E402  bench/report.py
+from report import Report  # noqa: E402  bench/report.py
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -31,6 +33,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=30, help="sequential requests per mode (default 30)")
     ap.add_argument("--checkpoint", default="", help="checkpoint directory (default: the shipped one)")
+    ap.add_argument("--rerank", default="10,25", help="re-ranking depths to time with the default mode, comma-separated "
+                                                      "(SpeechRerank.candidates; default 10,25; '' for none)")
+    ap.add_argument("--out", type=Path, help="also write the report here")
     args = ap.parse_args()
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is needed: apt-get install espeak-ng")
@@ -75,6 +80,9 @@ def main() -> int:
         results = {}
         calls = {"text (baseline)": lambda: c.search_text("faq", "how long do I have to return an item I bought online", top_k=5)}
         calls.update({f"speech {m}": (lambda m=m: c.search_speech("faq", wav, top_k=5, mode=m)) for m in modes})
+        depths = [int(k) for k in args.rerank.split(",") if k.strip()] if info.HasField("rerank_gate") else []
+        calls.update({f"speech {modes[0]} + rerank {k}": (lambda k=k: c.search_speech("faq", wav, top_k=5, rerank=k))
+                      for k in depths})
         for name, call in calls.items():
             call()  # warm
             lat = []
@@ -86,13 +94,12 @@ def main() -> int:
     holder["loop"].call_soon_threadsafe(holder["stop"].set)
     t.join(30)
     base = percentile(results["text (baseline)"], 50)
-    print(f"# SearchBySpeech latency, concurrency 1, {args.requests} requests per mode")
-    print(f"machine: {machine()}")
-    print(f"checkpoint {info.checkpoint_id}; "
-          f"utterance {seconds:.1f} s; collection: {len(rows)} FAQ answers")
-    print(f"{'call':<22} {'p50 ms':>8} {'p95 ms':>8} {'p50 / text p50':>15}")
+    rep = Report(f"SearchBySpeech latency, concurrency 1, {args.requests} requests per mode", torch_threads=True)
+    rep.log(f"checkpoint {info.checkpoint_id}; utterance {seconds:.1f} s; collection: {len(rows)} FAQ answers")
+    rep.log(f"{'call':<28} {'p50 ms':>8} {'p95 ms':>8} {'p50 / text p50':>15}")
     for name, lat in results.items():
-        print(f"{name:<22} {percentile(lat, 50):8.1f} {percentile(lat, 95):8.1f} {percentile(lat, 50) / base:15.1f}")
+        rep.log(f"{name:<28} {percentile(lat, 50):8.1f} {percentile(lat, 95):8.1f} {percentile(lat, 50) / base:15.1f}")
+    rep.write(args.out)
     return 0
 
 

@@ -31,6 +31,8 @@ class Embedded:
     vectors: np.ndarray  # (N, shared_dim) float32, unit rows
     truncated: list[bool] | None = None
     transcripts: list[str] | None = None
+    # SearchBySpeech re-ranking: log-probability per token of each transcript under the speech model.
+    transcript_logprobs: list[float] | None = None
 
 
 class Embedder:

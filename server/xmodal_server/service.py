@@ -13,6 +13,7 @@ queries. The index is reached through ``index.backend`` (FAISS embedded or Milvu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import math
@@ -33,6 +34,7 @@ from .encoders.base import IMAGE, SPEECH, TEXT
 from .errors import FailedPrecondition, InvalidInput, XmodalError
 from .index.backend import CollectionStore, Hit, NewItem, SearchParams, StoredItem, Where
 from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
+from .rerank import MAX_CANDIDATES, rerank_order, spoken_form
 
 if TYPE_CHECKING:
     from .index.backend import IndexBackend
@@ -50,6 +52,7 @@ MAX_FILTER_VALUES = 1024
 MAX_NPROBE = 65536
 MAX_EF_SEARCH = 4096
 SEARCH = "search"  # the batcher of index calls, beside the three encoders'
+RERANK = "rerank"  # SearchBySpeech re-ranking: the speech model scores hit texts against the audio
 # Validating this much text on the event loop costs less than the hop to the CPU pool would.
 INLINE_TEXT_CHARS = 4096
 
@@ -207,6 +210,8 @@ class Service:
         # Index calls take about a millisecond: never wait for company, the searches that arrive while
         # one runs are the next batch.
         self.batchers[SEARCH] = runner(SEARCH, self._search_call, None, 0.0)
+        # One clip per item (nothing to share between clips), but the batcher's bounded queue and deadline checks.
+        self.batchers[RERANK] = runner(RERANK, self._rerank_call, self.model_pool, 0.0)
 
     async def aclose(self) -> None:
         """After the server stopped taking calls: resolve whatever still waits, then stop the pools."""
@@ -408,16 +413,21 @@ class Service:
     # -- search ------------------------------------------------------------------------------------
     async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str],
                      speech: SpeechOptions | None = None, where: Sequence[tuple[str, Sequence[str]]] = (),
-                     params: SearchParams | None = None, vector_space: str = "") -> tuple[list[Hit], Embedded, Timing]:
+                     params: SearchParams | None = None, vector_space: str = "",
+                     rerank: int = 0) -> tuple[list[Hit], Embedded, Timing]:
         """``where``: metadata conditions, ANDed, each (key, accepted values). ``kind`` VECTOR: ``query`` is a
         float32 vector already in the shared space (nothing is decoded or embedded); ``vector_space``, when
-        given, is the space it was made in and must be the collection's."""
+        given, is the space it was made in and must be the collection's. ``rerank`` (speech only): re-rank the
+        best ``rerank`` hits by the speech model's likelihood of their texts (``rerank.py``); the returned
+        Embedded then carries the transcript's own log-probability per token."""
         coll = self.store.get(collection)
         coll.check_space(self.embedder.space_id)
         if vector_space and vector_space != coll.space_id:
             raise FailedPrecondition(f"the query vector was made in space {vector_space!r} but collection "
                                      f"{collection!r} is in {coll.space_id!r}; embed the query with this server")
         self.check_top_k(top_k)
+        if rerank:
+            self.check_rerank(rerank, kind, speech)
         where = check_where(where)
         params = check_search_params(params or SearchParams())
         clock = _Clock()
@@ -428,8 +438,39 @@ class Service:
             out = await self._embed(clock, kind, decoded, speech)
         # Same collection, filters and parameters: one index call for the batch, each request cut to its top_k.
         key = (coll, tuple(sorted(set(modalities))), where, params)
-        [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], top_k)], key))
-        return hits, out, clock.done()
+        [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], max(top_k, rerank))], key))
+        if rerank:
+            hits, out = await self._rerank(clock, decoded[0], out, hits, rerank)
+        return hits[:top_k], out, clock.done()
+
+    def check_rerank(self, candidates: int, kind: str, speech: SpeechOptions | None) -> None:
+        if kind != SPEECH:
+            raise InvalidInput("rerank applies to speech queries only")
+        if not 1 <= candidates <= MAX_CANDIDATES:
+            raise InvalidInput(f"rerank.candidates={candidates} is out of range: use 0 (off) or 1..{MAX_CANDIDATES}")
+        if self.embedder.speech.rerank_gate is None:
+            raise FailedPrecondition(f"the speech encoder {self.embedder.speech.info.name} cannot score texts against "
+                                     "audio, so this server cannot re-rank; leave rerank unset")
+        if ((speech and speech.mode) or self.embedder.speech_modes[0]) == "direct":
+            raise InvalidInput("rerank needs the query's transcript: use speech mode FUSED or TRANSCRIBE, not DIRECT")
+
+    async def _rerank(self, clock: _Clock, wave: np.ndarray, out: Embedded, hits: list[Hit], n: int) -> tuple[list[Hit], Embedded]:
+        """The first ``n`` hits with a text, scored against the audio with the query's own transcript, then
+        reordered by ``rerank_order``; each scored hit carries its log-probability per token."""
+        scored = [i for i, h in enumerate(hits[:n]) if h.text]
+        texts = [spoken_form(hits[i].text) for i in scored] + [spoken_form((out.transcripts or [""])[0])]
+        [lp] = await clock.wait("model_ms", self.batchers[RERANK].submit([(wave, texts)]))
+        logprobs: list[float | None] = [None] * len(hits)
+        for j, i in enumerate(scored):
+            logprobs[i] = float(lp[j])
+        heard = float(lp[-1])
+        order = rerank_order([h.score for h in hits], logprobs, heard, float(self.embedder.speech.rerank_gate))  # type: ignore[arg-type]
+        return ([dataclasses.replace(hits[i], transcript_logprob=logprobs[i]) for i in order],
+                dataclasses.replace(out, transcript_logprobs=[heard]))
+
+    def _rerank_call(self, items: list[tuple[np.ndarray, list[str]]], key: Hashable) -> list[np.ndarray]:
+        with self._model_context():
+            return [self.embedder.speech.transcript_logprobs(wave, texts) for wave, texts in items]
 
     @staticmethod
     def _search_call(queries: list[tuple[np.ndarray, int]],

@@ -42,8 +42,11 @@ def test_align_embedded_tiny_run_then_serve(work, tmp_path, speech_wav):
     assert "untrained heads" in report and "true transcript (upper bound)" in report and "gallery" in report
 
     evaluated = tmp_path / "eval"
-    run_cli("eval", "--work-dir", str(work), "--limit", "12", "--checkpoint", str(out), "--out", str(evaluated))
-    assert json.loads((evaluated / "results.json").read_text())["results"]
+    run_cli("eval", "--work-dir", str(work), "--limit", "12", "--checkpoint", str(out), "--out", str(evaluated), "--rerank", "3")
+    results = json.loads((evaluated / "results.json").read_text())["results"]
+    reranked = {r["task"] for r in results if r["method"] == "fused + re-rank (top 3)"}
+    assert {"speech→text (gallery: whole corpus)", "real human speech→text (20 clips)"} <= reranked, reranked
+    assert list((work / "features").glob("rerank-scores-*.json"))  # scores cached for the next run
 
     from xmodal_server.config import Config
 

@@ -192,3 +192,25 @@ def test_bert_from_local_directory(tmp_path):
     np.testing.assert_array_equal(enc.encode(texts).features, out.features)
     for i, text in enumerate(texts):
         np.testing.assert_allclose(enc.encode([text]).features[0], out.features[i], atol=1e-4)
+
+
+def test_speech_ctc_text_scores_match_a_hand_count(speech_enc):
+    # A head with uniform outputs: every frame path has probability V^-T, and a one-letter text "h" has
+    # T(T+1)/2 alignments (one run of h among blanks), so log p = log(T(T+1)/2) - T log V, over 2 tokens.
+    head = speech_enc.model.lm_head
+    saved = {k: v.clone() for k, v in head.state_dict().items()}
+    clip = _clips()[0]
+    frames = int(speech_enc.model._get_feat_extract_output_lengths(torch.tensor([len(clip)]))[0])
+    try:
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.zero_()
+        lp = speech_enc.transcript_logprobs(clip, ["h", "hat"])
+        expected = (np.log(frames * (frames + 1) / 2) - frames * np.log(len(VOCAB))) / 2
+        assert lp.shape == (2,) and lp[0] == pytest.approx(expected, rel=1e-4)
+        with torch.no_grad():
+            head.bias[VOCAB["H"]] = 10.0  # now every frame says "H": "h" explains the clip, "hat" does not
+        lp = speech_enc.transcript_logprobs(clip, ["h", "hat"])
+        assert lp[0] > lp[1] + 1 and speech_enc.rerank_gate is not None
+    finally:
+        head.load_state_dict(saved)

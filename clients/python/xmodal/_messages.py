@@ -70,9 +70,13 @@ class Hit:
     modality: str
     metadata: dict[str, str] = field(default_factory=dict)
     text: str = ""
+    transcript_logprob: float | None = None  # SearchBySpeech with rerank: how well the text explains the audio
 
     def to_json(self) -> dict:
-        return {"id": self.id, "score": self.score, "modality": self.modality, "metadata": self.metadata, "text": self.text}
+        out = {"id": self.id, "score": self.score, "modality": self.modality, "metadata": self.metadata, "text": self.text}
+        if self.transcript_logprob is not None:
+            out["transcript_logprob"] = self.transcript_logprob
+        return out
 
 
 @dataclass
@@ -82,6 +86,7 @@ class SearchResult:
     timing: dict[str, float]
     transcript: str = ""
     truncated: bool = False
+    transcript_logprob: float | None = None  # with rerank: the transcript's own (the gate's reference)
 
 
 def timing(t: common_pb2.Timing) -> dict[str, float]:
@@ -102,12 +107,18 @@ def embeddings(result: embedding_pb2.EmbeddingResult) -> Embeddings:
 def search_result(resp) -> SearchResult:
     r = resp.result
     return SearchResult(
-        hits=[Hit(h.id, h.score, MODALITY_NAMES.get(h.modality, "unspecified"), dict(h.metadata), h.text) for h in r.hits],
+        hits=[Hit(h.id, h.score, MODALITY_NAMES.get(h.modality, "unspecified"), dict(h.metadata), h.text,
+                  h.transcript_logprob if h.HasField("transcript_logprob") else None) for h in r.hits],
         space_id=r.space_id,
         timing=timing(r.timing),
         transcript=getattr(resp, "transcript", ""),
         truncated=getattr(resp, "truncated", False),
+        transcript_logprob=resp.transcript_logprob if _has(resp, "transcript_logprob") else None,
     )
+
+
+def _has(msg, name: str) -> bool:
+    return name in msg.DESCRIPTOR.fields_by_name and msg.HasField(name)
 
 
 SPEECH_MODES = {

@@ -37,9 +37,9 @@ EPILOG = """examples:
 """
 
 
-def _add_query(p: argparse.ArgumentParser, like: bool = False) -> None:
+def _add_query(p: argparse.ArgumentParser, search: bool = False) -> None:
     g = p.add_mutually_exclusive_group(required=True)
-    if like:
+    if search:
         g.add_argument("--like", metavar="ID", help="items most like this stored item, by its vector (itself excluded)")
     g.add_argument("--text", help="a text query")
     g.add_argument("--image", metavar="PATH", help="an image file (JPEG, PNG, WebP, GIF, BMP)")
@@ -47,6 +47,10 @@ def _add_query(p: argparse.ArgumentParser, like: bool = False) -> None:
     p.add_argument("--speech-mode", default="", choices=["direct", "transcribe", "fused"],
                    help="with --speech: how speech reaches the space (default: the server's best measured mode)")
     p.add_argument("--direct-weight", type=float, help="with --speech-mode fused: weight of the direct path, 0..1")
+    if search:
+        p.add_argument("--rerank", type=int, default=0, metavar="K",
+                       help="with --speech: score the texts of the best K hits (1..64) against the audio and put the ones "
+                            "said verbatim first; for collections of utterances such as commands (default 0: off)")
 
 
 def _connection_flags(p: argparse.ArgumentParser, top: bool) -> None:
@@ -121,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="search a collection by text, image or speech")
     search.add_argument("collection")
-    _add_query(search, like=True)
+    _add_query(search, search=True)
     search.add_argument("--top-k", type=int, default=10, help="number of hits (default 10)")
     search.add_argument("--modality", action="append", default=[], choices=["text", "image", "speech", "vector"],
                         help="only return items of this modality (repeatable)")
@@ -173,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "cpu, cuda, cuda:1...")
         else:
             p_.add_argument("--checkpoint", help="checkpoint directory (default: the server's default)")
+            p_.add_argument("--rerank", type=int, default=0, metavar="K",
+                            help="also measure SearchBySpeech re-ranking of the fused top K on the speech tasks with text "
+                                 "galleries (the speech model scores each clip's K texts: ~1 s a clip on 2 CPU cores the "
+                                 "first time, cached in --work-dir afterwards); default 0: skip")
 
     delete_items = sub.add_parser("delete", help="delete items by id")
     delete_items.add_argument("collection")
@@ -246,13 +254,17 @@ def _print_search(result: M.SearchResult, as_json: bool) -> None:
         out = {"hits": [h.to_json() for h in result.hits]}
         if result.transcript:
             out["transcript"] = result.transcript
+        if result.transcript_logprob is not None:
+            out["transcript_logprob"] = result.transcript_logprob
         print(json.dumps(out, ensure_ascii=False))
         return
     if result.transcript:
-        print(f"heard: {result.transcript!r}")
+        heard = f"  (log-prob per token {result.transcript_logprob:.2f})" if result.transcript_logprob is not None else ""
+        print(f"heard: {result.transcript!r}{heard}")
     for rank, h in enumerate(result.hits, 1):
         label = h.metadata.get("name") or h.text[:80]
-        print(f"{rank:>3}. {h.score:+.4f}  {h.modality:<6} {h.id}  {label}")
+        scored = f"  [log-prob {h.transcript_logprob:.2f}]" if h.transcript_logprob is not None else ""
+        print(f"{rank:>3}. {h.score:+.4f}  {h.modality:<6} {h.id}  {label}{scored}")
 
 
 def run(args: argparse.Namespace, client: Client) -> int:
@@ -268,7 +280,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
             for e in info.encoders:
                 print(f"  {M.MODALITY_NAMES.get(e.modality):<6} {e.name:<20} {e.architecture} -> head {e.head}")
             modes = [common_pb2.SpeechMode.Name(m).removeprefix("SPEECH_MODE_").lower() for m in info.speech_modes]
-            print(f"speech modes: {', '.join(modes)} (first = default)")
+            rerank = (f"; search --rerank K: gate {info.rerank_gate:.1f} log-prob per token" if info.HasField("rerank_gate")
+                      else "; no re-ranking (the speech encoder cannot score texts)")
+            print(f"speech modes: {', '.join(modes)} (first = default){rerank}")
             for key, value in sorted(info.metrics.items()):
                 print(f"  {key}: {value}")
             print(f"index: {info.index_backend}")
@@ -327,7 +341,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
             result = client.search_image(args.collection, args.image, args.top_k, args.modality, **knobs)
         else:
             result = client.search_speech(args.collection, args.speech, args.top_k, args.modality,
-                                          mode=args.speech_mode, direct_weight=args.direct_weight, **knobs)
+                                          mode=args.speech_mode, direct_weight=args.direct_weight,
+                                          rerank=args.rerank, **knobs)
         _print_search(result, args.json)
         return 0
     if cmd == "embed":
@@ -378,7 +393,7 @@ def _offline(args: argparse.Namespace) -> int:
         print(f"checkpoint written to {path}; report: {path / 'report' / 'report.md'}")
     else:
         out = Path(args.out or "reports/eval")
-        print(f"report written to {pipeline.run_eval(args.checkpoint, args.profile, work, out, args.limit, overrides)}")
+        print(f"report written to {pipeline.run_eval(args.checkpoint, args.profile, work, out, args.limit, overrides, args.rerank)}")
     return 0
 
 

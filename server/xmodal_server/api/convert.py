@@ -73,7 +73,8 @@ def search_params_from_proto(options: search_pb2.SearchOptions) -> SearchParams:
 
 def hits_to_proto(hits) -> list[search_pb2.Hit]:
     return [
-        search_pb2.Hit(id=h.id, score=h.score, modality=MODALITY_TO_PROTO[h.modality], metadata=h.metadata, text=h.text)
+        search_pb2.Hit(id=h.id, score=h.score, modality=MODALITY_TO_PROTO[h.modality], metadata=h.metadata, text=h.text,
+                       transcript_logprob=h.transcript_logprob)
         for h in hits
     ]
 

@@ -169,13 +169,13 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         self.get = get
         self.metrics = metrics
 
-    async def _search(self, request, kind: str, query, speech=None, vector_space: str = ""):
+    async def _search(self, request, kind: str, query, speech=None, vector_space: str = "", rerank: int = 0):
         s = _require(self.get)
         opts = request.options
         hits, out, timing = await s.search(
             request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech,
             where=cv.filter_from_proto(opts.metadata_filter), params=cv.search_params_from_proto(opts),
-            vector_space=vector_space,
+            vector_space=vector_space, rerank=rerank,
         )
         result = search_pb2.SearchResult(
             hits=cv.hits_to_proto(hits), space_id=s.embedder.space_id, timing=cv.timing_to_proto(timing)
@@ -195,8 +195,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
     @grpc_errors
     async def SearchBySpeech(self, request, context):
         speech = cv.speech_options_from_proto(request.speech_options)
-        result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech)
-        return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0])
+        result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech,
+                                         rerank=request.rerank.candidates)
+        return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0],
+                                                 transcript_logprob=(out.transcript_logprobs or [None])[0])
 
     @grpc_errors
     async def SearchByVector(self, request, context):
@@ -237,6 +239,7 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer, MeasuredServicer):
             max_top_k=s.config.max_top_k,
             metrics=ckpt.metrics,
             speech_modes=[cv.SPEECH_MODE_TO_PROTO[m] for m in e.speech_modes],
+            rerank_gate=e.speech.rerank_gate,
         )
 
 

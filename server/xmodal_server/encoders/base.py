@@ -77,3 +77,10 @@ class ImageEncoder(Encoder):
 class SpeechEncoder(Encoder):
     # Whether ``forward(..., transcribe=True)`` fills ``Features.transcripts``.
     can_transcribe: bool
+    # SearchBySpeech re-ranking (``rerank.py``): how far below the transcript's own log-probability per token
+    # a text may score and still count as said verbatim; None = this encoder cannot score texts.
+    rerank_gate: float | None = None
+
+    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts),) mean log-probability per token of each text as the transcript of ``wave``."""
+        raise NotImplementedError(f"{self.info.name} cannot score texts (rerank_gate is None)")

@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..rerank import per_token
 from .base import IMAGE, SPEECH, EncoderInfo, Features, ImageEncoder, SpeechEncoder
 from .finetune import TopLayers, check_state, exportable
 from .registry import EncoderSpec
@@ -202,6 +203,10 @@ class SpeechBatch:
 
 class Wav2Vec2CTCEncoder(SpeechEncoder):
     can_transcribe = True
+    # NOT measured (no pretrained Wav2Vec2 weights are reachable here): the embedded encoder's value. CTC targets
+    # are characters, not Whisper's word pieces, so the right gate may differ: choose it on validation clips as
+    # bench/speech_rescore_trial.py does before relying on re-ranking with this encoder.
+    rerank_gate = 2.0
 
     def __init__(self, model, processor, source: str, device: str, name: str):
         self.model = model.eval().to(device)
@@ -264,6 +269,29 @@ class Wav2Vec2CTCEncoder(SpeechEncoder):
             # Greedy CTC: the tokenizer collapses repeats and drops <pad> (the blank).
             transcripts = [t.lower().strip() for t in self.processor.batch_decode(pred_ids)]
         return Features(features=np.stack(feats).astype(np.float32), transcripts=transcripts)
+
+    @torch.inference_mode()
+    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """CTC log-likelihood of each text given the clip (every alignment summed; the blank is ``<pad>``),
+        per target token + 1 (the end of text Whisper counts, so both encoders' gates read alike)."""
+        import torch.nn.functional as F
+
+        prepared = self.prepare([wave])
+        n = prepared.lengths[0]
+        mask = prepared.attention_mask[:, :n].to(self.device) if prepared.attention_mask is not None else None
+        logits = self.model(prepared.input_values[:, :n].to(self.device), attention_mask=mask).logits
+        frames = int(self.model._get_feat_extract_output_lengths(torch.tensor([n]))[0])
+        logp = logits[0, :frames].float().log_softmax(-1)  # (T, V)
+        tok = self.processor.tokenizer
+        vocab = tok.get_vocab()
+        upper = not any(k.isalpha() and k.islower() for k in vocab)  # base-960h spells in capitals
+        ids = [tok(t.upper() if upper else t).input_ids or [tok.unk_token_id] for t in texts]
+        targets = torch.zeros((len(ids), max(map(len, ids))), dtype=torch.long)
+        for i, row in enumerate(ids):
+            targets[i, : len(row)] = torch.tensor(row)
+        nll = F.ctc_loss(logp[:, None, :].expand(-1, len(ids), -1), targets, torch.full((len(ids),), frames),
+                         torch.tensor([len(r) for r in ids]), blank=tok.pad_token_id, reduction="none")
+        return per_token(-nll.cpu().numpy(), [len(r) + 1 for r in ids])
 
     def warmup(self) -> None:
         self.encode([np.zeros(SAMPLE_RATE // 2, dtype=np.float32)], transcribe=True)

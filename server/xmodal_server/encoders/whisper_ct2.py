@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..rerank import per_token
 from .base import SPEECH, EncoderInfo, Features, SpeechEncoder
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 SAMPLES_PER_FRAME = 320  # hop 160 x conv2 stride 2: one encoder frame per 20 ms
 MAX_NEW_TOKENS = 200
+# SearchBySpeech re-ranking gate (log-probability per token below the transcript's own; rerank.py), chosen on
+# the validation clips (bench/results/speech_rescore_trial.txt): the verbatim sentence of a spoken utterance is
+# within 0.9 of the transcript for 75% of clips and within 2 for the ~80% the ranking needs (speech→text over
+# the whole corpus 0.670 -> 0.790 at 2.0), while the best FAQ answer to a spoken question is 4.1 or more below
+# it for 95% of clips (FAQ R@1 unchanged at every gate up to 2.0; ungated it fell from 0.587 to 0.051).
+RERANK_GATE = 2.0
 
 # Special token ids of the English-only Whisper vocabulary (multilingual models differ by one).
 EOT, SOT, NO_TIMESTAMPS = 50256, 50257, 50362
@@ -191,6 +198,7 @@ class WhisperBatch:
 
 class WhisperTinyEncoder(SpeechEncoder):
     can_transcribe = True
+    rerank_gate = RERANK_GATE
 
     def __init__(self, name: str, model_dir: Path, device: str = "cpu") -> None:
         from tokenizers import Tokenizer
@@ -276,16 +284,15 @@ class WhisperTinyEncoder(SpeechEncoder):
     def score_texts(self, wave: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Log-probability of each text as the transcript of ``wave``: the sum over its tokens and the end of
         text, as Whisper's decoder gives it (teacher-forced, the same token filters as decoding), so the text
-        that best explains the audio scores highest. For ranking candidate texts (a gallery's near-verbatim
-        sentences) where one wrong word of a greedy transcript can move the transcript's embedding to another
-        sentence: on the validation clips (synthetic held-out voices) re-ranking the top 25 of the fused
-        search by this score lifted speech→text R@1 over the whole corpus from 0.70–0.74 to 0.80–0.87
-        (bench/speech_rescore_trial.py), but cut the spoken FAQ question → written answer R@1 from 0.55 to
-        0.28: texts that were never spoken (answers) must not be ranked this way. One encoder pass, then one
-        decoder pass for all texts together."""
+        that best explains the audio scores highest. SearchBySpeech re-ranking (``rerank.py``) asks it which of
+        a gallery's best texts was said, gated against the transcript's own score so that texts never said
+        (answers) keep their order. One encoder pass, then one decoder pass for all texts together."""
         with torch.inference_mode():
             hidden = self.model.model.encoder(self.prepare([wave]).mel.to(self.device)).last_hidden_state
             return self._teacher_forced(hidden, self.text_tokens(texts)).cpu().numpy()
+
+    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        return per_token(self.score_texts(wave, texts), [len(ids) + 1 for ids in self.text_tokens(texts)])  # + end of text
 
     def text_tokens(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids ``score_texts`` scores for each text (before the end of text), as Whisper writes a

@@ -106,12 +106,7 @@ def real_speech_results(ckpt: Checkpoint | None, data: ProtocolData, methods=SPE
         return []
     r = data.real
     heard = data.transcript_vectors["real"]
-    # Gallery: the 20 true transcripts + the first REAL_DISTRACTORS corpus sentences not equal to them.
-    texts = set(r.texts)
-    distractors = [i for i, s in enumerate(data.corpus) if s.text.lower() not in texts][:REAL_DISTRACTORS]
-    uniq = sorted(set(r.texts))
-    gallery = np.concatenate([_unique_rows(r.texts, data.real_text_vectors, uniq), data.corpus_vectors[distractors]])
-    correct = [uniq.index(t) for t in r.texts]
+    gallery, _, correct = real_gallery(data)
     out = []
     for m in methods:
         v = speech_vectors(ckpt, r.features, heard, m) if ckpt is not None else heard
@@ -119,6 +114,18 @@ def real_speech_results(ckpt: Checkpoint | None, data: ProtocolData, methods=SPE
     out.append(retrieval_metrics(f"real human speech→text ({len(r.texts)} clips)", "true transcript (upper bound)",
                                  _sims(data.real_text_vectors, gallery), correct))
     return out
+
+
+def real_gallery(data: ProtocolData) -> tuple[np.ndarray, list[str], list[int]]:
+    """The real recordings' gallery: their distinct true transcripts + the first REAL_DISTRACTORS corpus
+    sentences not equal to them, as (vectors, texts, the right row per clip)."""
+    r = data.real
+    assert r is not None and data.real_text_vectors is not None
+    texts = set(r.texts)
+    distractors = [i for i, s in enumerate(data.corpus) if s.text.lower() not in texts][:REAL_DISTRACTORS]
+    uniq = sorted(texts)
+    vectors = np.concatenate([_unique_rows(r.texts, data.real_text_vectors, uniq), data.corpus_vectors[distractors]])
+    return vectors, uniq + [data.corpus[i].text for i in distractors], [uniq.index(t) for t in r.texts]
 
 
 def _unique_rows(texts: list[str], vectors: np.ndarray, uniq: list[str]) -> np.ndarray:

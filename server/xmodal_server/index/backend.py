@@ -62,6 +62,7 @@ class Hit:
     modality: str
     metadata: dict[str, str]
     text: str
+    transcript_logprob: float | None = None  # set by SearchBySpeech re-ranking on the hits it scored
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class MetadataCondition(_message.Message):
     def __init__(self, key: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hit(_message.Message):
-    __slots__ = ("id", "score", "modality", "metadata", "text")
+    __slots__ = ("id", "score", "modality", "metadata", "text", "transcript_logprob")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -43,12 +43,14 @@ class Hit(_message.Message):
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPT_LOGPROB_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     modality: _common_pb2.Modality
     metadata: _containers.ScalarMap[str, str]
     text: str
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text: _Optional[str] = ...) -> None: ...
+    transcript_logprob: float
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text: _Optional[str] = ..., transcript_logprob: _Optional[float] = ...) -> None: ...
 
 class SearchResult(_message.Message):
     __slots__ = ("hits", "space_id", "timing")
@@ -95,24 +97,34 @@ class SearchByImageResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[SearchResult, _Mapping]] = ...) -> None: ...
 
 class SearchBySpeechRequest(_message.Message):
-    __slots__ = ("collection", "audio", "options", "speech_options")
+    __slots__ = ("collection", "audio", "options", "speech_options", "rerank")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SPEECH_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    RERANK_FIELD_NUMBER: _ClassVar[int]
     collection: str
     audio: _common_pb2.Audio
     options: SearchOptions
     speech_options: _common_pb2.SpeechOptions
-    def __init__(self, collection: _Optional[str] = ..., audio: _Optional[_Union[_common_pb2.Audio, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., speech_options: _Optional[_Union[_common_pb2.SpeechOptions, _Mapping]] = ...) -> None: ...
+    rerank: SpeechRerank
+    def __init__(self, collection: _Optional[str] = ..., audio: _Optional[_Union[_common_pb2.Audio, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., speech_options: _Optional[_Union[_common_pb2.SpeechOptions, _Mapping]] = ..., rerank: _Optional[_Union[SpeechRerank, _Mapping]] = ...) -> None: ...
+
+class SpeechRerank(_message.Message):
+    __slots__ = ("candidates",)
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    candidates: int
+    def __init__(self, candidates: _Optional[int] = ...) -> None: ...
 
 class SearchBySpeechResponse(_message.Message):
-    __slots__ = ("result", "transcript")
+    __slots__ = ("result", "transcript", "transcript_logprob")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPT_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPT_LOGPROB_FIELD_NUMBER: _ClassVar[int]
     result: SearchResult
     transcript: str
-    def __init__(self, result: _Optional[_Union[SearchResult, _Mapping]] = ..., transcript: _Optional[str] = ...) -> None: ...
+    transcript_logprob: float
+    def __init__(self, result: _Optional[_Union[SearchResult, _Mapping]] = ..., transcript: _Optional[str] = ..., transcript_logprob: _Optional[float] = ...) -> None: ...
 
 class SearchByVectorRequest(_message.Message):
     __slots__ = ("collection", "vector", "options", "space_id")

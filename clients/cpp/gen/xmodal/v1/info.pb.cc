@@ -64,7 +64,9 @@ struct GetInfoResponse_MetricsEntry_DoNotUseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 GetInfoResponse_MetricsEntry_DoNotUseDefaultTypeInternal _GetInfoResponse_MetricsEntry_DoNotUse_default_instance_;
 PROTOBUF_CONSTEXPR GetInfoResponse::GetInfoResponse(
     ::_pbi::ConstantInitialized): _impl_{
-    /*decltype(_impl_.encoders_)*/{}
+    /*decltype(_impl_._has_bits_)*/{}
+  , /*decltype(_impl_._cached_size_)*/{}
+  , /*decltype(_impl_.encoders_)*/{}
   , /*decltype(_impl_.metrics_)*/{::_pbi::ConstantInitialized()}
   , /*decltype(_impl_.speech_modes_)*/{}
   , /*decltype(_impl_._speech_modes_cached_byte_size_)*/{0}
@@ -79,7 +81,7 @@ PROTOBUF_CONSTEXPR GetInfoResponse::GetInfoResponse(
   , /*decltype(_impl_.aligned_)*/false
   , /*decltype(_impl_.max_batch_)*/0u
   , /*decltype(_impl_.max_top_k_)*/0u
-  , /*decltype(_impl_._cached_size_)*/{}} {}
+  , /*decltype(_impl_.rerank_gate_)*/0} {}
 struct GetInfoResponseDefaultTypeInternal {
   PROTOBUF_CONSTEXPR GetInfoResponseDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -124,7 +126,7 @@ const uint32_t TableStruct_xmodal_2fv1_2finfo_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse_MetricsEntry_DoNotUse, value_),
   0,
   1,
-  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _internal_metadata_),
   ~0u,  // no _extensions_
   ~0u,  // no _oneof_case_
@@ -144,12 +146,28 @@ const uint32_t TableStruct_xmodal_2fv1_2finfo_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.max_top_k_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.metrics_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.speech_modes_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.rerank_gate_),
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  0,
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::xmodal::v1::GetInfoRequest)},
   { 6, -1, -1, sizeof(::xmodal::v1::EncoderDescription)},
   { 18, 26, -1, sizeof(::xmodal::v1::GetInfoResponse_MetricsEntry_DoNotUse)},
-  { 28, -1, -1, sizeof(::xmodal::v1::GetInfoResponse)},
+  { 28, 49, -1, sizeof(::xmodal::v1::GetInfoResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -165,7 +183,7 @@ const char descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto[] PROTOBUF_SECTI
   "EncoderDescription\022%\n\010modality\030\001 \001(\0162\023.x"
   "modal.v1.Modality\022\014\n\004name\030\002 \001(\t\022\024\n\014archi"
   "tecture\030\003 \001(\t\022\023\n\013feature_dim\030\004 \001(\r\022\016\n\006so"
-  "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\256\003\n\017GetInfoResp"
+  "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\330\003\n\017GetInfoResp"
   "onse\022\017\n\007version\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022/"
   "\n\010encoders\030\003 \003(\0132\035.xmodal.v1.EncoderDesc"
   "ription\022\022\n\nshared_dim\030\004 \001(\r\022\025\n\rcheckpoin"
@@ -175,17 +193,18 @@ const char descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto[] PROTOBUF_SECTI
   "h\030\013 \001(\r\022\021\n\tmax_top_k\030\014 \001(\r\0228\n\007metrics\030\r "
   "\003(\0132\'.xmodal.v1.GetInfoResponse.MetricsE"
   "ntry\022+\n\014speech_modes\030\016 \003(\0162\025.xmodal.v1.S"
-  "peechMode\032.\n\014MetricsEntry\022\013\n\003key\030\001 \001(\t\022\r"
-  "\n\005value\030\002 \001(\t:\0028\0012O\n\013InfoService\022@\n\007GetI"
-  "nfo\022\031.xmodal.v1.GetInfoRequest\032\032.xmodal."
-  "v1.GetInfoResponseb\006proto3"
+  "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\032.\n\014M"
+  "etricsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:"
+  "\0028\001B\016\n\014_rerank_gate2O\n\013InfoService\022@\n\007Ge"
+  "tInfo\022\031.xmodal.v1.GetInfoRequest\032\032.xmoda"
+  "l.v1.GetInfoResponseb\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_xmodal_2fv1_2finfo_2eproto_deps[1] = {
   &::descriptor_table_xmodal_2fv1_2fcommon_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_xmodal_2fv1_2finfo_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_xmodal_2fv1_2finfo_2eproto = {
-    false, false, 746, descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto,
+    false, false, 788, descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto,
     "xmodal/v1/info.proto",
     &descriptor_table_xmodal_2fv1_2finfo_2eproto_once, descriptor_table_xmodal_2fv1_2finfo_2eproto_deps, 1, 4,
     schemas, file_default_instances, TableStruct_xmodal_2fv1_2finfo_2eproto::offsets,
@@ -675,6 +694,10 @@ void GetInfoResponse_MetricsEntry_DoNotUse::MergeFrom(const GetInfoResponse_Metr
 
 class GetInfoResponse::_Internal {
  public:
+  using HasBits = decltype(std::declval<GetInfoResponse>()._impl_._has_bits_);
+  static void set_has_rerank_gate(HasBits* has_bits) {
+    (*has_bits)[0] |= 1u;
+  }
 };
 
 GetInfoResponse::GetInfoResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
@@ -690,7 +713,9 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
   : ::PROTOBUF_NAMESPACE_ID::Message() {
   GetInfoResponse* const _this = this; (void)_this;
   new (&_impl_) Impl_{
-      decltype(_impl_.encoders_){from._impl_.encoders_}
+      decltype(_impl_._has_bits_){from._impl_._has_bits_}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.encoders_){from._impl_.encoders_}
     , /*decltype(_impl_.metrics_)*/{}
     , decltype(_impl_.speech_modes_){from._impl_.speech_modes_}
     , /*decltype(_impl_._speech_modes_cached_byte_size_)*/{0}
@@ -705,7 +730,7 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
     , decltype(_impl_.aligned_){}
     , decltype(_impl_.max_batch_){}
     , decltype(_impl_.max_top_k_){}
-    , /*decltype(_impl_._cached_size_)*/{}};
+    , decltype(_impl_.rerank_gate_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   _this->_impl_.metrics_.MergeFrom(from._impl_.metrics_);
@@ -766,8 +791,8 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.shared_dim_, &from._impl_.shared_dim_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.max_top_k_) -
-    reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.max_top_k_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.rerank_gate_) -
+    reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.rerank_gate_));
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.GetInfoResponse)
 }
 
@@ -776,7 +801,9 @@ inline void GetInfoResponse::SharedCtor(
   (void)arena;
   (void)is_message_owned;
   new (&_impl_) Impl_{
-      decltype(_impl_.encoders_){arena}
+      decltype(_impl_._has_bits_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.encoders_){arena}
     , /*decltype(_impl_.metrics_)*/{::_pbi::ArenaInitialized(), arena}
     , decltype(_impl_.speech_modes_){arena}
     , /*decltype(_impl_._speech_modes_cached_byte_size_)*/{0}
@@ -791,7 +818,7 @@ inline void GetInfoResponse::SharedCtor(
     , decltype(_impl_.aligned_){false}
     , decltype(_impl_.max_batch_){0u}
     , decltype(_impl_.max_top_k_){0u}
-    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.rerank_gate_){0}
   };
   _impl_.version_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
@@ -875,11 +902,14 @@ void GetInfoResponse::Clear() {
   ::memset(&_impl_.shared_dim_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.max_top_k_) -
       reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.max_top_k_));
+  _impl_.rerank_gate_ = 0;
+  _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
 const char* GetInfoResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
 #define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  _Internal::HasBits has_bits{};
   while (!ctx->Done(&ptr)) {
     uint32_t tag;
     ptr = ::_pbi::ReadTag(ptr, &tag);
@@ -1024,6 +1054,15 @@ const char* GetInfoResponse::_InternalParse(const char* ptr, ::_pbi::ParseContex
         } else
           goto handle_unusual;
         continue;
+      // optional float rerank_gate = 15;
+      case 15:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 125)) {
+          _Internal::set_has_rerank_gate(&has_bits);
+          _impl_.rerank_gate_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
+          ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -1040,6 +1079,7 @@ const char* GetInfoResponse::_InternalParse(const char* ptr, ::_pbi::ParseContex
     CHK_(ptr != nullptr);
   }  // while
 message_done:
+  _impl_._has_bits_.Or(has_bits);
   return ptr;
 failure:
   ptr = nullptr;
@@ -1194,6 +1234,12 @@ uint8_t* GetInfoResponse::_InternalSerialize(
     }
   }
 
+  // optional float rerank_gate = 15;
+  if (_internal_has_rerank_gate()) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteFloatToArray(15, this->_internal_rerank_gate(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1312,6 +1358,12 @@ size_t GetInfoResponse::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::UInt32SizePlusOne(this->_internal_max_top_k());
   }
 
+  // optional float rerank_gate = 15;
+  cached_has_bits = _impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000001u) {
+    total_size += 1 + 4;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -1366,6 +1418,9 @@ void GetInfoResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const 
   if (from._internal_max_top_k() != 0) {
     _this->_internal_set_max_top_k(from._internal_max_top_k());
   }
+  if (from._internal_has_rerank_gate()) {
+    _this->_internal_set_rerank_gate(from._internal_rerank_gate());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -1385,6 +1440,7 @@ void GetInfoResponse::InternalSwap(GetInfoResponse* other) {
   auto* lhs_arena = GetArenaForAllocation();
   auto* rhs_arena = other->GetArenaForAllocation();
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_._has_bits_[0], other->_impl_._has_bits_[0]);
   _impl_.encoders_.InternalSwap(&other->_impl_.encoders_);
   _impl_.metrics_.InternalSwap(&other->_impl_.metrics_);
   _impl_.speech_modes_.InternalSwap(&other->_impl_.speech_modes_);
@@ -1417,8 +1473,8 @@ void GetInfoResponse::InternalSwap(GetInfoResponse* other) {
       &other->_impl_.device_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.max_top_k_)
-      + sizeof(GetInfoResponse::_impl_.max_top_k_)
+      PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.rerank_gate_)
+      + sizeof(GetInfoResponse::_impl_.rerank_gate_)
       - PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.shared_dim_)>(
           reinterpret_cast<char*>(&_impl_.shared_dim_),
           reinterpret_cast<char*>(&other->_impl_.shared_dim_));

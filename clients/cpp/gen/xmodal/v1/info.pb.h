@@ -583,6 +583,7 @@ class GetInfoResponse final :
     kAlignedFieldNumber = 6,
     kMaxBatchFieldNumber = 11,
     kMaxTopKFieldNumber = 12,
+    kRerankGateFieldNumber = 15,
   };
   // repeated .xmodal.v1.EncoderDescription encoders = 3;
   int encoders_size() const;
@@ -770,6 +771,19 @@ class GetInfoResponse final :
   void _internal_set_max_top_k(uint32_t value);
   public:
 
+  // optional float rerank_gate = 15;
+  bool has_rerank_gate() const;
+  private:
+  bool _internal_has_rerank_gate() const;
+  public:
+  void clear_rerank_gate();
+  float rerank_gate() const;
+  void set_rerank_gate(float value);
+  private:
+  float _internal_rerank_gate() const;
+  void _internal_set_rerank_gate(float value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.GetInfoResponse)
  private:
   class _Internal;
@@ -778,6 +792,8 @@ class GetInfoResponse final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::HasBits<1> _has_bits_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
     ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::xmodal::v1::EncoderDescription > encoders_;
     ::PROTOBUF_NAMESPACE_ID::internal::MapField<
         GetInfoResponse_MetricsEntry_DoNotUse,
@@ -797,7 +813,7 @@ class GetInfoResponse final :
     bool aligned_;
     uint32_t max_batch_;
     uint32_t max_top_k_;
-    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+    float rerank_gate_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2finfo_2eproto;
@@ -1603,6 +1619,34 @@ inline ::PROTOBUF_NAMESPACE_ID::RepeatedField<int>*
 GetInfoResponse::mutable_speech_modes() {
   // @@protoc_insertion_point(field_mutable_list:xmodal.v1.GetInfoResponse.speech_modes)
   return _internal_mutable_speech_modes();
+}
+
+// optional float rerank_gate = 15;
+inline bool GetInfoResponse::_internal_has_rerank_gate() const {
+  bool value = (_impl_._has_bits_[0] & 0x00000001u) != 0;
+  return value;
+}
+inline bool GetInfoResponse::has_rerank_gate() const {
+  return _internal_has_rerank_gate();
+}
+inline void GetInfoResponse::clear_rerank_gate() {
+  _impl_.rerank_gate_ = 0;
+  _impl_._has_bits_[0] &= ~0x00000001u;
+}
+inline float GetInfoResponse::_internal_rerank_gate() const {
+  return _impl_.rerank_gate_;
+}
+inline float GetInfoResponse::rerank_gate() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.GetInfoResponse.rerank_gate)
+  return _internal_rerank_gate();
+}
+inline void GetInfoResponse::_internal_set_rerank_gate(float value) {
+  _impl_._has_bits_[0] |= 0x00000001u;
+  _impl_.rerank_gate_ = value;
+}
+inline void GetInfoResponse::set_rerank_gate(float value) {
+  _internal_set_rerank_gate(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.GetInfoResponse.rerank_gate)
 }
 
 #ifdef __GNUC__

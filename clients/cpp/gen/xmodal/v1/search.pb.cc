@@ -67,12 +67,14 @@ struct Hit_MetadataEntry_DoNotUseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 Hit_MetadataEntry_DoNotUseDefaultTypeInternal _Hit_MetadataEntry_DoNotUse_default_instance_;
 PROTOBUF_CONSTEXPR Hit::Hit(
     ::_pbi::ConstantInitialized): _impl_{
-    /*decltype(_impl_.metadata_)*/{::_pbi::ConstantInitialized()}
+    /*decltype(_impl_._has_bits_)*/{}
+  , /*decltype(_impl_._cached_size_)*/{}
+  , /*decltype(_impl_.metadata_)*/{::_pbi::ConstantInitialized()}
   , /*decltype(_impl_.id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.text_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.score_)*/0
   , /*decltype(_impl_.modality_)*/0
-  , /*decltype(_impl_._cached_size_)*/{}} {}
+  , /*decltype(_impl_.transcript_logprob_)*/0} {}
 struct HitDefaultTypeInternal {
   PROTOBUF_CONSTEXPR HitDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -160,6 +162,7 @@ PROTOBUF_CONSTEXPR SearchBySpeechRequest::SearchBySpeechRequest(
   , /*decltype(_impl_.audio_)*/nullptr
   , /*decltype(_impl_.options_)*/nullptr
   , /*decltype(_impl_.speech_options_)*/nullptr
+  , /*decltype(_impl_.rerank_)*/nullptr
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct SearchBySpeechRequestDefaultTypeInternal {
   PROTOBUF_CONSTEXPR SearchBySpeechRequestDefaultTypeInternal()
@@ -170,11 +173,26 @@ struct SearchBySpeechRequestDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SearchBySpeechRequestDefaultTypeInternal _SearchBySpeechRequest_default_instance_;
+PROTOBUF_CONSTEXPR SpeechRerank::SpeechRerank(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.candidates_)*/0u
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct SpeechRerankDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR SpeechRerankDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~SpeechRerankDefaultTypeInternal() {}
+  union {
+    SpeechRerank _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SpeechRerankDefaultTypeInternal _SpeechRerank_default_instance_;
 PROTOBUF_CONSTEXPR SearchBySpeechResponse::SearchBySpeechResponse(
     ::_pbi::ConstantInitialized): _impl_{
-    /*decltype(_impl_.transcript_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+    /*decltype(_impl_._has_bits_)*/{}
+  , /*decltype(_impl_._cached_size_)*/{}
+  , /*decltype(_impl_.transcript_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.result_)*/nullptr
-  , /*decltype(_impl_._cached_size_)*/{}} {}
+  , /*decltype(_impl_.transcript_logprob_)*/0} {}
 struct SearchBySpeechResponseDefaultTypeInternal {
   PROTOBUF_CONSTEXPR SearchBySpeechResponseDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -215,7 +233,7 @@ struct SearchByVectorResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SearchByVectorResponseDefaultTypeInternal _SearchByVectorResponse_default_instance_;
 }  // namespace v1
 }  // namespace xmodal
-static ::_pb::Metadata file_level_metadata_xmodal_2fv1_2fsearch_2eproto[13];
+static ::_pb::Metadata file_level_metadata_xmodal_2fv1_2fsearch_2eproto[14];
 static constexpr ::_pb::EnumDescriptor const** file_level_enum_descriptors_xmodal_2fv1_2fsearch_2eproto = nullptr;
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_xmodal_2fv1_2fsearch_2eproto = nullptr;
 
@@ -249,7 +267,7 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit_MetadataEntry_DoNotUse, value_),
   0,
   1,
-  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _internal_metadata_),
   ~0u,  // no _extensions_
   ~0u,  // no _oneof_case_
@@ -260,6 +278,13 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_.modality_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_.metadata_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_.text_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_.transcript_logprob_),
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  0,
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchResult, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -312,7 +337,15 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.audio_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.options_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.speech_options_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.rerank_),
   ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SpeechRerank, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SpeechRerank, _impl_.candidates_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _internal_metadata_),
   ~0u,  // no _extensions_
   ~0u,  // no _oneof_case_
@@ -320,6 +353,10 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _impl_.result_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _impl_.transcript_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _impl_.transcript_logprob_),
+  ~0u,
+  ~0u,
+  0,
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByVectorRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -342,16 +379,17 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 0, -1, -1, sizeof(::xmodal::v1::SearchOptions)},
   { 11, -1, -1, sizeof(::xmodal::v1::MetadataCondition)},
   { 19, 27, -1, sizeof(::xmodal::v1::Hit_MetadataEntry_DoNotUse)},
-  { 29, -1, -1, sizeof(::xmodal::v1::Hit)},
-  { 40, -1, -1, sizeof(::xmodal::v1::SearchResult)},
-  { 49, -1, -1, sizeof(::xmodal::v1::SearchByTextRequest)},
-  { 58, -1, -1, sizeof(::xmodal::v1::SearchByTextResponse)},
-  { 66, -1, -1, sizeof(::xmodal::v1::SearchByImageRequest)},
-  { 75, -1, -1, sizeof(::xmodal::v1::SearchByImageResponse)},
-  { 82, -1, -1, sizeof(::xmodal::v1::SearchBySpeechRequest)},
-  { 92, -1, -1, sizeof(::xmodal::v1::SearchBySpeechResponse)},
-  { 100, -1, -1, sizeof(::xmodal::v1::SearchByVectorRequest)},
-  { 110, -1, -1, sizeof(::xmodal::v1::SearchByVectorResponse)},
+  { 29, 41, -1, sizeof(::xmodal::v1::Hit)},
+  { 47, -1, -1, sizeof(::xmodal::v1::SearchResult)},
+  { 56, -1, -1, sizeof(::xmodal::v1::SearchByTextRequest)},
+  { 65, -1, -1, sizeof(::xmodal::v1::SearchByTextResponse)},
+  { 73, -1, -1, sizeof(::xmodal::v1::SearchByImageRequest)},
+  { 82, -1, -1, sizeof(::xmodal::v1::SearchByImageResponse)},
+  { 89, -1, -1, sizeof(::xmodal::v1::SearchBySpeechRequest)},
+  { 100, -1, -1, sizeof(::xmodal::v1::SpeechRerank)},
+  { 107, 116, -1, sizeof(::xmodal::v1::SearchBySpeechResponse)},
+  { 119, -1, -1, sizeof(::xmodal::v1::SearchByVectorRequest)},
+  { 129, -1, -1, sizeof(::xmodal::v1::SearchByVectorResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -365,6 +403,7 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::xmodal::v1::_SearchByImageRequest_default_instance_._instance,
   &::xmodal::v1::_SearchByImageResponse_default_instance_._instance,
   &::xmodal::v1::_SearchBySpeechRequest_default_instance_._instance,
+  &::xmodal::v1::_SpeechRerank_default_instance_._instance,
   &::xmodal::v1::_SearchBySpeechResponse_default_instance_._instance,
   &::xmodal::v1::_SearchByVectorRequest_default_instance_._instance,
   &::xmodal::v1::_SearchByVectorResponse_default_instance_._instance,
@@ -377,53 +416,58 @@ const char descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto[] PROTOBUF_SEC
   "l.v1.Modality\0225\n\017metadata_filter\030\003 \003(\0132\034"
   ".xmodal.v1.MetadataCondition\022\016\n\006nprobe\030\004"
   " \001(\r\022\021\n\tef_search\030\005 \001(\r\"0\n\021MetadataCondi"
-  "tion\022\013\n\003key\030\001 \001(\t\022\016\n\006values\030\002 \003(\t\"\266\001\n\003Hi"
+  "tion\022\013\n\003key\030\001 \001(\t\022\016\n\006values\030\002 \003(\t\"\356\001\n\003Hi"
   "t\022\n\n\002id\030\001 \001(\t\022\r\n\005score\030\002 \001(\002\022%\n\010modality"
   "\030\003 \001(\0162\023.xmodal.v1.Modality\022.\n\010metadata\030"
   "\004 \003(\0132\034.xmodal.v1.Hit.MetadataEntry\022\014\n\004t"
-  "ext\030\005 \001(\t\032/\n\rMetadataEntry\022\013\n\003key\030\001 \001(\t\022"
-  "\r\n\005value\030\002 \001(\t:\0028\001\"a\n\014SearchResult\022\034\n\004hi"
-  "ts\030\001 \003(\0132\016.xmodal.v1.Hit\022\020\n\010space_id\030\002 \001"
-  "(\t\022!\n\006timing\030\003 \001(\0132\021.xmodal.v1.Timing\"b\n"
-  "\023SearchByTextRequest\022\022\n\ncollection\030\001 \001(\t"
-  "\022\014\n\004text\030\002 \001(\t\022)\n\007options\030\003 \001(\0132\030.xmodal"
-  ".v1.SearchOptions\"R\n\024SearchByTextRespons"
+  "ext\030\005 \001(\t\022\037\n\022transcript_logprob\030\006 \001(\002H\000\210"
+  "\001\001\032/\n\rMetadataEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005valu"
+  "e\030\002 \001(\t:\0028\001B\025\n\023_transcript_logprob\"a\n\014Se"
+  "archResult\022\034\n\004hits\030\001 \003(\0132\016.xmodal.v1.Hit"
+  "\022\020\n\010space_id\030\002 \001(\t\022!\n\006timing\030\003 \001(\0132\021.xmo"
+  "dal.v1.Timing\"b\n\023SearchByTextRequest\022\022\n\n"
+  "collection\030\001 \001(\t\022\014\n\004text\030\002 \001(\t\022)\n\007option"
+  "s\030\003 \001(\0132\030.xmodal.v1.SearchOptions\"R\n\024Sea"
+  "rchByTextResponse\022\'\n\006result\030\001 \001(\0132\027.xmod"
+  "al.v1.SearchResult\022\021\n\ttruncated\030\002 \001(\010\"d\n"
+  "\024SearchByImageRequest\022\022\n\ncollection\030\001 \001("
+  "\t\022\r\n\005image\030\002 \001(\014\022)\n\007options\030\003 \001(\0132\030.xmod"
+  "al.v1.SearchOptions\"@\n\025SearchByImageResp"
+  "onse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchR"
+  "esult\"\322\001\n\025SearchBySpeechRequest\022\022\n\ncolle"
+  "ction\030\001 \001(\t\022\037\n\005audio\030\002 \001(\0132\020.xmodal.v1.A"
+  "udio\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.Search"
+  "Options\0220\n\016speech_options\030\004 \001(\0132\030.xmodal"
+  ".v1.SpeechOptions\022\'\n\006rerank\030\005 \001(\0132\027.xmod"
+  "al.v1.SpeechRerank\"\"\n\014SpeechRerank\022\022\n\nca"
+  "ndidates\030\001 \001(\r\"\215\001\n\026SearchBySpeechRespons"
   "e\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchResu"
-  "lt\022\021\n\ttruncated\030\002 \001(\010\"d\n\024SearchByImageRe"
-  "quest\022\022\n\ncollection\030\001 \001(\t\022\r\n\005image\030\002 \001(\014"
-  "\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOpti"
-  "ons\"@\n\025SearchByImageResponse\022\'\n\006result\030\001"
-  " \001(\0132\027.xmodal.v1.SearchResult\"\251\001\n\025Search"
-  "BySpeechRequest\022\022\n\ncollection\030\001 \001(\t\022\037\n\005a"
-  "udio\030\002 \001(\0132\020.xmodal.v1.Audio\022)\n\007options\030"
-  "\003 \001(\0132\030.xmodal.v1.SearchOptions\0220\n\016speec"
-  "h_options\030\004 \001(\0132\030.xmodal.v1.SpeechOption"
-  "s\"U\n\026SearchBySpeechResponse\022\'\n\006result\030\001 "
-  "\001(\0132\027.xmodal.v1.SearchResult\022\022\n\ntranscri"
-  "pt\030\002 \001(\t\"\213\001\n\025SearchByVectorRequest\022\022\n\nco"
-  "llection\030\001 \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal."
-  "v1.Vector\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.S"
-  "earchOptions\022\020\n\010space_id\030\004 \001(\t\"A\n\026Search"
-  "ByVectorResponse\022\'\n\006result\030\001 \001(\0132\027.xmoda"
-  "l.v1.SearchResult2\342\002\n\rSearchService\022O\n\014S"
-  "earchByText\022\036.xmodal.v1.SearchByTextRequ"
-  "est\032\037.xmodal.v1.SearchByTextResponse\022R\n\r"
-  "SearchByImage\022\037.xmodal.v1.SearchByImageR"
-  "equest\032 .xmodal.v1.SearchByImageResponse"
-  "\022U\n\016SearchBySpeech\022 .xmodal.v1.SearchByS"
-  "peechRequest\032!.xmodal.v1.SearchBySpeechR"
-  "esponse\022U\n\016SearchByVector\022 .xmodal.v1.Se"
-  "archByVectorRequest\032!.xmodal.v1.SearchBy"
-  "VectorResponseb\006proto3"
+  "lt\022\022\n\ntranscript\030\002 \001(\t\022\037\n\022transcript_log"
+  "prob\030\003 \001(\002H\000\210\001\001B\025\n\023_transcript_logprob\"\213"
+  "\001\n\025SearchByVectorRequest\022\022\n\ncollection\030\001"
+  " \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal.v1.Vector\022"
+  ")\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOptio"
+  "ns\022\020\n\010space_id\030\004 \001(\t\"A\n\026SearchByVectorRe"
+  "sponse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Searc"
+  "hResult2\342\002\n\rSearchService\022O\n\014SearchByTex"
+  "t\022\036.xmodal.v1.SearchByTextRequest\032\037.xmod"
+  "al.v1.SearchByTextResponse\022R\n\rSearchByIm"
+  "age\022\037.xmodal.v1.SearchByImageRequest\032 .x"
+  "modal.v1.SearchByImageResponse\022U\n\016Search"
+  "BySpeech\022 .xmodal.v1.SearchBySpeechReque"
+  "st\032!.xmodal.v1.SearchBySpeechResponse\022U\n"
+  "\016SearchByVector\022 .xmodal.v1.SearchByVect"
+  "orRequest\032!.xmodal.v1.SearchByVectorResp"
+  "onseb\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps[1] = {
   &::descriptor_table_xmodal_2fv1_2fcommon_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_xmodal_2fv1_2fsearch_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_xmodal_2fv1_2fsearch_2eproto = {
-    false, false, 1742, descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto,
+    false, false, 1932, descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto,
     "xmodal/v1/search.proto",
-    &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once, descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps, 1, 13,
+    &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once, descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps, 1, 14,
     schemas, file_default_instances, TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets,
     file_level_metadata_xmodal_2fv1_2fsearch_2eproto, file_level_enum_descriptors_xmodal_2fv1_2fsearch_2eproto,
     file_level_service_descriptors_xmodal_2fv1_2fsearch_2eproto,
@@ -1012,6 +1056,10 @@ void Hit_MetadataEntry_DoNotUse::MergeFrom(const Hit_MetadataEntry_DoNotUse& oth
 
 class Hit::_Internal {
  public:
+  using HasBits = decltype(std::declval<Hit>()._impl_._has_bits_);
+  static void set_has_transcript_logprob(HasBits* has_bits) {
+    (*has_bits)[0] |= 1u;
+  }
 };
 
 Hit::Hit(::PROTOBUF_NAMESPACE_ID::Arena* arena,
@@ -1027,12 +1075,14 @@ Hit::Hit(const Hit& from)
   : ::PROTOBUF_NAMESPACE_ID::Message() {
   Hit* const _this = this; (void)_this;
   new (&_impl_) Impl_{
-      /*decltype(_impl_.metadata_)*/{}
+      decltype(_impl_._has_bits_){from._impl_._has_bits_}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , /*decltype(_impl_.metadata_)*/{}
     , decltype(_impl_.id_){}
     , decltype(_impl_.text_){}
     , decltype(_impl_.score_){}
     , decltype(_impl_.modality_){}
-    , /*decltype(_impl_._cached_size_)*/{}};
+    , decltype(_impl_.transcript_logprob_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   _this->_impl_.metadata_.MergeFrom(from._impl_.metadata_);
@@ -1053,8 +1103,8 @@ Hit::Hit(const Hit& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.score_, &from._impl_.score_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.modality_) -
-    reinterpret_cast<char*>(&_impl_.score_)) + sizeof(_impl_.modality_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.transcript_logprob_) -
+    reinterpret_cast<char*>(&_impl_.score_)) + sizeof(_impl_.transcript_logprob_));
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.Hit)
 }
 
@@ -1063,12 +1113,14 @@ inline void Hit::SharedCtor(
   (void)arena;
   (void)is_message_owned;
   new (&_impl_) Impl_{
-      /*decltype(_impl_.metadata_)*/{::_pbi::ArenaInitialized(), arena}
+      decltype(_impl_._has_bits_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , /*decltype(_impl_.metadata_)*/{::_pbi::ArenaInitialized(), arena}
     , decltype(_impl_.id_){}
     , decltype(_impl_.text_){}
     , decltype(_impl_.score_){0}
     , decltype(_impl_.modality_){0}
-    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.transcript_logprob_){0}
   };
   _impl_.id_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
@@ -1118,11 +1170,14 @@ void Hit::Clear() {
   ::memset(&_impl_.score_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.modality_) -
       reinterpret_cast<char*>(&_impl_.score_)) + sizeof(_impl_.modality_));
+  _impl_.transcript_logprob_ = 0;
+  _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
 const char* Hit::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
 #define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  _Internal::HasBits has_bits{};
   while (!ctx->Done(&ptr)) {
     uint32_t tag;
     ptr = ::_pbi::ReadTag(ptr, &tag);
@@ -1177,6 +1232,15 @@ const char* Hit::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         } else
           goto handle_unusual;
         continue;
+      // optional float transcript_logprob = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 53)) {
+          _Internal::set_has_transcript_logprob(&has_bits);
+          _impl_.transcript_logprob_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
+          ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -1193,6 +1257,7 @@ const char* Hit::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
     CHK_(ptr != nullptr);
   }  // while
 message_done:
+  _impl_._has_bits_.Or(has_bits);
   return ptr;
 failure:
   ptr = nullptr;
@@ -1273,6 +1338,12 @@ uint8_t* Hit::_InternalSerialize(
         5, this->_internal_text(), target);
   }
 
+  // optional float transcript_logprob = 6;
+  if (_internal_has_transcript_logprob()) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteFloatToArray(6, this->_internal_transcript_logprob(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1327,6 +1398,12 @@ size_t Hit::ByteSizeLong() const {
       ::_pbi::WireFormatLite::EnumSize(this->_internal_modality());
   }
 
+  // optional float transcript_logprob = 6;
+  cached_has_bits = _impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000001u) {
+    total_size += 1 + 4;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -1362,6 +1439,9 @@ void Hit::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_N
   if (from._internal_modality() != 0) {
     _this->_internal_set_modality(from._internal_modality());
   }
+  if (from._internal_has_transcript_logprob()) {
+    _this->_internal_set_transcript_logprob(from._internal_transcript_logprob());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -1381,6 +1461,7 @@ void Hit::InternalSwap(Hit* other) {
   auto* lhs_arena = GetArenaForAllocation();
   auto* rhs_arena = other->GetArenaForAllocation();
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_._has_bits_[0], other->_impl_._has_bits_[0]);
   _impl_.metadata_.InternalSwap(&other->_impl_.metadata_);
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.id_, lhs_arena,
@@ -1391,8 +1472,8 @@ void Hit::InternalSwap(Hit* other) {
       &other->_impl_.text_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(Hit, _impl_.modality_)
-      + sizeof(Hit::_impl_.modality_)
+      PROTOBUF_FIELD_OFFSET(Hit, _impl_.transcript_logprob_)
+      + sizeof(Hit::_impl_.transcript_logprob_)
       - PROTOBUF_FIELD_OFFSET(Hit, _impl_.score_)>(
           reinterpret_cast<char*>(&_impl_.score_),
           reinterpret_cast<char*>(&other->_impl_.score_));
@@ -2698,6 +2779,7 @@ class SearchBySpeechRequest::_Internal {
   static const ::xmodal::v1::Audio& audio(const SearchBySpeechRequest* msg);
   static const ::xmodal::v1::SearchOptions& options(const SearchBySpeechRequest* msg);
   static const ::xmodal::v1::SpeechOptions& speech_options(const SearchBySpeechRequest* msg);
+  static const ::xmodal::v1::SpeechRerank& rerank(const SearchBySpeechRequest* msg);
 };
 
 const ::xmodal::v1::Audio&
@@ -2711,6 +2793,10 @@ SearchBySpeechRequest::_Internal::options(const SearchBySpeechRequest* msg) {
 const ::xmodal::v1::SpeechOptions&
 SearchBySpeechRequest::_Internal::speech_options(const SearchBySpeechRequest* msg) {
   return *msg->_impl_.speech_options_;
+}
+const ::xmodal::v1::SpeechRerank&
+SearchBySpeechRequest::_Internal::rerank(const SearchBySpeechRequest* msg) {
+  return *msg->_impl_.rerank_;
 }
 void SearchBySpeechRequest::clear_audio() {
   if (GetArenaForAllocation() == nullptr && _impl_.audio_ != nullptr) {
@@ -2738,6 +2824,7 @@ SearchBySpeechRequest::SearchBySpeechRequest(const SearchBySpeechRequest& from)
     , decltype(_impl_.audio_){nullptr}
     , decltype(_impl_.options_){nullptr}
     , decltype(_impl_.speech_options_){nullptr}
+    , decltype(_impl_.rerank_){nullptr}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -2758,6 +2845,9 @@ SearchBySpeechRequest::SearchBySpeechRequest(const SearchBySpeechRequest& from)
   if (from._internal_has_speech_options()) {
     _this->_impl_.speech_options_ = new ::xmodal::v1::SpeechOptions(*from._impl_.speech_options_);
   }
+  if (from._internal_has_rerank()) {
+    _this->_impl_.rerank_ = new ::xmodal::v1::SpeechRerank(*from._impl_.rerank_);
+  }
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.SearchBySpeechRequest)
 }
 
@@ -2770,6 +2860,7 @@ inline void SearchBySpeechRequest::SharedCtor(
     , decltype(_impl_.audio_){nullptr}
     , decltype(_impl_.options_){nullptr}
     , decltype(_impl_.speech_options_){nullptr}
+    , decltype(_impl_.rerank_){nullptr}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.collection_.InitDefault();
@@ -2793,6 +2884,7 @@ inline void SearchBySpeechRequest::SharedDtor() {
   if (this != internal_default_instance()) delete _impl_.audio_;
   if (this != internal_default_instance()) delete _impl_.options_;
   if (this != internal_default_instance()) delete _impl_.speech_options_;
+  if (this != internal_default_instance()) delete _impl_.rerank_;
 }
 
 void SearchBySpeechRequest::SetCachedSize(int size) const {
@@ -2818,6 +2910,10 @@ void SearchBySpeechRequest::Clear() {
     delete _impl_.speech_options_;
   }
   _impl_.speech_options_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.rerank_ != nullptr) {
+    delete _impl_.rerank_;
+  }
+  _impl_.rerank_ = nullptr;
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -2857,6 +2953,14 @@ const char* SearchBySpeechRequest::_InternalParse(const char* ptr, ::_pbi::Parse
       case 4:
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
           ptr = ctx->ParseMessage(_internal_mutable_speech_options(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .xmodal.v1.SpeechRerank rerank = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 42)) {
+          ptr = ctx->ParseMessage(_internal_mutable_rerank(), ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -2921,6 +3025,13 @@ uint8_t* SearchBySpeechRequest::_InternalSerialize(
         _Internal::speech_options(this).GetCachedSize(), target, stream);
   }
 
+  // .xmodal.v1.SpeechRerank rerank = 5;
+  if (this->_internal_has_rerank()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(5, _Internal::rerank(this),
+        _Internal::rerank(this).GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -2965,6 +3076,13 @@ size_t SearchBySpeechRequest::ByteSizeLong() const {
         *_impl_.speech_options_);
   }
 
+  // .xmodal.v1.SpeechRerank rerank = 5;
+  if (this->_internal_has_rerank()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.rerank_);
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -2998,6 +3116,10 @@ void SearchBySpeechRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, 
     _this->_internal_mutable_speech_options()->::xmodal::v1::SpeechOptions::MergeFrom(
         from._internal_speech_options());
   }
+  if (from._internal_has_rerank()) {
+    _this->_internal_mutable_rerank()->::xmodal::v1::SpeechRerank::MergeFrom(
+        from._internal_rerank());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -3022,8 +3144,8 @@ void SearchBySpeechRequest::InternalSwap(SearchBySpeechRequest* other) {
       &other->_impl_.collection_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(SearchBySpeechRequest, _impl_.speech_options_)
-      + sizeof(SearchBySpeechRequest::_impl_.speech_options_)
+      PROTOBUF_FIELD_OFFSET(SearchBySpeechRequest, _impl_.rerank_)
+      + sizeof(SearchBySpeechRequest::_impl_.rerank_)
       - PROTOBUF_FIELD_OFFSET(SearchBySpeechRequest, _impl_.audio_)>(
           reinterpret_cast<char*>(&_impl_.audio_),
           reinterpret_cast<char*>(&other->_impl_.audio_));
@@ -3037,9 +3159,191 @@ void SearchBySpeechRequest::InternalSwap(SearchBySpeechRequest* other) {
 
 // ===================================================================
 
+class SpeechRerank::_Internal {
+ public:
+};
+
+SpeechRerank::SpeechRerank(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:xmodal.v1.SpeechRerank)
+}
+SpeechRerank::SpeechRerank(const SpeechRerank& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  SpeechRerank* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.candidates_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _this->_impl_.candidates_ = from._impl_.candidates_;
+  // @@protoc_insertion_point(copy_constructor:xmodal.v1.SpeechRerank)
+}
+
+inline void SpeechRerank::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.candidates_){0u}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+SpeechRerank::~SpeechRerank() {
+  // @@protoc_insertion_point(destructor:xmodal.v1.SpeechRerank)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void SpeechRerank::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void SpeechRerank::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void SpeechRerank::Clear() {
+// @@protoc_insertion_point(message_clear_start:xmodal.v1.SpeechRerank)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.candidates_ = 0u;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* SpeechRerank::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // uint32 candidates = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
+          _impl_.candidates_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* SpeechRerank::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:xmodal.v1.SpeechRerank)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // uint32 candidates = 1;
+  if (this->_internal_candidates() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteUInt32ToArray(1, this->_internal_candidates(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:xmodal.v1.SpeechRerank)
+  return target;
+}
+
+size_t SpeechRerank::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:xmodal.v1.SpeechRerank)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // uint32 candidates = 1;
+  if (this->_internal_candidates() != 0) {
+    total_size += ::_pbi::WireFormatLite::UInt32SizePlusOne(this->_internal_candidates());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData SpeechRerank::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    SpeechRerank::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*SpeechRerank::GetClassData() const { return &_class_data_; }
+
+
+void SpeechRerank::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<SpeechRerank*>(&to_msg);
+  auto& from = static_cast<const SpeechRerank&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:xmodal.v1.SpeechRerank)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_candidates() != 0) {
+    _this->_internal_set_candidates(from._internal_candidates());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void SpeechRerank::CopyFrom(const SpeechRerank& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:xmodal.v1.SpeechRerank)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool SpeechRerank::IsInitialized() const {
+  return true;
+}
+
+void SpeechRerank::InternalSwap(SpeechRerank* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_.candidates_, other->_impl_.candidates_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata SpeechRerank::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_xmodal_2fv1_2fsearch_2eproto_getter, &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once,
+      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[10]);
+}
+
+// ===================================================================
+
 class SearchBySpeechResponse::_Internal {
  public:
+  using HasBits = decltype(std::declval<SearchBySpeechResponse>()._impl_._has_bits_);
   static const ::xmodal::v1::SearchResult& result(const SearchBySpeechResponse* msg);
+  static void set_has_transcript_logprob(HasBits* has_bits) {
+    (*has_bits)[0] |= 1u;
+  }
 };
 
 const ::xmodal::v1::SearchResult&
@@ -3056,9 +3360,11 @@ SearchBySpeechResponse::SearchBySpeechResponse(const SearchBySpeechResponse& fro
   : ::PROTOBUF_NAMESPACE_ID::Message() {
   SearchBySpeechResponse* const _this = this; (void)_this;
   new (&_impl_) Impl_{
-      decltype(_impl_.transcript_){}
+      decltype(_impl_._has_bits_){from._impl_._has_bits_}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.transcript_){}
     , decltype(_impl_.result_){nullptr}
-    , /*decltype(_impl_._cached_size_)*/{}};
+    , decltype(_impl_.transcript_logprob_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   _impl_.transcript_.InitDefault();
@@ -3072,6 +3378,7 @@ SearchBySpeechResponse::SearchBySpeechResponse(const SearchBySpeechResponse& fro
   if (from._internal_has_result()) {
     _this->_impl_.result_ = new ::xmodal::v1::SearchResult(*from._impl_.result_);
   }
+  _this->_impl_.transcript_logprob_ = from._impl_.transcript_logprob_;
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.SearchBySpeechResponse)
 }
 
@@ -3080,9 +3387,11 @@ inline void SearchBySpeechResponse::SharedCtor(
   (void)arena;
   (void)is_message_owned;
   new (&_impl_) Impl_{
-      decltype(_impl_.transcript_){}
-    , decltype(_impl_.result_){nullptr}
+      decltype(_impl_._has_bits_){}
     , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.transcript_){}
+    , decltype(_impl_.result_){nullptr}
+    , decltype(_impl_.transcript_logprob_){0}
   };
   _impl_.transcript_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
@@ -3120,11 +3429,14 @@ void SearchBySpeechResponse::Clear() {
     delete _impl_.result_;
   }
   _impl_.result_ = nullptr;
+  _impl_.transcript_logprob_ = 0;
+  _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
 const char* SearchBySpeechResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
 #define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  _Internal::HasBits has_bits{};
   while (!ctx->Done(&ptr)) {
     uint32_t tag;
     ptr = ::_pbi::ReadTag(ptr, &tag);
@@ -3147,6 +3459,15 @@ const char* SearchBySpeechResponse::_InternalParse(const char* ptr, ::_pbi::Pars
         } else
           goto handle_unusual;
         continue;
+      // optional float transcript_logprob = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 29)) {
+          _Internal::set_has_transcript_logprob(&has_bits);
+          _impl_.transcript_logprob_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
+          ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -3163,6 +3484,7 @@ const char* SearchBySpeechResponse::_InternalParse(const char* ptr, ::_pbi::Pars
     CHK_(ptr != nullptr);
   }  // while
 message_done:
+  _impl_._has_bits_.Or(has_bits);
   return ptr;
 failure:
   ptr = nullptr;
@@ -3191,6 +3513,12 @@ uint8_t* SearchBySpeechResponse::_InternalSerialize(
       "xmodal.v1.SearchBySpeechResponse.transcript");
     target = stream->WriteStringMaybeAliased(
         2, this->_internal_transcript(), target);
+  }
+
+  // optional float transcript_logprob = 3;
+  if (_internal_has_transcript_logprob()) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteFloatToArray(3, this->_internal_transcript_logprob(), target);
   }
 
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
@@ -3223,6 +3551,12 @@ size_t SearchBySpeechResponse::ByteSizeLong() const {
         *_impl_.result_);
   }
 
+  // optional float transcript_logprob = 3;
+  cached_has_bits = _impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000001u) {
+    total_size += 1 + 4;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -3248,6 +3582,9 @@ void SearchBySpeechResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg,
     _this->_internal_mutable_result()->::xmodal::v1::SearchResult::MergeFrom(
         from._internal_result());
   }
+  if (from._internal_has_transcript_logprob()) {
+    _this->_internal_set_transcript_logprob(from._internal_transcript_logprob());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -3267,17 +3604,23 @@ void SearchBySpeechResponse::InternalSwap(SearchBySpeechResponse* other) {
   auto* lhs_arena = GetArenaForAllocation();
   auto* rhs_arena = other->GetArenaForAllocation();
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_._has_bits_[0], other->_impl_._has_bits_[0]);
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.transcript_, lhs_arena,
       &other->_impl_.transcript_, rhs_arena
   );
-  swap(_impl_.result_, other->_impl_.result_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(SearchBySpeechResponse, _impl_.transcript_logprob_)
+      + sizeof(SearchBySpeechResponse::_impl_.transcript_logprob_)
+      - PROTOBUF_FIELD_OFFSET(SearchBySpeechResponse, _impl_.result_)>(
+          reinterpret_cast<char*>(&_impl_.result_),
+          reinterpret_cast<char*>(&other->_impl_.result_));
 }
 
 ::PROTOBUF_NAMESPACE_ID::Metadata SearchBySpeechResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_xmodal_2fv1_2fsearch_2eproto_getter, &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once,
-      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[10]);
+      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[11]);
 }
 
 // ===================================================================
@@ -3624,7 +3967,7 @@ void SearchByVectorRequest::InternalSwap(SearchByVectorRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SearchByVectorRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_xmodal_2fv1_2fsearch_2eproto_getter, &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once,
-      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[11]);
+      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[12]);
 }
 
 // ===================================================================
@@ -3817,7 +4160,7 @@ void SearchByVectorResponse::InternalSwap(SearchByVectorResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata SearchByVectorResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_xmodal_2fv1_2fsearch_2eproto_getter, &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once,
-      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[12]);
+      file_level_metadata_xmodal_2fv1_2fsearch_2eproto[13]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -3863,6 +4206,10 @@ Arena::CreateMaybeMessage< ::xmodal::v1::SearchByImageResponse >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::xmodal::v1::SearchBySpeechRequest*
 Arena::CreateMaybeMessage< ::xmodal::v1::SearchBySpeechRequest >(Arena* arena) {
   return Arena::CreateMessageInternal< ::xmodal::v1::SearchBySpeechRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::xmodal::v1::SpeechRerank*
+Arena::CreateMaybeMessage< ::xmodal::v1::SpeechRerank >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::xmodal::v1::SpeechRerank >(arena);
 }
 template<> PROTOBUF_NOINLINE ::xmodal::v1::SearchBySpeechResponse*
 Arena::CreateMaybeMessage< ::xmodal::v1::SearchBySpeechResponse >(Arena* arena) {

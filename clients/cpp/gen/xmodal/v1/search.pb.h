@@ -89,6 +89,9 @@ extern SearchOptionsDefaultTypeInternal _SearchOptions_default_instance_;
 class SearchResult;
 struct SearchResultDefaultTypeInternal;
 extern SearchResultDefaultTypeInternal _SearchResult_default_instance_;
+class SpeechRerank;
+struct SpeechRerankDefaultTypeInternal;
+extern SpeechRerankDefaultTypeInternal _SpeechRerank_default_instance_;
 }  // namespace v1
 }  // namespace xmodal
 PROTOBUF_NAMESPACE_OPEN
@@ -105,6 +108,7 @@ template<> ::xmodal::v1::SearchByVectorRequest* Arena::CreateMaybeMessage<::xmod
 template<> ::xmodal::v1::SearchByVectorResponse* Arena::CreateMaybeMessage<::xmodal::v1::SearchByVectorResponse>(Arena*);
 template<> ::xmodal::v1::SearchOptions* Arena::CreateMaybeMessage<::xmodal::v1::SearchOptions>(Arena*);
 template<> ::xmodal::v1::SearchResult* Arena::CreateMaybeMessage<::xmodal::v1::SearchResult>(Arena*);
+template<> ::xmodal::v1::SpeechRerank* Arena::CreateMaybeMessage<::xmodal::v1::SpeechRerank>(Arena*);
 PROTOBUF_NAMESPACE_CLOSE
 namespace xmodal {
 namespace v1 {
@@ -657,6 +661,7 @@ class Hit final :
     kTextFieldNumber = 5,
     kScoreFieldNumber = 2,
     kModalityFieldNumber = 3,
+    kTranscriptLogprobFieldNumber = 6,
   };
   // map<string, string> metadata = 4;
   int metadata_size() const;
@@ -721,6 +726,19 @@ class Hit final :
   void _internal_set_modality(::xmodal::v1::Modality value);
   public:
 
+  // optional float transcript_logprob = 6;
+  bool has_transcript_logprob() const;
+  private:
+  bool _internal_has_transcript_logprob() const;
+  public:
+  void clear_transcript_logprob();
+  float transcript_logprob() const;
+  void set_transcript_logprob(float value);
+  private:
+  float _internal_transcript_logprob() const;
+  void _internal_set_transcript_logprob(float value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.Hit)
  private:
   class _Internal;
@@ -729,6 +747,8 @@ class Hit final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::HasBits<1> _has_bits_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
     ::PROTOBUF_NAMESPACE_ID::internal::MapField<
         Hit_MetadataEntry_DoNotUse,
         std::string, std::string,
@@ -738,7 +758,7 @@ class Hit final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr text_;
     float score_;
     int modality_;
-    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+    float transcript_logprob_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
@@ -1766,6 +1786,7 @@ class SearchBySpeechRequest final :
     kAudioFieldNumber = 2,
     kOptionsFieldNumber = 3,
     kSpeechOptionsFieldNumber = 4,
+    kRerankFieldNumber = 5,
   };
   // string collection = 1;
   void clear_collection();
@@ -1835,6 +1856,24 @@ class SearchBySpeechRequest final :
       ::xmodal::v1::SpeechOptions* speech_options);
   ::xmodal::v1::SpeechOptions* unsafe_arena_release_speech_options();
 
+  // .xmodal.v1.SpeechRerank rerank = 5;
+  bool has_rerank() const;
+  private:
+  bool _internal_has_rerank() const;
+  public:
+  void clear_rerank();
+  const ::xmodal::v1::SpeechRerank& rerank() const;
+  PROTOBUF_NODISCARD ::xmodal::v1::SpeechRerank* release_rerank();
+  ::xmodal::v1::SpeechRerank* mutable_rerank();
+  void set_allocated_rerank(::xmodal::v1::SpeechRerank* rerank);
+  private:
+  const ::xmodal::v1::SpeechRerank& _internal_rerank() const;
+  ::xmodal::v1::SpeechRerank* _internal_mutable_rerank();
+  public:
+  void unsafe_arena_set_allocated_rerank(
+      ::xmodal::v1::SpeechRerank* rerank);
+  ::xmodal::v1::SpeechRerank* unsafe_arena_release_rerank();
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.SearchBySpeechRequest)
  private:
   class _Internal;
@@ -1847,6 +1886,155 @@ class SearchBySpeechRequest final :
     ::xmodal::v1::Audio* audio_;
     ::xmodal::v1::SearchOptions* options_;
     ::xmodal::v1::SpeechOptions* speech_options_;
+    ::xmodal::v1::SpeechRerank* rerank_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
+};
+// -------------------------------------------------------------------
+
+class SpeechRerank final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:xmodal.v1.SpeechRerank) */ {
+ public:
+  inline SpeechRerank() : SpeechRerank(nullptr) {}
+  ~SpeechRerank() override;
+  explicit PROTOBUF_CONSTEXPR SpeechRerank(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  SpeechRerank(const SpeechRerank& from);
+  SpeechRerank(SpeechRerank&& from) noexcept
+    : SpeechRerank() {
+    *this = ::std::move(from);
+  }
+
+  inline SpeechRerank& operator=(const SpeechRerank& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline SpeechRerank& operator=(SpeechRerank&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const SpeechRerank& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const SpeechRerank* internal_default_instance() {
+    return reinterpret_cast<const SpeechRerank*>(
+               &_SpeechRerank_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    10;
+
+  friend void swap(SpeechRerank& a, SpeechRerank& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(SpeechRerank* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(SpeechRerank* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  SpeechRerank* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<SpeechRerank>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const SpeechRerank& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const SpeechRerank& from) {
+    SpeechRerank::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(SpeechRerank* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "xmodal.v1.SpeechRerank";
+  }
+  protected:
+  explicit SpeechRerank(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kCandidatesFieldNumber = 1,
+  };
+  // uint32 candidates = 1;
+  void clear_candidates();
+  uint32_t candidates() const;
+  void set_candidates(uint32_t value);
+  private:
+  uint32_t _internal_candidates() const;
+  void _internal_set_candidates(uint32_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:xmodal.v1.SpeechRerank)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    uint32_t candidates_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -1902,7 +2090,7 @@ class SearchBySpeechResponse final :
                &_SearchBySpeechResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    10;
+    11;
 
   friend void swap(SearchBySpeechResponse& a, SearchBySpeechResponse& b) {
     a.Swap(&b);
@@ -1977,6 +2165,7 @@ class SearchBySpeechResponse final :
   enum : int {
     kTranscriptFieldNumber = 2,
     kResultFieldNumber = 1,
+    kTranscriptLogprobFieldNumber = 3,
   };
   // string transcript = 2;
   void clear_transcript();
@@ -2010,6 +2199,19 @@ class SearchBySpeechResponse final :
       ::xmodal::v1::SearchResult* result);
   ::xmodal::v1::SearchResult* unsafe_arena_release_result();
 
+  // optional float transcript_logprob = 3;
+  bool has_transcript_logprob() const;
+  private:
+  bool _internal_has_transcript_logprob() const;
+  public:
+  void clear_transcript_logprob();
+  float transcript_logprob() const;
+  void set_transcript_logprob(float value);
+  private:
+  float _internal_transcript_logprob() const;
+  void _internal_set_transcript_logprob(float value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.SearchBySpeechResponse)
  private:
   class _Internal;
@@ -2018,9 +2220,11 @@ class SearchBySpeechResponse final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::HasBits<1> _has_bits_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr transcript_;
     ::xmodal::v1::SearchResult* result_;
-    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+    float transcript_logprob_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
@@ -2075,7 +2279,7 @@ class SearchByVectorRequest final :
                &_SearchByVectorRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    11;
+    12;
 
   friend void swap(SearchByVectorRequest& a, SearchByVectorRequest& b) {
     a.Swap(&b);
@@ -2284,7 +2488,7 @@ class SearchByVectorResponse final :
                &_SearchByVectorResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    12;
+    13;
 
   friend void swap(SearchByVectorResponse& a, SearchByVectorResponse& b) {
     a.Swap(&b);
@@ -2847,6 +3051,34 @@ inline void Hit::set_allocated_text(std::string* text) {
   }
 #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   // @@protoc_insertion_point(field_set_allocated:xmodal.v1.Hit.text)
+}
+
+// optional float transcript_logprob = 6;
+inline bool Hit::_internal_has_transcript_logprob() const {
+  bool value = (_impl_._has_bits_[0] & 0x00000001u) != 0;
+  return value;
+}
+inline bool Hit::has_transcript_logprob() const {
+  return _internal_has_transcript_logprob();
+}
+inline void Hit::clear_transcript_logprob() {
+  _impl_.transcript_logprob_ = 0;
+  _impl_._has_bits_[0] &= ~0x00000001u;
+}
+inline float Hit::_internal_transcript_logprob() const {
+  return _impl_.transcript_logprob_;
+}
+inline float Hit::transcript_logprob() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.Hit.transcript_logprob)
+  return _internal_transcript_logprob();
+}
+inline void Hit::_internal_set_transcript_logprob(float value) {
+  _impl_._has_bits_[0] |= 0x00000001u;
+  _impl_.transcript_logprob_ = value;
+}
+inline void Hit::set_transcript_logprob(float value) {
+  _internal_set_transcript_logprob(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.Hit.transcript_logprob)
 }
 
 // -------------------------------------------------------------------
@@ -3938,6 +4170,120 @@ inline void SearchBySpeechRequest::set_allocated_speech_options(::xmodal::v1::Sp
   // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchBySpeechRequest.speech_options)
 }
 
+// .xmodal.v1.SpeechRerank rerank = 5;
+inline bool SearchBySpeechRequest::_internal_has_rerank() const {
+  return this != internal_default_instance() && _impl_.rerank_ != nullptr;
+}
+inline bool SearchBySpeechRequest::has_rerank() const {
+  return _internal_has_rerank();
+}
+inline void SearchBySpeechRequest::clear_rerank() {
+  if (GetArenaForAllocation() == nullptr && _impl_.rerank_ != nullptr) {
+    delete _impl_.rerank_;
+  }
+  _impl_.rerank_ = nullptr;
+}
+inline const ::xmodal::v1::SpeechRerank& SearchBySpeechRequest::_internal_rerank() const {
+  const ::xmodal::v1::SpeechRerank* p = _impl_.rerank_;
+  return p != nullptr ? *p : reinterpret_cast<const ::xmodal::v1::SpeechRerank&>(
+      ::xmodal::v1::_SpeechRerank_default_instance_);
+}
+inline const ::xmodal::v1::SpeechRerank& SearchBySpeechRequest::rerank() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SearchBySpeechRequest.rerank)
+  return _internal_rerank();
+}
+inline void SearchBySpeechRequest::unsafe_arena_set_allocated_rerank(
+    ::xmodal::v1::SpeechRerank* rerank) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.rerank_);
+  }
+  _impl_.rerank_ = rerank;
+  if (rerank) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:xmodal.v1.SearchBySpeechRequest.rerank)
+}
+inline ::xmodal::v1::SpeechRerank* SearchBySpeechRequest::release_rerank() {
+  
+  ::xmodal::v1::SpeechRerank* temp = _impl_.rerank_;
+  _impl_.rerank_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::xmodal::v1::SpeechRerank* SearchBySpeechRequest::unsafe_arena_release_rerank() {
+  // @@protoc_insertion_point(field_release:xmodal.v1.SearchBySpeechRequest.rerank)
+  
+  ::xmodal::v1::SpeechRerank* temp = _impl_.rerank_;
+  _impl_.rerank_ = nullptr;
+  return temp;
+}
+inline ::xmodal::v1::SpeechRerank* SearchBySpeechRequest::_internal_mutable_rerank() {
+  
+  if (_impl_.rerank_ == nullptr) {
+    auto* p = CreateMaybeMessage<::xmodal::v1::SpeechRerank>(GetArenaForAllocation());
+    _impl_.rerank_ = p;
+  }
+  return _impl_.rerank_;
+}
+inline ::xmodal::v1::SpeechRerank* SearchBySpeechRequest::mutable_rerank() {
+  ::xmodal::v1::SpeechRerank* _msg = _internal_mutable_rerank();
+  // @@protoc_insertion_point(field_mutable:xmodal.v1.SearchBySpeechRequest.rerank)
+  return _msg;
+}
+inline void SearchBySpeechRequest::set_allocated_rerank(::xmodal::v1::SpeechRerank* rerank) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.rerank_;
+  }
+  if (rerank) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(rerank);
+    if (message_arena != submessage_arena) {
+      rerank = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, rerank, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.rerank_ = rerank;
+  // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchBySpeechRequest.rerank)
+}
+
+// -------------------------------------------------------------------
+
+// SpeechRerank
+
+// uint32 candidates = 1;
+inline void SpeechRerank::clear_candidates() {
+  _impl_.candidates_ = 0u;
+}
+inline uint32_t SpeechRerank::_internal_candidates() const {
+  return _impl_.candidates_;
+}
+inline uint32_t SpeechRerank::candidates() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SpeechRerank.candidates)
+  return _internal_candidates();
+}
+inline void SpeechRerank::_internal_set_candidates(uint32_t value) {
+  
+  _impl_.candidates_ = value;
+}
+inline void SpeechRerank::set_candidates(uint32_t value) {
+  _internal_set_candidates(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.SpeechRerank.candidates)
+}
+
 // -------------------------------------------------------------------
 
 // SearchBySpeechResponse
@@ -4080,6 +4426,34 @@ inline void SearchBySpeechResponse::set_allocated_transcript(std::string* transc
   }
 #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
   // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchBySpeechResponse.transcript)
+}
+
+// optional float transcript_logprob = 3;
+inline bool SearchBySpeechResponse::_internal_has_transcript_logprob() const {
+  bool value = (_impl_._has_bits_[0] & 0x00000001u) != 0;
+  return value;
+}
+inline bool SearchBySpeechResponse::has_transcript_logprob() const {
+  return _internal_has_transcript_logprob();
+}
+inline void SearchBySpeechResponse::clear_transcript_logprob() {
+  _impl_.transcript_logprob_ = 0;
+  _impl_._has_bits_[0] &= ~0x00000001u;
+}
+inline float SearchBySpeechResponse::_internal_transcript_logprob() const {
+  return _impl_.transcript_logprob_;
+}
+inline float SearchBySpeechResponse::transcript_logprob() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SearchBySpeechResponse.transcript_logprob)
+  return _internal_transcript_logprob();
+}
+inline void SearchBySpeechResponse::_internal_set_transcript_logprob(float value) {
+  _impl_._has_bits_[0] |= 0x00000001u;
+  _impl_.transcript_logprob_ = value;
+}
+inline void SearchBySpeechResponse::set_transcript_logprob(float value) {
+  _internal_set_transcript_logprob(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.SearchBySpeechResponse.transcript_logprob)
 }
 
 // -------------------------------------------------------------------
@@ -4458,6 +4832,8 @@ inline void SearchByVectorResponse::set_allocated_result(::xmodal::v1::SearchRes
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

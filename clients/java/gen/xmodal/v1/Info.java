@@ -2000,6 +2000,27 @@ java.lang.String defaultValue);
      * @return The enum numeric value on the wire of speechModes at the given index.
      */
     int getSpeechModesValue(int index);
+
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+     * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+     * </pre>
+     *
+     * <code>optional float rerank_gate = 15;</code>
+     * @return Whether the rerankGate field is set.
+     */
+    boolean hasRerankGate();
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+     * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+     * </pre>
+     *
+     * <code>optional float rerank_gate = 15;</code>
+     * @return The rerankGate.
+     */
+    float getRerankGate();
   }
   /**
    * Protobuf type {@code xmodal.v1.GetInfoResponse}
@@ -2062,6 +2083,7 @@ java.lang.String defaultValue);
               xmodal.v1.Info.GetInfoResponse.class, xmodal.v1.Info.GetInfoResponse.Builder.class);
     }
 
+    private int bitField0_;
     public static final int VERSION_FIELD_NUMBER = 1;
     @SuppressWarnings("serial")
     private volatile java.lang.Object version_ = "";
@@ -2637,6 +2659,35 @@ java.lang.String defaultValue) {
     }
     private int speechModesMemoizedSerializedSize;
 
+    public static final int RERANK_GATE_FIELD_NUMBER = 15;
+    private float rerankGate_ = 0F;
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+     * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+     * </pre>
+     *
+     * <code>optional float rerank_gate = 15;</code>
+     * @return Whether the rerankGate field is set.
+     */
+    @java.lang.Override
+    public boolean hasRerankGate() {
+      return ((bitField0_ & 0x00000001) != 0);
+    }
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+     * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+     * </pre>
+     *
+     * <code>optional float rerank_gate = 15;</code>
+     * @return The rerankGate.
+     */
+    @java.lang.Override
+    public float getRerankGate() {
+      return rerankGate_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -2700,6 +2751,9 @@ java.lang.String defaultValue) {
       }
       for (int i = 0; i < speechModes_.size(); i++) {
         output.writeEnumNoTag(speechModes_.get(i));
+      }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        output.writeFloat(15, rerankGate_);
       }
       getUnknownFields().writeTo(output);
     }
@@ -2773,6 +2827,10 @@ java.lang.String defaultValue) {
             .computeUInt32SizeNoTag(dataSize);
         }speechModesMemoizedSerializedSize = dataSize;
       }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeFloatSize(15, rerankGate_);
+      }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
       return size;
@@ -2815,6 +2873,12 @@ java.lang.String defaultValue) {
       if (!internalGetMetrics().equals(
           other.internalGetMetrics())) return false;
       if (!speechModes_.equals(other.speechModes_)) return false;
+      if (hasRerankGate() != other.hasRerankGate()) return false;
+      if (hasRerankGate()) {
+        if (java.lang.Float.floatToIntBits(getRerankGate())
+            != java.lang.Float.floatToIntBits(
+                other.getRerankGate())) return false;
+      }
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -2860,6 +2924,11 @@ java.lang.String defaultValue) {
       if (getSpeechModesCount() > 0) {
         hash = (37 * hash) + SPEECH_MODES_FIELD_NUMBER;
         hash = (53 * hash) + speechModes_.hashCode();
+      }
+      if (hasRerankGate()) {
+        hash = (37 * hash) + RERANK_GATE_FIELD_NUMBER;
+        hash = (53 * hash) + java.lang.Float.floatToIntBits(
+            getRerankGate());
       }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
@@ -3033,6 +3102,7 @@ java.lang.String defaultValue) {
         internalGetMutableMetrics().clear();
         speechModes_ = java.util.Collections.emptyList();
         bitField0_ = (bitField0_ & ~0x00002000);
+        rerankGate_ = 0F;
         return this;
       }
 
@@ -3121,6 +3191,12 @@ java.lang.String defaultValue) {
           result.metrics_ = internalGetMetrics();
           result.metrics_.makeImmutable();
         }
+        int to_bitField0_ = 0;
+        if (((from_bitField0_ & 0x00004000) != 0)) {
+          result.rerankGate_ = rerankGate_;
+          to_bitField0_ |= 0x00000001;
+        }
+        result.bitField0_ |= to_bitField0_;
       }
 
       @java.lang.Override
@@ -3253,6 +3329,9 @@ java.lang.String defaultValue) {
           }
           onChanged();
         }
+        if (other.hasRerankGate()) {
+          setRerankGate(other.getRerankGate());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -3373,6 +3452,11 @@ java.lang.String defaultValue) {
                 input.popLimit(oldLimit);
                 break;
               } // case 114
+              case 125: {
+                rerankGate_ = input.readFloat();
+                bitField0_ |= 0x00004000;
+                break;
+              } // case 125
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -4716,6 +4800,66 @@ java.lang.String defaultValue) {
         onChanged();
         return this;
       }
+
+      private float rerankGate_ ;
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+       * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+       * </pre>
+       *
+       * <code>optional float rerank_gate = 15;</code>
+       * @return Whether the rerankGate field is set.
+       */
+      @java.lang.Override
+      public boolean hasRerankGate() {
+        return ((bitField0_ & 0x00004000) != 0);
+      }
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+       * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+       * </pre>
+       *
+       * <code>optional float rerank_gate = 15;</code>
+       * @return The rerankGate.
+       */
+      @java.lang.Override
+      public float getRerankGate() {
+        return rerankGate_;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+       * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+       * </pre>
+       *
+       * <code>optional float rerank_gate = 15;</code>
+       * @param value The rerankGate to set.
+       * @return This builder for chaining.
+       */
+      public Builder setRerankGate(float value) {
+        
+        rerankGate_ = value;
+        bitField0_ |= 0x00004000;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+       * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+       * </pre>
+       *
+       * <code>optional float rerank_gate = 15;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearRerankGate() {
+        bitField0_ = (bitField0_ & ~0x00004000);
+        rerankGate_ = 0F;
+        onChanged();
+        return this;
+      }
       @java.lang.Override
       public final Builder setUnknownFields(
           final com.google.protobuf.UnknownFieldSet unknownFields) {
@@ -4814,7 +4958,7 @@ java.lang.String defaultValue) {
       "EncoderDescription\022%\n\010modality\030\001 \001(\0162\023.x" +
       "modal.v1.Modality\022\014\n\004name\030\002 \001(\t\022\024\n\014archi" +
       "tecture\030\003 \001(\t\022\023\n\013feature_dim\030\004 \001(\r\022\016\n\006so" +
-      "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\256\003\n\017GetInfoResp" +
+      "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\330\003\n\017GetInfoResp" +
       "onse\022\017\n\007version\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022/" +
       "\n\010encoders\030\003 \003(\0132\035.xmodal.v1.EncoderDesc" +
       "ription\022\022\n\nshared_dim\030\004 \001(\r\022\025\n\rcheckpoin" +
@@ -4824,10 +4968,11 @@ java.lang.String defaultValue) {
       "h\030\013 \001(\r\022\021\n\tmax_top_k\030\014 \001(\r\0228\n\007metrics\030\r " +
       "\003(\0132\'.xmodal.v1.GetInfoResponse.MetricsE" +
       "ntry\022+\n\014speech_modes\030\016 \003(\0162\025.xmodal.v1.S" +
-      "peechMode\032.\n\014MetricsEntry\022\013\n\003key\030\001 \001(\t\022\r" +
-      "\n\005value\030\002 \001(\t:\0028\0012O\n\013InfoService\022@\n\007GetI" +
-      "nfo\022\031.xmodal.v1.GetInfoRequest\032\032.xmodal." +
-      "v1.GetInfoResponseb\006proto3"
+      "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\032.\n\014M" +
+      "etricsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:" +
+      "\0028\001B\016\n\014_rerank_gate2O\n\013InfoService\022@\n\007Ge" +
+      "tInfo\022\031.xmodal.v1.GetInfoRequest\032\032.xmoda" +
+      "l.v1.GetInfoResponseb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -4851,7 +4996,7 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_GetInfoResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_GetInfoResponse_descriptor,
-        new java.lang.String[] { "Version", "Profile", "Encoders", "SharedDim", "CheckpointId", "Aligned", "AlignmentNote", "SpaceId", "IndexBackend", "Device", "MaxBatch", "MaxTopK", "Metrics", "SpeechModes", });
+        new java.lang.String[] { "Version", "Profile", "Encoders", "SharedDim", "CheckpointId", "Aligned", "AlignmentNote", "SpaceId", "IndexBackend", "Device", "MaxBatch", "MaxTopK", "Metrics", "SpeechModes", "RerankGate", "RerankGate", });
     internal_static_xmodal_v1_GetInfoResponse_MetricsEntry_descriptor =
       internal_static_xmodal_v1_GetInfoResponse_descriptor.getNestedTypes().get(0);
     internal_static_xmodal_v1_GetInfoResponse_MetricsEntry_fieldAccessorTable = new

@@ -2559,6 +2559,29 @@ java.lang.String defaultValue);
      */
     com.google.protobuf.ByteString
         getTextBytes();
+
+    /**
+     * <pre>
+     * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+     * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+     * verbatim). Unset for hits that were not scored.
+     * </pre>
+     *
+     * <code>optional float transcript_logprob = 6;</code>
+     * @return Whether the transcriptLogprob field is set.
+     */
+    boolean hasTranscriptLogprob();
+    /**
+     * <pre>
+     * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+     * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+     * verbatim). Unset for hits that were not scored.
+     * </pre>
+     *
+     * <code>optional float transcript_logprob = 6;</code>
+     * @return The transcriptLogprob.
+     */
+    float getTranscriptLogprob();
   }
   /**
    * Protobuf type {@code xmodal.v1.Hit}
@@ -2615,6 +2638,7 @@ java.lang.String defaultValue);
               xmodal.v1.Search.Hit.class, xmodal.v1.Search.Hit.Builder.class);
     }
 
+    private int bitField0_;
     public static final int ID_FIELD_NUMBER = 1;
     @SuppressWarnings("serial")
     private volatile java.lang.Object id_ = "";
@@ -2813,6 +2837,37 @@ java.lang.String defaultValue) {
       }
     }
 
+    public static final int TRANSCRIPT_LOGPROB_FIELD_NUMBER = 6;
+    private float transcriptLogprob_ = 0F;
+    /**
+     * <pre>
+     * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+     * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+     * verbatim). Unset for hits that were not scored.
+     * </pre>
+     *
+     * <code>optional float transcript_logprob = 6;</code>
+     * @return Whether the transcriptLogprob field is set.
+     */
+    @java.lang.Override
+    public boolean hasTranscriptLogprob() {
+      return ((bitField0_ & 0x00000001) != 0);
+    }
+    /**
+     * <pre>
+     * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+     * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+     * verbatim). Unset for hits that were not scored.
+     * </pre>
+     *
+     * <code>optional float transcript_logprob = 6;</code>
+     * @return The transcriptLogprob.
+     */
+    @java.lang.Override
+    public float getTranscriptLogprob() {
+      return transcriptLogprob_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -2844,6 +2899,9 @@ java.lang.String defaultValue) {
           4);
       if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(text_)) {
         com.google.protobuf.GeneratedMessageV3.writeString(output, 5, text_);
+      }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        output.writeFloat(6, transcriptLogprob_);
       }
       getUnknownFields().writeTo(output);
     }
@@ -2878,6 +2936,10 @@ java.lang.String defaultValue) {
       if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(text_)) {
         size += com.google.protobuf.GeneratedMessageV3.computeStringSize(5, text_);
       }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeFloatSize(6, transcriptLogprob_);
+      }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
       return size;
@@ -2903,6 +2965,12 @@ java.lang.String defaultValue) {
           other.internalGetMetadata())) return false;
       if (!getText()
           .equals(other.getText())) return false;
+      if (hasTranscriptLogprob() != other.hasTranscriptLogprob()) return false;
+      if (hasTranscriptLogprob()) {
+        if (java.lang.Float.floatToIntBits(getTranscriptLogprob())
+            != java.lang.Float.floatToIntBits(
+                other.getTranscriptLogprob())) return false;
+      }
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -2927,6 +2995,11 @@ java.lang.String defaultValue) {
       }
       hash = (37 * hash) + TEXT_FIELD_NUMBER;
       hash = (53 * hash) + getText().hashCode();
+      if (hasTranscriptLogprob()) {
+        hash = (37 * hash) + TRANSCRIPT_LOGPROB_FIELD_NUMBER;
+        hash = (53 * hash) + java.lang.Float.floatToIntBits(
+            getTranscriptLogprob());
+      }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -3083,6 +3156,7 @@ java.lang.String defaultValue) {
         modality_ = 0;
         internalGetMutableMetadata().clear();
         text_ = "";
+        transcriptLogprob_ = 0F;
         return this;
       }
 
@@ -3132,6 +3206,12 @@ java.lang.String defaultValue) {
         if (((from_bitField0_ & 0x00000010) != 0)) {
           result.text_ = text_;
         }
+        int to_bitField0_ = 0;
+        if (((from_bitField0_ & 0x00000020) != 0)) {
+          result.transcriptLogprob_ = transcriptLogprob_;
+          to_bitField0_ |= 0x00000001;
+        }
+        result.bitField0_ |= to_bitField0_;
       }
 
       @java.lang.Override
@@ -3197,6 +3277,9 @@ java.lang.String defaultValue) {
           bitField0_ |= 0x00000010;
           onChanged();
         }
+        if (other.hasTranscriptLogprob()) {
+          setTranscriptLogprob(other.getTranscriptLogprob());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -3252,6 +3335,11 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00000010;
                 break;
               } // case 42
+              case 53: {
+                transcriptLogprob_ = input.readFloat();
+                bitField0_ |= 0x00000020;
+                break;
+              } // case 53
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -3653,6 +3741,70 @@ java.lang.String defaultValue) {
         checkByteStringIsUtf8(value);
         text_ = value;
         bitField0_ |= 0x00000010;
+        onChanged();
+        return this;
+      }
+
+      private float transcriptLogprob_ ;
+      /**
+       * <pre>
+       * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+       * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+       * verbatim). Unset for hits that were not scored.
+       * </pre>
+       *
+       * <code>optional float transcript_logprob = 6;</code>
+       * @return Whether the transcriptLogprob field is set.
+       */
+      @java.lang.Override
+      public boolean hasTranscriptLogprob() {
+        return ((bitField0_ & 0x00000020) != 0);
+      }
+      /**
+       * <pre>
+       * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+       * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+       * verbatim). Unset for hits that were not scored.
+       * </pre>
+       *
+       * <code>optional float transcript_logprob = 6;</code>
+       * @return The transcriptLogprob.
+       */
+      @java.lang.Override
+      public float getTranscriptLogprob() {
+        return transcriptLogprob_;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+       * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+       * verbatim). Unset for hits that were not scored.
+       * </pre>
+       *
+       * <code>optional float transcript_logprob = 6;</code>
+       * @param value The transcriptLogprob to set.
+       * @return This builder for chaining.
+       */
+      public Builder setTranscriptLogprob(float value) {
+        
+        transcriptLogprob_ = value;
+        bitField0_ |= 0x00000020;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+       * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+       * verbatim). Unset for hits that were not scored.
+       * </pre>
+       *
+       * <code>optional float transcript_logprob = 6;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearTranscriptLogprob() {
+        bitField0_ = (bitField0_ & ~0x00000020);
+        transcriptLogprob_ = 0F;
         onChanged();
         return this;
       }
@@ -8051,6 +8203,33 @@ java.lang.String defaultValue) {
      * <code>.xmodal.v1.SpeechOptions speech_options = 4;</code>
      */
     xmodal.v1.Common.SpeechOptionsOrBuilder getSpeechOptionsOrBuilder();
+
+    /**
+     * <pre>
+     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * </pre>
+     *
+     * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+     * @return Whether the rerank field is set.
+     */
+    boolean hasRerank();
+    /**
+     * <pre>
+     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * </pre>
+     *
+     * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+     * @return The rerank.
+     */
+    xmodal.v1.Search.SpeechRerank getRerank();
+    /**
+     * <pre>
+     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * </pre>
+     *
+     * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+     */
+    xmodal.v1.Search.SpeechRerankOrBuilder getRerankOrBuilder();
   }
   /**
    * Protobuf type {@code xmodal.v1.SearchBySpeechRequest}
@@ -8210,6 +8389,44 @@ java.lang.String defaultValue) {
       return speechOptions_ == null ? xmodal.v1.Common.SpeechOptions.getDefaultInstance() : speechOptions_;
     }
 
+    public static final int RERANK_FIELD_NUMBER = 5;
+    private xmodal.v1.Search.SpeechRerank rerank_;
+    /**
+     * <pre>
+     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * </pre>
+     *
+     * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+     * @return Whether the rerank field is set.
+     */
+    @java.lang.Override
+    public boolean hasRerank() {
+      return rerank_ != null;
+    }
+    /**
+     * <pre>
+     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * </pre>
+     *
+     * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+     * @return The rerank.
+     */
+    @java.lang.Override
+    public xmodal.v1.Search.SpeechRerank getRerank() {
+      return rerank_ == null ? xmodal.v1.Search.SpeechRerank.getDefaultInstance() : rerank_;
+    }
+    /**
+     * <pre>
+     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * </pre>
+     *
+     * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+     */
+    @java.lang.Override
+    public xmodal.v1.Search.SpeechRerankOrBuilder getRerankOrBuilder() {
+      return rerank_ == null ? xmodal.v1.Search.SpeechRerank.getDefaultInstance() : rerank_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -8236,6 +8453,9 @@ java.lang.String defaultValue) {
       if (speechOptions_ != null) {
         output.writeMessage(4, getSpeechOptions());
       }
+      if (rerank_ != null) {
+        output.writeMessage(5, getRerank());
+      }
       getUnknownFields().writeTo(output);
     }
 
@@ -8259,6 +8479,10 @@ java.lang.String defaultValue) {
       if (speechOptions_ != null) {
         size += com.google.protobuf.CodedOutputStream
           .computeMessageSize(4, getSpeechOptions());
+      }
+      if (rerank_ != null) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(5, getRerank());
       }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
@@ -8292,6 +8516,11 @@ java.lang.String defaultValue) {
         if (!getSpeechOptions()
             .equals(other.getSpeechOptions())) return false;
       }
+      if (hasRerank() != other.hasRerank()) return false;
+      if (hasRerank()) {
+        if (!getRerank()
+            .equals(other.getRerank())) return false;
+      }
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -8316,6 +8545,10 @@ java.lang.String defaultValue) {
       if (hasSpeechOptions()) {
         hash = (37 * hash) + SPEECH_OPTIONS_FIELD_NUMBER;
         hash = (53 * hash) + getSpeechOptions().hashCode();
+      }
+      if (hasRerank()) {
+        hash = (37 * hash) + RERANK_FIELD_NUMBER;
+        hash = (53 * hash) + getRerank().hashCode();
       }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
@@ -8462,6 +8695,11 @@ java.lang.String defaultValue) {
           speechOptionsBuilder_.dispose();
           speechOptionsBuilder_ = null;
         }
+        rerank_ = null;
+        if (rerankBuilder_ != null) {
+          rerankBuilder_.dispose();
+          rerankBuilder_ = null;
+        }
         return this;
       }
 
@@ -8512,6 +8750,11 @@ java.lang.String defaultValue) {
           result.speechOptions_ = speechOptionsBuilder_ == null
               ? speechOptions_
               : speechOptionsBuilder_.build();
+        }
+        if (((from_bitField0_ & 0x00000010) != 0)) {
+          result.rerank_ = rerankBuilder_ == null
+              ? rerank_
+              : rerankBuilder_.build();
         }
       }
 
@@ -8573,6 +8816,9 @@ java.lang.String defaultValue) {
         if (other.hasSpeechOptions()) {
           mergeSpeechOptions(other.getSpeechOptions());
         }
+        if (other.hasRerank()) {
+          mergeRerank(other.getRerank());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -8625,6 +8871,13 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00000008;
                 break;
               } // case 34
+              case 42: {
+                input.readMessage(
+                    getRerankFieldBuilder().getBuilder(),
+                    extensionRegistry);
+                bitField0_ |= 0x00000010;
+                break;
+              } // case 42
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -9070,6 +9323,161 @@ java.lang.String defaultValue) {
         }
         return speechOptionsBuilder_;
       }
+
+      private xmodal.v1.Search.SpeechRerank rerank_;
+      private com.google.protobuf.SingleFieldBuilderV3<
+          xmodal.v1.Search.SpeechRerank, xmodal.v1.Search.SpeechRerank.Builder, xmodal.v1.Search.SpeechRerankOrBuilder> rerankBuilder_;
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       * @return Whether the rerank field is set.
+       */
+      public boolean hasRerank() {
+        return ((bitField0_ & 0x00000010) != 0);
+      }
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       * @return The rerank.
+       */
+      public xmodal.v1.Search.SpeechRerank getRerank() {
+        if (rerankBuilder_ == null) {
+          return rerank_ == null ? xmodal.v1.Search.SpeechRerank.getDefaultInstance() : rerank_;
+        } else {
+          return rerankBuilder_.getMessage();
+        }
+      }
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       */
+      public Builder setRerank(xmodal.v1.Search.SpeechRerank value) {
+        if (rerankBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          rerank_ = value;
+        } else {
+          rerankBuilder_.setMessage(value);
+        }
+        bitField0_ |= 0x00000010;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       */
+      public Builder setRerank(
+          xmodal.v1.Search.SpeechRerank.Builder builderForValue) {
+        if (rerankBuilder_ == null) {
+          rerank_ = builderForValue.build();
+        } else {
+          rerankBuilder_.setMessage(builderForValue.build());
+        }
+        bitField0_ |= 0x00000010;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       */
+      public Builder mergeRerank(xmodal.v1.Search.SpeechRerank value) {
+        if (rerankBuilder_ == null) {
+          if (((bitField0_ & 0x00000010) != 0) &&
+            rerank_ != null &&
+            rerank_ != xmodal.v1.Search.SpeechRerank.getDefaultInstance()) {
+            getRerankBuilder().mergeFrom(value);
+          } else {
+            rerank_ = value;
+          }
+        } else {
+          rerankBuilder_.mergeFrom(value);
+        }
+        bitField0_ |= 0x00000010;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       */
+      public Builder clearRerank() {
+        bitField0_ = (bitField0_ & ~0x00000010);
+        rerank_ = null;
+        if (rerankBuilder_ != null) {
+          rerankBuilder_.dispose();
+          rerankBuilder_ = null;
+        }
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       */
+      public xmodal.v1.Search.SpeechRerank.Builder getRerankBuilder() {
+        bitField0_ |= 0x00000010;
+        onChanged();
+        return getRerankFieldBuilder().getBuilder();
+      }
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       */
+      public xmodal.v1.Search.SpeechRerankOrBuilder getRerankOrBuilder() {
+        if (rerankBuilder_ != null) {
+          return rerankBuilder_.getMessageOrBuilder();
+        } else {
+          return rerank_ == null ?
+              xmodal.v1.Search.SpeechRerank.getDefaultInstance() : rerank_;
+        }
+      }
+      /**
+       * <pre>
+       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * </pre>
+       *
+       * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
+       */
+      private com.google.protobuf.SingleFieldBuilderV3<
+          xmodal.v1.Search.SpeechRerank, xmodal.v1.Search.SpeechRerank.Builder, xmodal.v1.Search.SpeechRerankOrBuilder> 
+          getRerankFieldBuilder() {
+        if (rerankBuilder_ == null) {
+          rerankBuilder_ = new com.google.protobuf.SingleFieldBuilderV3<
+              xmodal.v1.Search.SpeechRerank, xmodal.v1.Search.SpeechRerank.Builder, xmodal.v1.Search.SpeechRerankOrBuilder>(
+                  getRerank(),
+                  getParentForChildren(),
+                  isClean());
+          rerank_ = null;
+        }
+        return rerankBuilder_;
+      }
       @java.lang.Override
       public final Builder setUnknownFields(
           final com.google.protobuf.UnknownFieldSet unknownFields) {
@@ -9134,6 +9542,523 @@ java.lang.String defaultValue) {
 
   }
 
+  public interface SpeechRerankOrBuilder extends
+      // @@protoc_insertion_point(interface_extends:xmodal.v1.SpeechRerank)
+      com.google.protobuf.MessageOrBuilder {
+
+    /**
+     * <pre>
+     * How many of the best hits to score: 0 = off, else 1..64 (and at least top_k hits are searched).
+     * </pre>
+     *
+     * <code>uint32 candidates = 1;</code>
+     * @return The candidates.
+     */
+    int getCandidates();
+  }
+  /**
+   * <pre>
+   * Re-ranking for collections of utterances: commands, canonical questions, phrases people say verbatim.
+   * The speech model scores the text of each of the best `candidates` hits (text items; speech items by their
+   * stored transcript) as the transcript of the query. Hits whose text explains the audio about as well as what
+   * the model itself heard (within GetInfoResponse.rerank_gate of `transcript_logprob` per token) come first,
+   * best explained first; every other hit follows in score order, so a gallery of texts nobody says verbatim
+   * (FAQ answers, product descriptions) keeps its order. Needs the transcript: speech mode FUSED or TRANSCRIBE.
+   * </pre>
+   *
+   * Protobuf type {@code xmodal.v1.SpeechRerank}
+   */
+  public static final class SpeechRerank extends
+      com.google.protobuf.GeneratedMessageV3 implements
+      // @@protoc_insertion_point(message_implements:xmodal.v1.SpeechRerank)
+      SpeechRerankOrBuilder {
+  private static final long serialVersionUID = 0L;
+    // Use SpeechRerank.newBuilder() to construct.
+    private SpeechRerank(com.google.protobuf.GeneratedMessageV3.Builder<?> builder) {
+      super(builder);
+    }
+    private SpeechRerank() {
+    }
+
+    @java.lang.Override
+    @SuppressWarnings({"unused"})
+    protected java.lang.Object newInstance(
+        UnusedPrivateParameter unused) {
+      return new SpeechRerank();
+    }
+
+    @java.lang.Override
+    public final com.google.protobuf.UnknownFieldSet
+    getUnknownFields() {
+      return this.unknownFields;
+    }
+    public static final com.google.protobuf.Descriptors.Descriptor
+        getDescriptor() {
+      return xmodal.v1.Search.internal_static_xmodal_v1_SpeechRerank_descriptor;
+    }
+
+    @java.lang.Override
+    protected com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+        internalGetFieldAccessorTable() {
+      return xmodal.v1.Search.internal_static_xmodal_v1_SpeechRerank_fieldAccessorTable
+          .ensureFieldAccessorsInitialized(
+              xmodal.v1.Search.SpeechRerank.class, xmodal.v1.Search.SpeechRerank.Builder.class);
+    }
+
+    public static final int CANDIDATES_FIELD_NUMBER = 1;
+    private int candidates_ = 0;
+    /**
+     * <pre>
+     * How many of the best hits to score: 0 = off, else 1..64 (and at least top_k hits are searched).
+     * </pre>
+     *
+     * <code>uint32 candidates = 1;</code>
+     * @return The candidates.
+     */
+    @java.lang.Override
+    public int getCandidates() {
+      return candidates_;
+    }
+
+    private byte memoizedIsInitialized = -1;
+    @java.lang.Override
+    public final boolean isInitialized() {
+      byte isInitialized = memoizedIsInitialized;
+      if (isInitialized == 1) return true;
+      if (isInitialized == 0) return false;
+
+      memoizedIsInitialized = 1;
+      return true;
+    }
+
+    @java.lang.Override
+    public void writeTo(com.google.protobuf.CodedOutputStream output)
+                        throws java.io.IOException {
+      if (candidates_ != 0) {
+        output.writeUInt32(1, candidates_);
+      }
+      getUnknownFields().writeTo(output);
+    }
+
+    @java.lang.Override
+    public int getSerializedSize() {
+      int size = memoizedSize;
+      if (size != -1) return size;
+
+      size = 0;
+      if (candidates_ != 0) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeUInt32Size(1, candidates_);
+      }
+      size += getUnknownFields().getSerializedSize();
+      memoizedSize = size;
+      return size;
+    }
+
+    @java.lang.Override
+    public boolean equals(final java.lang.Object obj) {
+      if (obj == this) {
+       return true;
+      }
+      if (!(obj instanceof xmodal.v1.Search.SpeechRerank)) {
+        return super.equals(obj);
+      }
+      xmodal.v1.Search.SpeechRerank other = (xmodal.v1.Search.SpeechRerank) obj;
+
+      if (getCandidates()
+          != other.getCandidates()) return false;
+      if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+      return true;
+    }
+
+    @java.lang.Override
+    public int hashCode() {
+      if (memoizedHashCode != 0) {
+        return memoizedHashCode;
+      }
+      int hash = 41;
+      hash = (19 * hash) + getDescriptor().hashCode();
+      hash = (37 * hash) + CANDIDATES_FIELD_NUMBER;
+      hash = (53 * hash) + getCandidates();
+      hash = (29 * hash) + getUnknownFields().hashCode();
+      memoizedHashCode = hash;
+      return hash;
+    }
+
+    public static xmodal.v1.Search.SpeechRerank parseFrom(
+        java.nio.ByteBuffer data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(
+        java.nio.ByteBuffer data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(
+        com.google.protobuf.ByteString data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(
+        com.google.protobuf.ByteString data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(byte[] data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(
+        byte[] data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseDelimitedFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseDelimitedWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseDelimitedFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(
+        com.google.protobuf.CodedInputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input);
+    }
+    public static xmodal.v1.Search.SpeechRerank parseFrom(
+        com.google.protobuf.CodedInputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessageV3
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    @java.lang.Override
+    public Builder newBuilderForType() { return newBuilder(); }
+    public static Builder newBuilder() {
+      return DEFAULT_INSTANCE.toBuilder();
+    }
+    public static Builder newBuilder(xmodal.v1.Search.SpeechRerank prototype) {
+      return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+    }
+    @java.lang.Override
+    public Builder toBuilder() {
+      return this == DEFAULT_INSTANCE
+          ? new Builder() : new Builder().mergeFrom(this);
+    }
+
+    @java.lang.Override
+    protected Builder newBuilderForType(
+        com.google.protobuf.GeneratedMessageV3.BuilderParent parent) {
+      Builder builder = new Builder(parent);
+      return builder;
+    }
+    /**
+     * <pre>
+     * Re-ranking for collections of utterances: commands, canonical questions, phrases people say verbatim.
+     * The speech model scores the text of each of the best `candidates` hits (text items; speech items by their
+     * stored transcript) as the transcript of the query. Hits whose text explains the audio about as well as what
+     * the model itself heard (within GetInfoResponse.rerank_gate of `transcript_logprob` per token) come first,
+     * best explained first; every other hit follows in score order, so a gallery of texts nobody says verbatim
+     * (FAQ answers, product descriptions) keeps its order. Needs the transcript: speech mode FUSED or TRANSCRIBE.
+     * </pre>
+     *
+     * Protobuf type {@code xmodal.v1.SpeechRerank}
+     */
+    public static final class Builder extends
+        com.google.protobuf.GeneratedMessageV3.Builder<Builder> implements
+        // @@protoc_insertion_point(builder_implements:xmodal.v1.SpeechRerank)
+        xmodal.v1.Search.SpeechRerankOrBuilder {
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SpeechRerank_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SpeechRerank_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                xmodal.v1.Search.SpeechRerank.class, xmodal.v1.Search.SpeechRerank.Builder.class);
+      }
+
+      // Construct using xmodal.v1.Search.SpeechRerank.newBuilder()
+      private Builder() {
+
+      }
+
+      private Builder(
+          com.google.protobuf.GeneratedMessageV3.BuilderParent parent) {
+        super(parent);
+
+      }
+      @java.lang.Override
+      public Builder clear() {
+        super.clear();
+        bitField0_ = 0;
+        candidates_ = 0;
+        return this;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor
+          getDescriptorForType() {
+        return xmodal.v1.Search.internal_static_xmodal_v1_SpeechRerank_descriptor;
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SpeechRerank getDefaultInstanceForType() {
+        return xmodal.v1.Search.SpeechRerank.getDefaultInstance();
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SpeechRerank build() {
+        xmodal.v1.Search.SpeechRerank result = buildPartial();
+        if (!result.isInitialized()) {
+          throw newUninitializedMessageException(result);
+        }
+        return result;
+      }
+
+      @java.lang.Override
+      public xmodal.v1.Search.SpeechRerank buildPartial() {
+        xmodal.v1.Search.SpeechRerank result = new xmodal.v1.Search.SpeechRerank(this);
+        if (bitField0_ != 0) { buildPartial0(result); }
+        onBuilt();
+        return result;
+      }
+
+      private void buildPartial0(xmodal.v1.Search.SpeechRerank result) {
+        int from_bitField0_ = bitField0_;
+        if (((from_bitField0_ & 0x00000001) != 0)) {
+          result.candidates_ = candidates_;
+        }
+      }
+
+      @java.lang.Override
+      public Builder clone() {
+        return super.clone();
+      }
+      @java.lang.Override
+      public Builder setField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          java.lang.Object value) {
+        return super.setField(field, value);
+      }
+      @java.lang.Override
+      public Builder clearField(
+          com.google.protobuf.Descriptors.FieldDescriptor field) {
+        return super.clearField(field);
+      }
+      @java.lang.Override
+      public Builder clearOneof(
+          com.google.protobuf.Descriptors.OneofDescriptor oneof) {
+        return super.clearOneof(oneof);
+      }
+      @java.lang.Override
+      public Builder setRepeatedField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          int index, java.lang.Object value) {
+        return super.setRepeatedField(field, index, value);
+      }
+      @java.lang.Override
+      public Builder addRepeatedField(
+          com.google.protobuf.Descriptors.FieldDescriptor field,
+          java.lang.Object value) {
+        return super.addRepeatedField(field, value);
+      }
+      @java.lang.Override
+      public Builder mergeFrom(com.google.protobuf.Message other) {
+        if (other instanceof xmodal.v1.Search.SpeechRerank) {
+          return mergeFrom((xmodal.v1.Search.SpeechRerank)other);
+        } else {
+          super.mergeFrom(other);
+          return this;
+        }
+      }
+
+      public Builder mergeFrom(xmodal.v1.Search.SpeechRerank other) {
+        if (other == xmodal.v1.Search.SpeechRerank.getDefaultInstance()) return this;
+        if (other.getCandidates() != 0) {
+          setCandidates(other.getCandidates());
+        }
+        this.mergeUnknownFields(other.getUnknownFields());
+        onChanged();
+        return this;
+      }
+
+      @java.lang.Override
+      public final boolean isInitialized() {
+        return true;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        if (extensionRegistry == null) {
+          throw new java.lang.NullPointerException();
+        }
+        try {
+          boolean done = false;
+          while (!done) {
+            int tag = input.readTag();
+            switch (tag) {
+              case 0:
+                done = true;
+                break;
+              case 8: {
+                candidates_ = input.readUInt32();
+                bitField0_ |= 0x00000001;
+                break;
+              } // case 8
+              default: {
+                if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                  done = true; // was an endgroup tag
+                }
+                break;
+              } // default:
+            } // switch (tag)
+          } // while (!done)
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.unwrapIOException();
+        } finally {
+          onChanged();
+        } // finally
+        return this;
+      }
+      private int bitField0_;
+
+      private int candidates_ ;
+      /**
+       * <pre>
+       * How many of the best hits to score: 0 = off, else 1..64 (and at least top_k hits are searched).
+       * </pre>
+       *
+       * <code>uint32 candidates = 1;</code>
+       * @return The candidates.
+       */
+      @java.lang.Override
+      public int getCandidates() {
+        return candidates_;
+      }
+      /**
+       * <pre>
+       * How many of the best hits to score: 0 = off, else 1..64 (and at least top_k hits are searched).
+       * </pre>
+       *
+       * <code>uint32 candidates = 1;</code>
+       * @param value The candidates to set.
+       * @return This builder for chaining.
+       */
+      public Builder setCandidates(int value) {
+        
+        candidates_ = value;
+        bitField0_ |= 0x00000001;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * How many of the best hits to score: 0 = off, else 1..64 (and at least top_k hits are searched).
+       * </pre>
+       *
+       * <code>uint32 candidates = 1;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearCandidates() {
+        bitField0_ = (bitField0_ & ~0x00000001);
+        candidates_ = 0;
+        onChanged();
+        return this;
+      }
+      @java.lang.Override
+      public final Builder setUnknownFields(
+          final com.google.protobuf.UnknownFieldSet unknownFields) {
+        return super.setUnknownFields(unknownFields);
+      }
+
+      @java.lang.Override
+      public final Builder mergeUnknownFields(
+          final com.google.protobuf.UnknownFieldSet unknownFields) {
+        return super.mergeUnknownFields(unknownFields);
+      }
+
+
+      // @@protoc_insertion_point(builder_scope:xmodal.v1.SpeechRerank)
+    }
+
+    // @@protoc_insertion_point(class_scope:xmodal.v1.SpeechRerank)
+    private static final xmodal.v1.Search.SpeechRerank DEFAULT_INSTANCE;
+    static {
+      DEFAULT_INSTANCE = new xmodal.v1.Search.SpeechRerank();
+    }
+
+    public static xmodal.v1.Search.SpeechRerank getDefaultInstance() {
+      return DEFAULT_INSTANCE;
+    }
+
+    private static final com.google.protobuf.Parser<SpeechRerank>
+        PARSER = new com.google.protobuf.AbstractParser<SpeechRerank>() {
+      @java.lang.Override
+      public SpeechRerank parsePartialFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        Builder builder = newBuilder();
+        try {
+          builder.mergeFrom(input, extensionRegistry);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.setUnfinishedMessage(builder.buildPartial());
+        } catch (com.google.protobuf.UninitializedMessageException e) {
+          throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+        } catch (java.io.IOException e) {
+          throw new com.google.protobuf.InvalidProtocolBufferException(e)
+              .setUnfinishedMessage(builder.buildPartial());
+        }
+        return builder.buildPartial();
+      }
+    };
+
+    public static com.google.protobuf.Parser<SpeechRerank> parser() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Parser<SpeechRerank> getParserForType() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public xmodal.v1.Search.SpeechRerank getDefaultInstanceForType() {
+      return DEFAULT_INSTANCE;
+    }
+
+  }
+
   public interface SearchBySpeechResponseOrBuilder extends
       // @@protoc_insertion_point(interface_extends:xmodal.v1.SearchBySpeechResponse)
       com.google.protobuf.MessageOrBuilder {
@@ -9172,6 +10097,27 @@ java.lang.String defaultValue) {
      */
     com.google.protobuf.ByteString
         getTranscriptBytes();
+
+    /**
+     * <pre>
+     * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+     * re-ranking gate). Unset otherwise.
+     * </pre>
+     *
+     * <code>optional float transcript_logprob = 3;</code>
+     * @return Whether the transcriptLogprob field is set.
+     */
+    boolean hasTranscriptLogprob();
+    /**
+     * <pre>
+     * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+     * re-ranking gate). Unset otherwise.
+     * </pre>
+     *
+     * <code>optional float transcript_logprob = 3;</code>
+     * @return The transcriptLogprob.
+     */
+    float getTranscriptLogprob();
   }
   /**
    * Protobuf type {@code xmodal.v1.SearchBySpeechResponse}
@@ -9214,6 +10160,7 @@ java.lang.String defaultValue) {
               xmodal.v1.Search.SearchBySpeechResponse.class, xmodal.v1.Search.SearchBySpeechResponse.Builder.class);
     }
 
+    private int bitField0_;
     public static final int RESULT_FIELD_NUMBER = 1;
     private xmodal.v1.Search.SearchResult result_;
     /**
@@ -9287,6 +10234,35 @@ java.lang.String defaultValue) {
       }
     }
 
+    public static final int TRANSCRIPT_LOGPROB_FIELD_NUMBER = 3;
+    private float transcriptLogprob_ = 0F;
+    /**
+     * <pre>
+     * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+     * re-ranking gate). Unset otherwise.
+     * </pre>
+     *
+     * <code>optional float transcript_logprob = 3;</code>
+     * @return Whether the transcriptLogprob field is set.
+     */
+    @java.lang.Override
+    public boolean hasTranscriptLogprob() {
+      return ((bitField0_ & 0x00000001) != 0);
+    }
+    /**
+     * <pre>
+     * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+     * re-ranking gate). Unset otherwise.
+     * </pre>
+     *
+     * <code>optional float transcript_logprob = 3;</code>
+     * @return The transcriptLogprob.
+     */
+    @java.lang.Override
+    public float getTranscriptLogprob() {
+      return transcriptLogprob_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -9307,6 +10283,9 @@ java.lang.String defaultValue) {
       if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(transcript_)) {
         com.google.protobuf.GeneratedMessageV3.writeString(output, 2, transcript_);
       }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        output.writeFloat(3, transcriptLogprob_);
+      }
       getUnknownFields().writeTo(output);
     }
 
@@ -9322,6 +10301,10 @@ java.lang.String defaultValue) {
       }
       if (!com.google.protobuf.GeneratedMessageV3.isStringEmpty(transcript_)) {
         size += com.google.protobuf.GeneratedMessageV3.computeStringSize(2, transcript_);
+      }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeFloatSize(3, transcriptLogprob_);
       }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
@@ -9345,6 +10328,12 @@ java.lang.String defaultValue) {
       }
       if (!getTranscript()
           .equals(other.getTranscript())) return false;
+      if (hasTranscriptLogprob() != other.hasTranscriptLogprob()) return false;
+      if (hasTranscriptLogprob()) {
+        if (java.lang.Float.floatToIntBits(getTranscriptLogprob())
+            != java.lang.Float.floatToIntBits(
+                other.getTranscriptLogprob())) return false;
+      }
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -9362,6 +10351,11 @@ java.lang.String defaultValue) {
       }
       hash = (37 * hash) + TRANSCRIPT_FIELD_NUMBER;
       hash = (53 * hash) + getTranscript().hashCode();
+      if (hasTranscriptLogprob()) {
+        hash = (37 * hash) + TRANSCRIPT_LOGPROB_FIELD_NUMBER;
+        hash = (53 * hash) + java.lang.Float.floatToIntBits(
+            getTranscriptLogprob());
+      }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -9497,6 +10491,7 @@ java.lang.String defaultValue) {
           resultBuilder_ = null;
         }
         transcript_ = "";
+        transcriptLogprob_ = 0F;
         return this;
       }
 
@@ -9538,6 +10533,12 @@ java.lang.String defaultValue) {
         if (((from_bitField0_ & 0x00000002) != 0)) {
           result.transcript_ = transcript_;
         }
+        int to_bitField0_ = 0;
+        if (((from_bitField0_ & 0x00000004) != 0)) {
+          result.transcriptLogprob_ = transcriptLogprob_;
+          to_bitField0_ |= 0x00000001;
+        }
+        result.bitField0_ |= to_bitField0_;
       }
 
       @java.lang.Override
@@ -9592,6 +10593,9 @@ java.lang.String defaultValue) {
           bitField0_ |= 0x00000002;
           onChanged();
         }
+        if (other.hasTranscriptLogprob()) {
+          setTranscriptLogprob(other.getTranscriptLogprob());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -9630,6 +10634,11 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00000002;
                 break;
               } // case 18
+              case 29: {
+                transcriptLogprob_ = input.readFloat();
+                bitField0_ |= 0x00000004;
+                break;
+              } // case 29
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -9854,6 +10863,66 @@ java.lang.String defaultValue) {
         checkByteStringIsUtf8(value);
         transcript_ = value;
         bitField0_ |= 0x00000002;
+        onChanged();
+        return this;
+      }
+
+      private float transcriptLogprob_ ;
+      /**
+       * <pre>
+       * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+       * re-ranking gate). Unset otherwise.
+       * </pre>
+       *
+       * <code>optional float transcript_logprob = 3;</code>
+       * @return Whether the transcriptLogprob field is set.
+       */
+      @java.lang.Override
+      public boolean hasTranscriptLogprob() {
+        return ((bitField0_ & 0x00000004) != 0);
+      }
+      /**
+       * <pre>
+       * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+       * re-ranking gate). Unset otherwise.
+       * </pre>
+       *
+       * <code>optional float transcript_logprob = 3;</code>
+       * @return The transcriptLogprob.
+       */
+      @java.lang.Override
+      public float getTranscriptLogprob() {
+        return transcriptLogprob_;
+      }
+      /**
+       * <pre>
+       * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+       * re-ranking gate). Unset otherwise.
+       * </pre>
+       *
+       * <code>optional float transcript_logprob = 3;</code>
+       * @param value The transcriptLogprob to set.
+       * @return This builder for chaining.
+       */
+      public Builder setTranscriptLogprob(float value) {
+        
+        transcriptLogprob_ = value;
+        bitField0_ |= 0x00000004;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+       * re-ranking gate). Unset otherwise.
+       * </pre>
+       *
+       * <code>optional float transcript_logprob = 3;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearTranscriptLogprob() {
+        bitField0_ = (bitField0_ & ~0x00000004);
+        transcriptLogprob_ = 0F;
         onChanged();
         return this;
       }
@@ -11775,6 +12844,11 @@ java.lang.String defaultValue) {
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
       internal_static_xmodal_v1_SearchBySpeechRequest_fieldAccessorTable;
   private static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_xmodal_v1_SpeechRerank_descriptor;
+  private static final 
+    com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
+      internal_static_xmodal_v1_SpeechRerank_fieldAccessorTable;
+  private static final com.google.protobuf.Descriptors.Descriptor
     internal_static_xmodal_v1_SearchBySpeechResponse_descriptor;
   private static final 
     com.google.protobuf.GeneratedMessageV3.FieldAccessorTable
@@ -11804,44 +12878,49 @@ java.lang.String defaultValue) {
       "l.v1.Modality\0225\n\017metadata_filter\030\003 \003(\0132\034" +
       ".xmodal.v1.MetadataCondition\022\016\n\006nprobe\030\004" +
       " \001(\r\022\021\n\tef_search\030\005 \001(\r\"0\n\021MetadataCondi" +
-      "tion\022\013\n\003key\030\001 \001(\t\022\016\n\006values\030\002 \003(\t\"\266\001\n\003Hi" +
+      "tion\022\013\n\003key\030\001 \001(\t\022\016\n\006values\030\002 \003(\t\"\356\001\n\003Hi" +
       "t\022\n\n\002id\030\001 \001(\t\022\r\n\005score\030\002 \001(\002\022%\n\010modality" +
       "\030\003 \001(\0162\023.xmodal.v1.Modality\022.\n\010metadata\030" +
       "\004 \003(\0132\034.xmodal.v1.Hit.MetadataEntry\022\014\n\004t" +
-      "ext\030\005 \001(\t\032/\n\rMetadataEntry\022\013\n\003key\030\001 \001(\t\022" +
-      "\r\n\005value\030\002 \001(\t:\0028\001\"a\n\014SearchResult\022\034\n\004hi" +
-      "ts\030\001 \003(\0132\016.xmodal.v1.Hit\022\020\n\010space_id\030\002 \001" +
-      "(\t\022!\n\006timing\030\003 \001(\0132\021.xmodal.v1.Timing\"b\n" +
-      "\023SearchByTextRequest\022\022\n\ncollection\030\001 \001(\t" +
-      "\022\014\n\004text\030\002 \001(\t\022)\n\007options\030\003 \001(\0132\030.xmodal" +
-      ".v1.SearchOptions\"R\n\024SearchByTextRespons" +
+      "ext\030\005 \001(\t\022\037\n\022transcript_logprob\030\006 \001(\002H\000\210" +
+      "\001\001\032/\n\rMetadataEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005valu" +
+      "e\030\002 \001(\t:\0028\001B\025\n\023_transcript_logprob\"a\n\014Se" +
+      "archResult\022\034\n\004hits\030\001 \003(\0132\016.xmodal.v1.Hit" +
+      "\022\020\n\010space_id\030\002 \001(\t\022!\n\006timing\030\003 \001(\0132\021.xmo" +
+      "dal.v1.Timing\"b\n\023SearchByTextRequest\022\022\n\n" +
+      "collection\030\001 \001(\t\022\014\n\004text\030\002 \001(\t\022)\n\007option" +
+      "s\030\003 \001(\0132\030.xmodal.v1.SearchOptions\"R\n\024Sea" +
+      "rchByTextResponse\022\'\n\006result\030\001 \001(\0132\027.xmod" +
+      "al.v1.SearchResult\022\021\n\ttruncated\030\002 \001(\010\"d\n" +
+      "\024SearchByImageRequest\022\022\n\ncollection\030\001 \001(" +
+      "\t\022\r\n\005image\030\002 \001(\014\022)\n\007options\030\003 \001(\0132\030.xmod" +
+      "al.v1.SearchOptions\"@\n\025SearchByImageResp" +
+      "onse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchR" +
+      "esult\"\322\001\n\025SearchBySpeechRequest\022\022\n\ncolle" +
+      "ction\030\001 \001(\t\022\037\n\005audio\030\002 \001(\0132\020.xmodal.v1.A" +
+      "udio\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.Search" +
+      "Options\0220\n\016speech_options\030\004 \001(\0132\030.xmodal" +
+      ".v1.SpeechOptions\022\'\n\006rerank\030\005 \001(\0132\027.xmod" +
+      "al.v1.SpeechRerank\"\"\n\014SpeechRerank\022\022\n\nca" +
+      "ndidates\030\001 \001(\r\"\215\001\n\026SearchBySpeechRespons" +
       "e\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchResu" +
-      "lt\022\021\n\ttruncated\030\002 \001(\010\"d\n\024SearchByImageRe" +
-      "quest\022\022\n\ncollection\030\001 \001(\t\022\r\n\005image\030\002 \001(\014" +
-      "\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOpti" +
-      "ons\"@\n\025SearchByImageResponse\022\'\n\006result\030\001" +
-      " \001(\0132\027.xmodal.v1.SearchResult\"\251\001\n\025Search" +
-      "BySpeechRequest\022\022\n\ncollection\030\001 \001(\t\022\037\n\005a" +
-      "udio\030\002 \001(\0132\020.xmodal.v1.Audio\022)\n\007options\030" +
-      "\003 \001(\0132\030.xmodal.v1.SearchOptions\0220\n\016speec" +
-      "h_options\030\004 \001(\0132\030.xmodal.v1.SpeechOption" +
-      "s\"U\n\026SearchBySpeechResponse\022\'\n\006result\030\001 " +
-      "\001(\0132\027.xmodal.v1.SearchResult\022\022\n\ntranscri" +
-      "pt\030\002 \001(\t\"\213\001\n\025SearchByVectorRequest\022\022\n\nco" +
-      "llection\030\001 \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal." +
-      "v1.Vector\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.S" +
-      "earchOptions\022\020\n\010space_id\030\004 \001(\t\"A\n\026Search" +
-      "ByVectorResponse\022\'\n\006result\030\001 \001(\0132\027.xmoda" +
-      "l.v1.SearchResult2\342\002\n\rSearchService\022O\n\014S" +
-      "earchByText\022\036.xmodal.v1.SearchByTextRequ" +
-      "est\032\037.xmodal.v1.SearchByTextResponse\022R\n\r" +
-      "SearchByImage\022\037.xmodal.v1.SearchByImageR" +
-      "equest\032 .xmodal.v1.SearchByImageResponse" +
-      "\022U\n\016SearchBySpeech\022 .xmodal.v1.SearchByS" +
-      "peechRequest\032!.xmodal.v1.SearchBySpeechR" +
-      "esponse\022U\n\016SearchByVector\022 .xmodal.v1.Se" +
-      "archByVectorRequest\032!.xmodal.v1.SearchBy" +
-      "VectorResponseb\006proto3"
+      "lt\022\022\n\ntranscript\030\002 \001(\t\022\037\n\022transcript_log" +
+      "prob\030\003 \001(\002H\000\210\001\001B\025\n\023_transcript_logprob\"\213" +
+      "\001\n\025SearchByVectorRequest\022\022\n\ncollection\030\001" +
+      " \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal.v1.Vector\022" +
+      ")\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOptio" +
+      "ns\022\020\n\010space_id\030\004 \001(\t\"A\n\026SearchByVectorRe" +
+      "sponse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Searc" +
+      "hResult2\342\002\n\rSearchService\022O\n\014SearchByTex" +
+      "t\022\036.xmodal.v1.SearchByTextRequest\032\037.xmod" +
+      "al.v1.SearchByTextResponse\022R\n\rSearchByIm" +
+      "age\022\037.xmodal.v1.SearchByImageRequest\032 .x" +
+      "modal.v1.SearchByImageResponse\022U\n\016Search" +
+      "BySpeech\022 .xmodal.v1.SearchBySpeechReque" +
+      "st\032!.xmodal.v1.SearchBySpeechResponse\022U\n" +
+      "\016SearchByVector\022 .xmodal.v1.SearchByVect" +
+      "orRequest\032!.xmodal.v1.SearchByVectorResp" +
+      "onseb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -11865,7 +12944,7 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_Hit_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_Hit_descriptor,
-        new java.lang.String[] { "Id", "Score", "Modality", "Metadata", "Text", });
+        new java.lang.String[] { "Id", "Score", "Modality", "Metadata", "Text", "TranscriptLogprob", "TranscriptLogprob", });
     internal_static_xmodal_v1_Hit_MetadataEntry_descriptor =
       internal_static_xmodal_v1_Hit_descriptor.getNestedTypes().get(0);
     internal_static_xmodal_v1_Hit_MetadataEntry_fieldAccessorTable = new
@@ -11907,21 +12986,27 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_SearchBySpeechRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_SearchBySpeechRequest_descriptor,
-        new java.lang.String[] { "Collection", "Audio", "Options", "SpeechOptions", });
-    internal_static_xmodal_v1_SearchBySpeechResponse_descriptor =
+        new java.lang.String[] { "Collection", "Audio", "Options", "SpeechOptions", "Rerank", });
+    internal_static_xmodal_v1_SpeechRerank_descriptor =
       getDescriptor().getMessageTypes().get(9);
+    internal_static_xmodal_v1_SpeechRerank_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
+        internal_static_xmodal_v1_SpeechRerank_descriptor,
+        new java.lang.String[] { "Candidates", });
+    internal_static_xmodal_v1_SearchBySpeechResponse_descriptor =
+      getDescriptor().getMessageTypes().get(10);
     internal_static_xmodal_v1_SearchBySpeechResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_SearchBySpeechResponse_descriptor,
-        new java.lang.String[] { "Result", "Transcript", });
+        new java.lang.String[] { "Result", "Transcript", "TranscriptLogprob", "TranscriptLogprob", });
     internal_static_xmodal_v1_SearchByVectorRequest_descriptor =
-      getDescriptor().getMessageTypes().get(10);
+      getDescriptor().getMessageTypes().get(11);
     internal_static_xmodal_v1_SearchByVectorRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_SearchByVectorRequest_descriptor,
         new java.lang.String[] { "Collection", "Vector", "Options", "SpaceId", });
     internal_static_xmodal_v1_SearchByVectorResponse_descriptor =
-      getDescriptor().getMessageTypes().get(11);
+      getDescriptor().getMessageTypes().get(12);
     internal_static_xmodal_v1_SearchByVectorResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_SearchByVectorResponse_descriptor,

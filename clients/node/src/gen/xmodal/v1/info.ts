@@ -63,6 +63,11 @@ export interface GetInfoResponse {
   metrics: { [key: string]: string };
   /** Speech modes the checkpoint supports; the first is the default. */
   speechModes: SpeechMode[];
+  /**
+   * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
+   * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
+   */
+  rerankGate?: number | undefined;
 }
 
 export interface GetInfoResponse_MetricsEntry {
@@ -291,6 +296,7 @@ function createBaseGetInfoResponse(): GetInfoResponse {
     maxTopK: 0,
     metrics: {},
     speechModes: [],
+    rerankGate: undefined,
   };
 }
 
@@ -341,6 +347,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.rerankGate !== undefined) {
+      writer.uint32(125).float(message.rerankGate);
     }
     return writer;
   },
@@ -483,6 +492,14 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
 
             break;
           }
+          case 15: {
+            if (tag !== 125) {
+              break;
+            }
+
+            message.rerankGate = reader.float();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -558,6 +575,11 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
         : globalThis.Array.isArray(object?.speech_modes)
         ? object.speech_modes.map((e: any) => speechModeFromJSON(e))
         : [],
+      rerankGate: isSet(object.rerankGate)
+        ? globalThis.Number(object.rerankGate)
+        : isSet(object.rerank_gate)
+        ? globalThis.Number(object.rerank_gate)
+        : undefined,
     };
   },
 
@@ -611,6 +633,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     if (message.speechModes?.length) {
       obj.speechModes = message.speechModes.map((e) => speechModeToJSON(e));
     }
+    if (message.rerankGate !== undefined) {
+      obj.rerankGate = floatToJson(message.rerankGate);
+    }
     return obj;
   },
 
@@ -641,6 +666,7 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
       {},
     );
     message.speechModes = object.speechModes?.map((e) => e) || [];
+    message.rerankGate = object.rerankGate ?? undefined;
     return message;
   },
 };
@@ -774,6 +800,10 @@ export const InfoServiceClient = makeGenericClientConstructor(
   service: typeof InfoServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -60,6 +60,12 @@ export interface Hit {
   metadata: { [key: string]: string };
   /** The item's text (text items) or transcript (speech items). */
   text: string;
+  /**
+   * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
+   * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
+   * verbatim). Unset for hits that were not scored.
+   */
+  transcriptLogprob?: number | undefined;
 }
 
 export interface Hit_MetadataEntry {
@@ -103,7 +109,24 @@ export interface SearchBySpeechRequest {
   collection: string;
   audio?: Audio | undefined;
   options?: SearchOptions | undefined;
-  speechOptions?: SpeechOptions | undefined;
+  speechOptions?:
+    | SpeechOptions
+    | undefined;
+  /** Optional: re-rank the best hits by how well their text explains the audio. Unset: off. */
+  rerank?: SpeechRerank | undefined;
+}
+
+/**
+ * Re-ranking for collections of utterances: commands, canonical questions, phrases people say verbatim.
+ * The speech model scores the text of each of the best `candidates` hits (text items; speech items by their
+ * stored transcript) as the transcript of the query. Hits whose text explains the audio about as well as what
+ * the model itself heard (within GetInfoResponse.rerank_gate of `transcript_logprob` per token) come first,
+ * best explained first; every other hit follows in score order, so a gallery of texts nobody says verbatim
+ * (FAQ answers, product descriptions) keeps its order. Needs the transcript: speech mode FUSED or TRANSCRIBE.
+ */
+export interface SpeechRerank {
+  /** How many of the best hits to score: 0 = off, else 1..64 (and at least top_k hits are searched). */
+  candidates: number;
 }
 
 export interface SearchBySpeechResponse {
@@ -112,6 +135,11 @@ export interface SearchBySpeechResponse {
     | undefined;
   /** What the speech model heard. */
   transcript: string;
+  /**
+   * With `rerank`: the speech model's mean log-probability per token of `transcript` (the reference of the
+   * re-ranking gate). Unset otherwise.
+   */
+  transcriptLogprob?: number | undefined;
 }
 
 export interface SearchByVectorRequest {
@@ -379,7 +407,7 @@ export const MetadataCondition: MessageFns<MetadataCondition> = {
 };
 
 function createBaseHit(): Hit {
-  return { id: "", score: 0, modality: 0, metadata: {}, text: "" };
+  return { id: "", score: 0, modality: 0, metadata: {}, text: "", transcriptLogprob: undefined };
 }
 
 export const Hit: MessageFns<Hit> = {
@@ -398,6 +426,9 @@ export const Hit: MessageFns<Hit> = {
     });
     if (message.text !== "") {
       writer.uint32(42).string(message.text);
+    }
+    if (message.transcriptLogprob !== undefined) {
+      writer.uint32(53).float(message.transcriptLogprob);
     }
     return writer;
   },
@@ -458,6 +489,14 @@ export const Hit: MessageFns<Hit> = {
             message.text = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 53) {
+              break;
+            }
+
+            message.transcriptLogprob = reader.float();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -490,6 +529,11 @@ export const Hit: MessageFns<Hit> = {
         )
         : {},
       text: isSet(object.text) ? globalThis.String(object.text) : "",
+      transcriptLogprob: isSet(object.transcriptLogprob)
+        ? globalThis.Number(object.transcriptLogprob)
+        : isSet(object.transcript_logprob)
+        ? globalThis.Number(object.transcript_logprob)
+        : undefined,
     };
   },
 
@@ -516,6 +560,9 @@ export const Hit: MessageFns<Hit> = {
     if (message.text !== "") {
       obj.text = message.text;
     }
+    if (message.transcriptLogprob !== undefined) {
+      obj.transcriptLogprob = floatToJson(message.transcriptLogprob);
+    }
     return obj;
   },
 
@@ -537,6 +584,7 @@ export const Hit: MessageFns<Hit> = {
       {},
     );
     message.text = object.text ?? "";
+    message.transcriptLogprob = object.transcriptLogprob ?? undefined;
     return message;
   },
 };
@@ -1096,7 +1144,7 @@ export const SearchByImageResponse: MessageFns<SearchByImageResponse> = {
 };
 
 function createBaseSearchBySpeechRequest(): SearchBySpeechRequest {
-  return { collection: "", audio: undefined, options: undefined, speechOptions: undefined };
+  return { collection: "", audio: undefined, options: undefined, speechOptions: undefined, rerank: undefined };
 }
 
 export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
@@ -1112,6 +1160,9 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
     }
     if (message.speechOptions !== undefined) {
       SpeechOptions.encode(message.speechOptions, writer.uint32(34).fork()).join();
+    }
+    if (message.rerank !== undefined) {
+      SpeechRerank.encode(message.rerank, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1161,6 +1212,14 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
             message.speechOptions = SpeechOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rerank = SpeechRerank.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1183,6 +1242,7 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
         : isSet(object.speech_options)
         ? SpeechOptions.fromJSON(object.speech_options)
         : undefined,
+      rerank: isSet(object.rerank) ? SpeechRerank.fromJSON(object.rerank) : undefined,
     };
   },
 
@@ -1200,6 +1260,9 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
     if (message.speechOptions !== undefined) {
       obj.speechOptions = SpeechOptions.toJSON(message.speechOptions);
     }
+    if (message.rerank !== undefined) {
+      obj.rerank = SpeechRerank.toJSON(message.rerank);
+    }
     return obj;
   },
 
@@ -1216,12 +1279,82 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
     message.speechOptions = (object.speechOptions !== undefined && object.speechOptions !== null)
       ? SpeechOptions.fromPartial(object.speechOptions)
       : undefined;
+    message.rerank = (object.rerank !== undefined && object.rerank !== null)
+      ? SpeechRerank.fromPartial(object.rerank)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSpeechRerank(): SpeechRerank {
+  return { candidates: 0 };
+}
+
+export const SpeechRerank: MessageFns<SpeechRerank> = {
+  encode(message: SpeechRerank, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.candidates !== 0) {
+      writer.uint32(8).uint32(message.candidates);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpeechRerank {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpeechRerank();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.candidates = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpeechRerank {
+    return { candidates: isSet(object.candidates) ? globalThis.Number(object.candidates) : 0 };
+  },
+
+  toJSON(message: SpeechRerank): unknown {
+    const obj: any = {};
+    if (message.candidates !== 0) {
+      obj.candidates = Math.round(message.candidates);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpeechRerank>, I>>(base?: I): SpeechRerank {
+    return SpeechRerank.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpeechRerank>, I>>(object: I): SpeechRerank {
+    const message = createBaseSpeechRerank();
+    message.candidates = object.candidates ?? 0;
     return message;
   },
 };
 
 function createBaseSearchBySpeechResponse(): SearchBySpeechResponse {
-  return { result: undefined, transcript: "" };
+  return { result: undefined, transcript: "", transcriptLogprob: undefined };
 }
 
 export const SearchBySpeechResponse: MessageFns<SearchBySpeechResponse> = {
@@ -1231,6 +1364,9 @@ export const SearchBySpeechResponse: MessageFns<SearchBySpeechResponse> = {
     }
     if (message.transcript !== "") {
       writer.uint32(18).string(message.transcript);
+    }
+    if (message.transcriptLogprob !== undefined) {
+      writer.uint32(29).float(message.transcriptLogprob);
     }
     return writer;
   },
@@ -1264,6 +1400,14 @@ export const SearchBySpeechResponse: MessageFns<SearchBySpeechResponse> = {
             message.transcript = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 29) {
+              break;
+            }
+
+            message.transcriptLogprob = reader.float();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1280,6 +1424,11 @@ export const SearchBySpeechResponse: MessageFns<SearchBySpeechResponse> = {
     return {
       result: isSet(object.result) ? SearchResult.fromJSON(object.result) : undefined,
       transcript: isSet(object.transcript) ? globalThis.String(object.transcript) : "",
+      transcriptLogprob: isSet(object.transcriptLogprob)
+        ? globalThis.Number(object.transcriptLogprob)
+        : isSet(object.transcript_logprob)
+        ? globalThis.Number(object.transcript_logprob)
+        : undefined,
     };
   },
 
@@ -1290,6 +1439,9 @@ export const SearchBySpeechResponse: MessageFns<SearchBySpeechResponse> = {
     }
     if (message.transcript !== "") {
       obj.transcript = message.transcript;
+    }
+    if (message.transcriptLogprob !== undefined) {
+      obj.transcriptLogprob = floatToJson(message.transcriptLogprob);
     }
     return obj;
   },
@@ -1303,6 +1455,7 @@ export const SearchBySpeechResponse: MessageFns<SearchBySpeechResponse> = {
       ? SearchResult.fromPartial(object.result)
       : undefined;
     message.transcript = object.transcript ?? "";
+    message.transcriptLogprob = object.transcriptLogprob ?? undefined;
     return message;
   },
 };

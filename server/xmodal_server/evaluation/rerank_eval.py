@@ -1,0 +1,107 @@
+"""The protocol's speech tasks with SearchBySpeech re-ranking (``rerank.py``), as the server does it:
+the fused search's best K hits, their texts scored against the clip by the speech model, reordered by the gate.
+
+Scoring costs one encoder pass per clip plus the decoder over K texts (about a second a clip on 2 CPU
+cores), so scores are cached on disk per (speech encoder, clip, text) and saved as they come: a rerun, or
+a run interrupted and started again, scores only what it has not scored yet.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..align.corpus import FAQ_ANSWER, FAQ_QUESTION
+from ..encoders.heads import Checkpoint, speech_vectors
+from ..media import MediaLimits, decode_audio
+from ..rerank import rerank_order, spoken_form
+from .metrics import RetrievalResult, retrieval_metrics
+from .protocol import ProtocolData, real_gallery
+
+SAVE_EVERY = 20  # clips between cache saves
+
+
+class ScoreCache:
+    """(clip, text) -> mean log-probability per token, persisted in one JSON file per speech encoder."""
+
+    def __init__(self, encoder, cache_dir: Path):
+        self.encoder = encoder
+        key = hashlib.sha1(f"{encoder.info.name}\0{encoder.info.source}\0v1".encode()).hexdigest()[:16]
+        self.path = Path(cache_dir) / f"rerank-scores-{key}.json"
+        self.scores: dict[str, dict[str, float]] = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self._dirty = 0
+
+    def get(self, clip: Path, texts: list[str]) -> np.ndarray:
+        known = self.scores.setdefault(str(clip), {})
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        if todo:
+            wave = decode_audio(Path(clip).read_bytes(), MediaLimits())
+            known.update(zip(todo, map(float, self.encoder.transcript_logprobs(wave, todo))))
+            self._dirty += 1
+            if self._dirty >= SAVE_EVERY:
+                self.save()
+        return np.array([known[t] for t in texts])
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.scores, f)
+        os.replace(tmp, self.path)
+        self._dirty = 0
+
+
+def reranked_sims(sims: np.ndarray, clips: list[Path], transcripts: list[str], gallery_texts: list[str],
+                  cache: ScoreCache, k: int, gate: float, desc: str) -> np.ndarray:
+    """``sims`` (queries x gallery) with each query's top ``k`` reordered by the re-ranking rule: the new
+    order is written as scores above every other item's, so rank-based metrics read it directly."""
+    out = sims.astype(np.float64, copy=True)
+    for q in tqdm(range(len(sims)), desc=desc, unit="clip", leave=False):
+        top = np.argsort(-sims[q], kind="stable")[:k]
+        texts = [spoken_form(gallery_texts[g]) for g in top]
+        lp = cache.get(clips[q], texts + [spoken_form(transcripts[q])])
+        order = rerank_order(sims[q, top], list(lp[:-1]), float(lp[-1]), gate)
+        out[q, top[order]] = 10.0 + np.arange(len(order), 0, -1)
+    cache.save()
+    return out
+
+
+def rerank_results(ckpt: Checkpoint, data: ProtocolData, split: str, encoder, cache_dir: Path,
+                   k: int = 25) -> list[RetrievalResult]:
+    """Fused search + re-ranking of the top ``k`` on the speech tasks whose galleries are texts: speech→text
+    over the whole corpus, the spoken FAQ question → written answer, and (test split) the real recordings."""
+    gate = encoder.rerank_gate
+    if gate is None:
+        raise ValueError(f"{encoder.info.name} cannot score texts, so there is nothing to re-rank")
+    method, cache = f"fused + re-rank (top {k})", ScoreCache(encoder, cache_dir)
+    s, heard = data.speech[split], data.transcript_vectors[split]
+    fused = speech_vectors(ckpt, s.features, heard, "fused")
+    where = data.index_of()
+    corpus_texts = [x.text for x in data.corpus]
+    out = []
+    sims = fused @ data.corpus_vectors.T
+    ranked = reranked_sims(sims, s.paths, s.transcripts, corpus_texts, cache, k, gate, "re-rank: whole corpus")
+    out.append(retrieval_metrics("speech→text (gallery: whole corpus)", method, ranked, [where[t] for t in s.texts]))
+    answers = [i for i, x in enumerate(data.corpus) if x.source == FAQ_ANSWER]
+    answer_of = {data.corpus[i].ref: k_ for k_, i in enumerate(answers)}
+    rows = [j for j, t in enumerate(s.texts) if data.corpus[where[t]].source == FAQ_QUESTION]
+    if rows:
+        sims = fused[rows] @ data.corpus_vectors[answers].T
+        ranked = reranked_sims(sims, [s.paths[j] for j in rows], [s.transcripts[j] for j in rows],
+                               [corpus_texts[i] for i in answers], cache, k, gate, "re-rank: FAQ answers")
+        out.append(retrieval_metrics("spoken question→FAQ answer", method, ranked,
+                                     [answer_of[data.corpus[where[s.texts[j]]].ref] for j in rows]))
+    if split == "test" and data.real is not None and data.real_text_vectors is not None:
+        r = data.real
+        gallery, gallery_texts, correct = real_gallery(data)
+        v = speech_vectors(ckpt, r.features, data.transcript_vectors["real"], "fused")
+        ranked = reranked_sims(v @ gallery.T, r.paths, r.transcripts, gallery_texts, cache, k, gate, "re-rank: real speech")
+        out.append(retrieval_metrics(f"real human speech→text ({len(r.texts)} clips)", method, ranked, correct))
+    return out

@@ -1,0 +1,85 @@
+"""SearchBySpeech re-ranking (SpeechRerank) against the real server: Whisper scores hit texts against the audio."""
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pytest
+
+from xmodal import Item, XmodalClientError
+
+pytestmark = pytest.mark.slow
+
+SAID = "how long do I have to return an item"  # what speech_wav says (tests/conftest.py)
+UTTERANCES = [
+    ("said", SAID),
+    ("gift", "how long do I have to return a gift"),
+    ("exchange", "how long do I have to exchange an item"),
+    ("refund", "how long does a refund take"),
+    ("hours", "what time does the store open"),
+    ("reset", "how do I reset my router"),
+]
+ANSWERS = [
+    ("returns-window", "You can return most items within 30 days of delivery for a full refund."),
+    ("refund-time", "Refunds reach your account within five business days."),
+    ("store-hours", "Our stores are open from 9am to 8pm Monday to Saturday."),
+    ("router-reset", "Hold the reset button on the back of the router for ten seconds."),
+]
+
+
+def collection(client, items) -> str:
+    name = f"rr-{uuid.uuid4().hex[:8]}"
+    client.create_collection(name)
+    client.add_items(name, [Item.text(i, t) for i, t in items])
+    return name
+
+
+def test_info_reports_the_gate(client):
+    info = client.info()
+    assert info.HasField("rerank_gate") and 0 < info.rerank_gate < 5
+
+
+def test_the_utterance_said_comes_first_and_the_gate_orders_the_hits(client, speech_wav):
+    gate = client.info().rerank_gate
+    name = collection(client, UTTERANCES + ANSWERS)
+    result = client.search_speech(name, speech_wav, top_k=8, rerank=6)
+    heard = result.transcript_logprob
+    assert heard is not None and heard < 0
+    assert result.hits[0].id == "said"
+    scored = [h for h in result.hits if h.transcript_logprob is not None]
+    assert len(scored) == 6  # the best 6 hits are scored, the rest are not
+    # Gate-passing hits first, best explained first; every other hit after them.
+    inside = [h for h in result.hits if h.transcript_logprob is not None and h.transcript_logprob >= heard - gate]
+    assert inside and result.hits[: len(inside)] == inside
+    assert [h.transcript_logprob for h in inside] == sorted((h.transcript_logprob for h in inside), reverse=True)
+    assert next(h for h in result.hits if h.id == "said").transcript_logprob >= heard - gate
+
+
+def test_a_gallery_of_answers_keeps_its_order(client, speech_wav):
+    name = collection(client, ANSWERS)
+    plain = client.search_speech(name, speech_wav, top_k=4)
+    ranked = client.search_speech(name, speech_wav, top_k=4, rerank=4)
+    assert [h.id for h in ranked.hits] == [h.id for h in plain.hits]
+    assert ranked.hits[0].id == "returns-window"
+    assert all(h.transcript_logprob < ranked.transcript_logprob - 0.5 for h in ranked.hits)  # never said
+
+
+def test_fewer_results_than_candidates_and_items_without_text(client, speech_wav):
+    name = collection(client, UTTERANCES)
+    client.add_items(name, [Item.vector("vec", [1.0] + [0.0] * 383)])
+    result = client.search_speech(name, speech_wav, top_k=2, rerank=20)
+    assert [h.id for h in result.hits][:1] == ["said"] and len(result.hits) == 2
+    everything = client.search_speech(name, speech_wav, top_k=10, rerank=20)
+    assert next(h for h in everything.hits if h.id == "vec").transcript_logprob is None  # no text to score
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    (dict(rerank=65), "rerank.candidates=65"),
+    (dict(rerank=5, mode="direct"), "transcript"),
+])
+def test_bad_rerank_requests(client, speech_wav, kwargs, phrase):
+    name = collection(client, UTTERANCES[:2])
+    with pytest.raises(XmodalClientError) as e:
+        client.search_speech(name, speech_wav, **kwargs)
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and phrase in e.value.details, e.value.details
+    assert client.health() == "SERVING"

@@ -1,0 +1,64 @@
+"""The re-ranking rule of SearchBySpeech (rerank.py), on hand-made cases."""
+import numpy as np
+
+from xmodal_server.rerank import per_token, rerank_order
+
+
+def test_texts_said_verbatim_move_first_best_explained_first():
+    scores = [0.9, 0.8, 0.7, 0.6]
+    # Heard -0.3 per token, gate 0.5: hits 1 (-0.2) and 3 (-0.7) pass; 0 (-2.0) and 2 (-0.81) do not.
+    assert rerank_order(scores, [-2.0, -0.2, -0.81, -0.7], heard=-0.3, gate=0.5) == [1, 3, 0, 2]
+
+
+def test_a_gallery_nobody_said_keeps_the_search_order():
+    # FAQ answers for a spoken question: every text far below what the model heard.
+    assert rerank_order([0.9, 0.8, 0.7], [-3.0, -2.5, -4.0], heard=-0.3, gate=0.5) == [0, 1, 2]
+
+
+def test_unscored_hits_follow_in_their_order_and_ties_go_by_score():
+    order = rerank_order([0.5, 0.9, 0.8, 0.1], [None, -0.4, -0.4, None], heard=-0.3, gate=0.5)
+    assert order == [1, 2, 0, 3]
+
+
+def test_the_gate_is_inclusive_and_a_text_better_than_the_transcript_passes():
+    assert rerank_order([0.2, 0.1], [-0.75, -0.125], heard=-0.25, gate=0.5) == [1, 0]  # both pass
+    assert rerank_order([0.2, 0.1], [-0.875, 0.0], heard=-0.25, gate=0.5) == [1, 0]  # only the better one
+
+
+def test_per_token_means():
+    assert np.allclose(per_token(np.array([-3.0, -1.0]), [3, 2]), [-1.0, -0.5])
+
+
+def test_spoken_form_drops_case_and_punctuation_but_keeps_apostrophes():
+    from xmodal_server.rerank import spoken_form
+
+    assert spoken_form("How long do I have to return an item?") == "how long do i have to return an item"
+    assert spoken_form("  What's   the 2nd step -- exactly?! ") == "what's the 2nd step exactly"
+    assert spoken_form("?!") == "."  # nothing left: a neutral token, never an empty text
+
+
+class FakeScoreCache:
+    """Stands in for evaluation.rerank_eval.ScoreCache: fixed log-probabilities per text, no audio."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def get(self, clip, texts):
+        return np.array([self.scores[t] for t in texts])
+
+    def save(self):
+        pass
+
+
+def test_reranked_sims_reorders_only_the_top_k_and_metrics_read_the_new_order():
+    from xmodal_server.evaluation.metrics import retrieval_metrics
+    from xmodal_server.evaluation.rerank_eval import reranked_sims
+
+    gallery = ["turn on the light", "turn off the light", "play music", "stop"]
+    sims = np.array([[0.9, 0.8, 0.7, 0.1]])  # the search prefers "on"; the audio said "off"
+    cache = FakeScoreCache({"turn on the light": -2.0, "turn off the light": -0.3, "play music": -5.0,
+                            "stop": -0.2, "turn of the light": -0.3})
+    ranked = reranked_sims(sims, ["clip.wav"], ["Turn of the light."], gallery, cache, k=3, gate=0.5, desc="t")
+    assert list(np.argsort(-ranked[0])) == [1, 0, 2, 3]  # "stop" (outside the top 3) is never promoted
+    assert retrieval_metrics("t", "m", ranked, [1]).r1 == 1.0
+    assert retrieval_metrics("t", "m", sims, [1]).r1 == 0.0
