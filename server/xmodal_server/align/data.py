@@ -6,6 +6,9 @@ Voices per clip, fixed here so that runs are comparable:
   matters more than voices, and Whisper features cost about 0.6 s a clip on 2 CPU cores);
 - val sentences x 1 held-out voice (choices are made on unseen voices, as at test time);
 - test sentences x ``TEST_VOICES_PER_SENTENCE`` held-out voices (EVALUATION.md: held-out x held-out).
+
+:func:`extra_train_speech` adds training clips for a subset of training sentences (augmented copies, or a second
+voice) without changing what :func:`speech_sets` builds; bench/speech_augment_trial.py measures both.
 """
 from __future__ import annotations
 
@@ -93,6 +96,61 @@ def speech_sets(corpus: list[Sentence], speech_encoder: Encoder, work: Path, spl
         out[split] = SpeechSet(split, [c.text for c in clips], [c.voice for c in clips], feats["features"],
                                [str(t) for t in feats["transcripts"]], [c.path for c in clips])
     return out
+
+
+EXTRA_KINDS = ("augment", "voice")
+EXTRA_CHUNK = 100  # clips per feature cache file: an interrupted extraction keeps what it finished
+
+
+def extra_train_sentences(corpus: list[Sentence], count: int, seed: int = SEED) -> list[Sentence]:
+    """``count`` training sentences, a deterministic pick by (seed, sentence id) hash, independent of order."""
+    train = [s for s in speech_sentences(corpus) if s.split == "train"]
+    rank = {sentence_id(s): hashlib.sha256(f"{seed}\0{sentence_id(s)}".encode()).hexdigest() for s in train}
+    return sorted(train, key=lambda s: rank[sentence_id(s)])[:count]
+
+
+def extra_train_speech(corpus: list[Sentence], speech_encoder: Encoder, work: Path, kind: str, count: int,
+                       copies: int = 1, seed: int = SEED) -> SpeechSet:
+    """Extra training clips for ``count`` training sentences (:func:`extra_train_sentences`), to join the
+    ``train`` set of :func:`speech_sets` (which it leaves unchanged):
+
+    - ``kind="augment"``: ``copies`` augmented versions (align/augment.py, seeded) of each sentence's own
+      training clip (the one ``speech_sets`` uses), cached under ``work/augment``;
+    - ``kind="voice"``: the sentence spoken by ``copies`` further training voices (the next picks of
+      ``tts.assign_voices``, so another engine than its first voice), cached under ``work/tts``.
+    """
+    from . import augment
+
+    if kind not in EXTRA_KINDS:
+        raise ValueError(f"extra training speech: kind {kind!r}, expected one of {EXTRA_KINDS}")
+    train_v = tts.training_voices(tts.available_voices())
+    sents = extra_train_sentences(corpus, count, seed)
+    pairs = [(sentence_id(s), s.text) for s in sents]
+    if kind == "augment":
+        own = tts.build_speech_set(pairs, train_v, work / "tts", per_sentence=1, seed=SEED)
+        made = augment.augment_clips([c.path for c in own], work / "augment", seed=seed, copies=copies)
+        texts = [c.text for c in own for _ in range(copies)]
+        voices = [f"{c.voice}+augment" for c in own for _ in range(copies)]
+        paths = [p for p, _ in made]
+        keys = [f"augment/{p.name}" for p in paths]
+    else:
+        if not 1 <= copies < len(train_v):
+            raise ValueError(f"extra training speech: {copies} more voices, but only {len(train_v)} training voices")
+        plan = tts.assign_voices([sid for sid, _ in pairs], train_v, 1 + copies, SEED)
+        jobs = [(sid, text, v) for sid, text in pairs for v in plan[sid][1:]]
+        clips = tts.build_clips(jobs, work / "tts", workers=1)  # one core: the machine is shared
+        texts, voices, paths = [c.text for c in clips], [c.voice for c in clips], [c.path for c in clips]
+        keys = [f"{c.voice}/{c.path.name}" for c in clips]
+    feats = [speech_features(speech_encoder, keys[i:i + EXTRA_CHUNK], paths[i:i + EXTRA_CHUNK], work / "features")
+             for i in range(0, len(keys), EXTRA_CHUNK)]
+    return SpeechSet("train", texts, voices, np.concatenate([f["features"] for f in feats]),
+                     [str(t) for f in feats for t in f["transcripts"]], paths)
+
+
+def joined(a: SpeechSet, b: SpeechSet) -> SpeechSet:
+    """The clips of ``a`` followed by those of ``b`` (e.g. a training set and its extra clips)."""
+    return SpeechSet(a.split, a.texts + b.texts, a.voices + b.voices, np.concatenate([a.features, b.features]),
+                     a.transcripts + b.transcripts, a.paths + b.paths)
 
 
 def real_speech_set(speech_encoder: Encoder, work: Path) -> SpeechSet:
