@@ -38,8 +38,11 @@ def rerank_order(scores: Sequence[float], logprobs: Sequence[float | None], hear
 def spoken_form(text: str) -> str:
     """The form every text is scored in: lower case, no punctuation. Whisper writes "How long...?" while a
     gallery may hold "how long ...": scored as written, the casing alone cost a verbatim text about 0.35 per
-    token against the model's own transcript, as much as a wrong word. Both sides in one form cancel that."""
-    return " ".join(re.sub(r"[^a-z0-9']+", " ", text.lower()).split()) or "."
+    token against the model's own transcript, as much as a wrong word. Both sides in one form cancel that.
+    Apostrophes stay inside words ("what's") only: a quotation mark is a token Whisper never emits, which
+    would make the whole text impossible (log-probability -inf)."""
+    text = re.sub(r"[^a-z0-9']+", " ", text.lower())
+    return " ".join(re.sub(r"(?<![a-z0-9])'|'(?![a-z0-9])", " ", text).split()) or "."
 
 
 def per_token(logprob_sums: np.ndarray, token_counts: Sequence[int]) -> np.ndarray:

@@ -35,6 +35,8 @@ def test_spoken_form_drops_case_and_punctuation_but_keeps_apostrophes():
     assert spoken_form("How long do I have to return an item?") == "how long do i have to return an item"
     assert spoken_form("  What's   the 2nd step -- exactly?! ") == "what's the 2nd step exactly"
     assert spoken_form("?!") == "."  # nothing left: a neutral token, never an empty text
+    assert spoken_form("You can say 'track my order' or 'cancel'.") == "you can say track my order or cancel"
+    assert spoken_form("the kids' toys aren't here") == "the kids toys aren't here"
 
 
 class FakeScoreCache:

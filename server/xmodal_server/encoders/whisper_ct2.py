@@ -328,10 +328,24 @@ class WhisperTinyEncoder(SpeechEncoder):
             kk, v = heads(ca.k_proj(hidden), ca.num_heads), heads(ca.v_proj(hidden), ca.num_heads)
             x = x + ca.out_proj(F.scaled_dot_product_attention(q, kk, v).transpose(1, 2).reshape(k, length, -1))
             x = x + layer.fc2(F.gelu(layer.fc1(layer.final_layer_norm(x))))
-        logits = self.model.proj_out(dec.layer_norm(x[:, 1:-1])).float().masked_fill(self.suppress, -math.inf)
-        logp = torch.log_softmax(logits, dim=-1).gather(2, ids[:, 2:, None])[..., 0]
-        counted = torch.arange(length - 2, device=self.device)[None] < torch.tensor([len(q) - 2 for q in seqs], device=self.device)[:, None]
-        return torch.where(counted, logp, 0.0).sum(dim=1)
+        # The 51,864-way output projection is most of the cost, and a position's distribution depends only on
+        # its prefix: project each distinct prefix once (candidates of one gallery share openings such as
+        # "how do i"; padding is never projected), then read every token's log-probability from its prefix's row.
+        first: dict[tuple[int, ...], int] = {}
+        where, owner, row, col = [], [], [], []
+        for i, q in enumerate(seqs):
+            for t in range(len(q) - 2):  # position t + 1 predicts token t + 2
+                u = first.setdefault(tuple(q[: t + 2]), len(where))
+                if u == len(where):
+                    where.append((i, t + 1))
+                owner.append(u)
+                row.append(i)
+                col.append(q[t + 2])
+        at = torch.tensor(where, device=self.device)
+        logits = self.model.proj_out(dec.layer_norm(x[at[:, 0], at[:, 1]])).float().masked_fill(self.suppress, -math.inf)
+        owners = torch.tensor(owner, device=self.device)
+        logp = logits[owners, torch.tensor(col, device=self.device)] - torch.logsumexp(logits, dim=-1)[owners]
+        return torch.zeros(k, device=self.device).index_add(0, torch.tensor(row, device=self.device), logp)
 
     def warmup(self) -> None:
         # Low noise rather than silence, and few tokens: warms both encoder and decoder paths quickly.
