@@ -33,6 +33,8 @@ class Embedded:
     transcripts: list[str] | None = None
     # SearchBySpeech re-ranking: log-probability per token of each transcript under the speech model.
     transcript_logprobs: list[float] | None = None
+    # keep_state=True: the speech encoder's state per clip, for re-ranking without a second encoder pass.
+    states: list | None = None
 
 
 class Embedder:
@@ -79,7 +81,8 @@ class Embedder:
         out = self.image.encode(images)
         return Embedded(image_vectors(self.checkpoint, out.features, out.class_probs, self._class_vectors))
 
-    def embed_speech(self, waves: Sequence[np.ndarray], mode: str = "", direct_weight: float | None = None) -> Embedded:
+    def embed_speech(self, waves: Sequence[np.ndarray], mode: str = "", direct_weight: float | None = None,
+                     keep_state: bool = False) -> Embedded:
         if direct_weight is not None and not 0.0 <= direct_weight <= 1.0:
             raise InvalidInput(f"direct_weight={direct_weight} must be within [0, 1]")
         modes = self.speech_modes
@@ -89,11 +92,12 @@ class Embedder:
                 f"speech mode {mode!r} is not available with checkpoint {self.checkpoint.id}; use one of {', '.join(modes)}"
             )
         transcribe = mode in ("transcribe", "fused")
-        out = self.speech.encode(waves, transcribe=transcribe)
+        out = self.speech.encode(waves, transcribe=transcribe, keep_state=keep_state)
         transcripts = [t.strip() for t in (out.transcripts or [])] if transcribe else None
         # Silence transcribes to "", which has no meaning; embed a neutral token rather than fail.
         cascade = self.embed_texts([t or "." for t in transcripts]).vectors if transcripts is not None else None
-        return Embedded(speech_vectors(self.checkpoint, out.features, cascade, mode, direct_weight), transcripts=transcripts)
+        return Embedded(speech_vectors(self.checkpoint, out.features, cascade, mode, direct_weight), transcripts=transcripts,
+                        states=out.states)
 
     def _load_finetuned(self, modality: str) -> None:
         """The checkpoint's fine-tuned backbone layers over the pretrained ones (none: the pretrained backbone,

@@ -68,6 +68,7 @@ class AudioInput:
 class SpeechOptions:
     mode: str = ""  # "" = the checkpoint's default; "direct" | "transcribe" | "fused"
     direct_weight: float | None = None
+    keep_state: bool = False  # set by re-ranking: keep the encoder's state of each clip for the second call
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ class Service:
             # Requests share a speech batch only with equal options; the default mode spelled out or
             # left empty is the same option.
             speech = speech or SpeechOptions()
-            key = SpeechOptions(speech.mode or self.embedder.speech_modes[0], speech.direct_weight)
+            key = SpeechOptions(speech.mode or self.embedder.speech_modes[0], speech.direct_weight, speech.keep_state)
         rows = await clock.wait("model_ms", self.batchers[kind].submit(decoded, key))
         return _merge_rows(rows)
 
@@ -273,7 +274,7 @@ class Service:
         """One batch on the model thread; one (vector, truncated, transcript) row per item."""
         with self._model_context():
             if kind == SPEECH:
-                out = self.embedder.embed_speech(items, key.mode, key.direct_weight)  # type: ignore[union-attr]
+                out = self.embedder.embed_speech(items, key.mode, key.direct_weight, key.keep_state)  # type: ignore[union-attr]
             elif kind == TEXT:
                 out = self.embedder.embed_texts(items)
             else:
@@ -435,6 +436,8 @@ class Service:
             out = Embedded(self.check_vector(query, self.embedder.shared_dim, "vector")[None])
         else:
             decoded = await self._decode(clock, kind, [query], ["query"])
+            if rerank:  # the scoring call reuses the clip's encoder output instead of computing it again
+                speech = dataclasses.replace(speech or SpeechOptions(), keep_state=True)
             out = await self._embed(clock, kind, decoded, speech)
         # Same collection, filters and parameters: one index call for the batch, each request cut to its top_k.
         key = (coll, tuple(sorted(set(modalities))), where, params)
@@ -459,18 +462,18 @@ class Service:
         reordered by ``rerank_order``; each scored hit carries its log-probability per token."""
         scored = [i for i, h in enumerate(hits[:n]) if h.text]
         texts = [spoken_form(hits[i].text) for i in scored] + [spoken_form((out.transcripts or [""])[0])]
-        [lp] = await clock.wait("model_ms", self.batchers[RERANK].submit([(wave, texts)]))
+        [lp] = await clock.wait("model_ms", self.batchers[RERANK].submit([(wave, texts, (out.states or [None])[0])]))
         logprobs: list[float | None] = [None] * len(hits)
         for j, i in enumerate(scored):
             logprobs[i] = float(lp[j])
         heard = float(lp[-1])
         order = rerank_order([h.score for h in hits], logprobs, heard, float(self.embedder.speech.rerank_gate))  # type: ignore[arg-type]
         return ([dataclasses.replace(hits[i], transcript_logprob=logprobs[i]) for i in order],
-                dataclasses.replace(out, transcript_logprobs=[heard]))
+                dataclasses.replace(out, transcript_logprobs=[heard], states=None))
 
-    def _rerank_call(self, items: list[tuple[np.ndarray, list[str]]], key: Hashable) -> list[np.ndarray]:
+    def _rerank_call(self, items: list[tuple[np.ndarray, list[str], Any]], key: Hashable) -> list[np.ndarray]:
         with self._model_context():
-            return [self.embedder.speech.transcript_logprobs(wave, texts) for wave, texts in items]
+            return [self.embedder.speech.transcript_logprobs(wave, texts, state) for wave, texts, state in items]
 
     @staticmethod
     def _search_call(queries: list[tuple[np.ndarray, int]],
@@ -485,7 +488,8 @@ def _split_rows(out: Embedded) -> list[tuple]:
     n = out.vectors.shape[0]
     return [
         (out.vectors[i], out.truncated[i] if out.truncated is not None else None,
-         out.transcripts[i] if out.transcripts is not None else None)
+         out.transcripts[i] if out.transcripts is not None else None,
+         out.states[i] if out.states is not None else None)
         for i in range(n)
     ]
 
@@ -496,6 +500,7 @@ def _merge_rows(rows: list[tuple]) -> Embedded:
         np.stack([r[0] for r in rows]).astype(np.float32, copy=False),
         truncated=[r[1] for r in rows] if rows[0][1] is not None else None,
         transcripts=[r[2] for r in rows] if rows[0][2] is not None else None,
+        states=[r[3] for r in rows] if rows[0][3] is not None else None,
     )
 
 

@@ -214,3 +214,11 @@ def test_speech_ctc_text_scores_match_a_hand_count(speech_enc):
         assert lp[0] > lp[1] + 1 and speech_enc.rerank_gate is not None
     finally:
         head.load_state_dict(saved)
+
+
+def test_speech_ctc_kept_state_scores_like_a_fresh_pass(speech_enc):
+    clips = _clips()
+    out = speech_enc.encode(clips, transcribe=True, keep_state=True)
+    for clip, state in zip(clips, out.states):
+        np.testing.assert_allclose(speech_enc.transcript_logprobs(clip, ["h", "hat"], state),
+                                   speech_enc.transcript_logprobs(clip, ["h", "hat"]), atol=1e-3)

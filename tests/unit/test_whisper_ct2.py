@@ -164,3 +164,17 @@ def test_the_spoken_sentence_explains_the_audio_best(encoder, kitchen_clip):
     scores = encoder.score_texts(kitchen_clip, candidates)
     assert scores.shape == (4,) and np.all(np.isfinite(scores)) and np.all(scores < 0)
     assert int(np.argmax(scores)) == 1, dict(zip(candidates, scores.round(2)))
+
+
+def test_a_kept_encoder_state_scores_like_a_fresh_encoder_pass(encoder, kitchen_clip, alsa_clip):
+    # Re-ranking reuses the embedding call's encoder output; in a batch of two clips, each row must score
+    # exactly as the clip does alone.
+    if kitchen_clip is None or alsa_clip is None:
+        pytest.skip("needs espeak-ng and alsa-utils' recordings")
+    out = encoder.encode([kitchen_clip, alsa_clip], transcribe=True, keep_state=True)
+    assert len(out.states) == 2 and out.states[0].shape[0] == 1
+    texts = ["turn on the kitchen lights", "front center", "turn on the kitchen light"]
+    for clip, state in zip((kitchen_clip, alsa_clip), out.states):
+        np.testing.assert_allclose(encoder.transcript_logprobs(clip, texts, state),
+                                   encoder.transcript_logprobs(clip, texts), atol=1e-3)
+    assert encoder.encode([kitchen_clip]).states is None  # not kept unless asked

@@ -40,6 +40,9 @@ class Features:
     transcripts: list[str] | None = None
     # Text encoders: per item, whether the input was cut at ``max_tokens``.
     truncated: list[bool] | None = None
+    # Speech encoders asked with keep_state=True: per item, what ``transcript_logprobs`` needs of the clip
+    # (opaque outside the encoder), so re-ranking does not run the clip through the encoder a second time.
+    states: list[Any] | None = None
 
 
 class Encoder(abc.ABC):
@@ -81,6 +84,7 @@ class SpeechEncoder(Encoder):
     # a text may score and still count as said verbatim; None = this encoder cannot score texts.
     rerank_gate: float | None = None
 
-    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts),) mean log-probability per token of each text as the transcript of ``wave``."""
+    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str], state: Any = None) -> np.ndarray:
+        """(len(texts),) mean log-probability per token of each text as the transcript of ``wave``;
+        ``state``: the clip's ``Features.states`` row from ``forward(..., keep_state=True)``, if kept."""
         raise NotImplementedError(f"{self.info.name} cannot score texts (rerank_gate is None)")

@@ -236,10 +236,11 @@ class Wav2Vec2CTCEncoder(SpeechEncoder):
         return SpeechBatch(out["input_values"], mask, [len(c) for c in clips])
 
     @torch.inference_mode()
-    def forward(self, prepared: SpeechBatch, transcribe: bool = False, **kwargs) -> Features:
+    def forward(self, prepared: SpeechBatch, transcribe: bool = False, keep_state: bool = False, **kwargs) -> Features:
         n = len(prepared.lengths)
         feats: list[np.ndarray | None] = [None] * n
         pred_ids: list[list[int]] = [[] for _ in range(n)]
+        states: list[torch.Tensor | None] = [None] * n  # keep_state: each clip's CTC log-probabilities (T, V)
         if self.use_mask:
             groups = [list(range(n))]
         else:
@@ -259,29 +260,29 @@ class Wav2Vec2CTCEncoder(SpeechEncoder):
             frames = self.model._get_feat_extract_output_lengths(
                 torch.tensor([prepared.lengths[i] for i in idx])
             ).tolist()
-            ids = self.model.lm_head(hidden).argmax(-1).cpu() if transcribe else None
+            logits = self.model.lm_head(hidden) if transcribe or keep_state else None
+            ids = logits.argmax(-1).cpu() if transcribe else None
             for j, i in enumerate(idx):
                 feats[i] = hidden[j, : frames[j]].float().mean(0).cpu().numpy()
                 if ids is not None:  # decode real frames only: padded ones would add junk
                     pred_ids[i] = ids[j, : frames[j]].tolist()
+                if keep_state:
+                    states[i] = logits[j, : frames[j]].float().log_softmax(-1)
         transcripts = None
         if transcribe:
             # Greedy CTC: the tokenizer collapses repeats and drops <pad> (the blank).
             transcripts = [t.lower().strip() for t in self.processor.batch_decode(pred_ids)]
-        return Features(features=np.stack(feats).astype(np.float32), transcripts=transcripts)
+        return Features(features=np.stack(feats).astype(np.float32), transcripts=transcripts,
+                        states=states if keep_state else None)
 
     @torch.inference_mode()
-    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
         """CTC log-likelihood of each text given the clip (every alignment summed; the blank is ``<pad>``),
         per target token + 1 (the end of text Whisper counts, so both encoders' gates read alike)."""
         import torch.nn.functional as F
 
-        prepared = self.prepare([wave])
-        n = prepared.lengths[0]
-        mask = prepared.attention_mask[:, :n].to(self.device) if prepared.attention_mask is not None else None
-        logits = self.model(prepared.input_values[:, :n].to(self.device), attention_mask=mask).logits
-        frames = int(self.model._get_feat_extract_output_lengths(torch.tensor([n]))[0])
-        logp = logits[0, :frames].float().log_softmax(-1)  # (T, V)
+        logp = state if state is not None else self.forward(self.prepare([wave]), keep_state=True).states[0]  # (T, V)
+        frames = logp.shape[0]
         tok = self.processor.tokenizer
         vocab = tok.get_vocab()
         upper = not any(k.isalpha() and k.islower() for k in vocab)  # base-960h spells in capitals
@@ -289,8 +290,9 @@ class Wav2Vec2CTCEncoder(SpeechEncoder):
         targets = torch.zeros((len(ids), max(map(len, ids))), dtype=torch.long)
         for i, row in enumerate(ids):
             targets[i, : len(row)] = torch.tensor(row)
-        nll = F.ctc_loss(logp[:, None, :].expand(-1, len(ids), -1), targets, torch.full((len(ids),), frames),
-                         torch.tensor([len(r) for r in ids]), blank=tok.pad_token_id, reduction="none")
+        dev = logp.device
+        nll = F.ctc_loss(logp[:, None, :].expand(-1, len(ids), -1), targets.to(dev), torch.full((len(ids),), frames, device=dev),
+                         torch.tensor([len(r) for r in ids], device=dev), blank=tok.pad_token_id, reduction="none")
         return per_token(-nll.cpu().numpy(), [len(r) + 1 for r in ids])
 
     def warmup(self) -> None:

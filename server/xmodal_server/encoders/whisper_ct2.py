@@ -244,12 +244,14 @@ class WhisperTinyEncoder(SpeechEncoder):
         return WhisperBatch(mel=mel, n_frames=n_frames)
 
     def forward(self, prepared: WhisperBatch, transcribe: bool = False, max_new_tokens: int | None = None,
-                **kwargs: object) -> Features:
+                keep_state: bool = False, **kwargs: object) -> Features:
         with torch.inference_mode():
             hidden = self.model.model.encoder(prepared.mel.to(self.device)).last_hidden_state
             pooled = torch.stack([hidden[i, :n].mean(dim=0) for i, n in enumerate(prepared.n_frames)])
             transcripts = self._greedy(hidden, max_new_tokens or self.max_new_tokens) if transcribe else None
-        return Features(features=pooled.float().cpu().numpy(), transcripts=transcripts)
+        # The state is the encoder output (1, 1500, 384): copied, so that one kept row does not hold the batch.
+        states = [hidden[i : i + 1].clone() for i in range(hidden.shape[0])] if keep_state else None
+        return Features(features=pooled.float().cpu().numpy(), transcripts=transcripts, states=states)
 
     def _greedy(self, hidden: torch.Tensor, max_new_tokens: int) -> list[str]:
         """Batched greedy decoding; all rows share the prefix length, so no padding or masks are needed."""
@@ -281,18 +283,20 @@ class WhisperTinyEncoder(SpeechEncoder):
             texts.append(self.tokenizer.decode(ids, skip_special_tokens=True).strip())
         return texts
 
-    def score_texts(self, wave: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    def score_texts(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
         """Log-probability of each text as the transcript of ``wave``: the sum over its tokens and the end of
         text, as Whisper's decoder gives it (teacher-forced, the same token filters as decoding), so the text
         that best explains the audio scores highest. SearchBySpeech re-ranking (``rerank.py``) asks it which of
         a gallery's best texts was said, gated against the transcript's own score so that texts never said
         (answers) keep their order. One encoder pass, then one decoder pass for all texts together."""
         with torch.inference_mode():
-            hidden = self.model.model.encoder(self.prepare([wave]).mel.to(self.device)).last_hidden_state
-            return self._teacher_forced(hidden, self.text_tokens(texts)).cpu().numpy()
+            if state is None:
+                state = self.model.model.encoder(self.prepare([wave]).mel.to(self.device)).last_hidden_state
+            return self._teacher_forced(state, self.text_tokens(texts)).cpu().numpy()
 
-    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        return per_token(self.score_texts(wave, texts), [len(ids) + 1 for ids in self.text_tokens(texts)])  # + end of text
+    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
+        sums = self.score_texts(wave, texts, state)
+        return per_token(sums, [len(ids) + 1 for ids in self.text_tokens(texts)])  # + end of text
 
     def text_tokens(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids ``score_texts`` scores for each text (before the end of text), as Whisper writes a
