@@ -64,3 +64,16 @@ def test_reranked_sims_reorders_only_the_top_k_and_metrics_read_the_new_order():
     assert list(np.argsort(-ranked[0])) == [1, 0, 2, 3]  # "stop" (outside the top 3) is never promoted
     assert retrieval_metrics("t", "m", ranked, [1]).r1 == 1.0
     assert retrieval_metrics("t", "m", sims, [1]).r1 == 0.0
+
+
+def test_eval_rerank_depths_are_parsed_and_checked():
+    import argparse
+
+    import pytest
+
+    from xmodal.cli import _depths
+
+    assert _depths("25") == (25,) and _depths("25,64") == (25, 64)
+    for bad in ("0", "65", "x", "25,,abc"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _depths(bad)

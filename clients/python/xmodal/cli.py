@@ -37,6 +37,16 @@ EPILOG = """examples:
 """
 
 
+def _depths(value: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(k) for k in value.split(",") if k.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give re-ranking depths as integers, e.g. 25 or 25,64") from None
+    if any(not 1 <= k <= 64 for k in out):
+        raise argparse.ArgumentTypeError(f"{value!r}: each depth must be 1..64")
+    return out
+
+
 def _add_query(p: argparse.ArgumentParser, search: bool = False) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     if search:
@@ -177,10 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "cpu, cuda, cuda:1...")
         else:
             p_.add_argument("--checkpoint", help="checkpoint directory (default: the server's default)")
-            p_.add_argument("--rerank", type=int, default=0, metavar="K",
-                            help="also measure SearchBySpeech re-ranking of the fused top K on the speech tasks with text "
-                                 "galleries (the speech model scores each clip's K texts: ~1 s a clip on 2 CPU cores the "
-                                 "first time, cached in --work-dir afterwards); default 0: skip")
+            p_.add_argument("--rerank", type=_depths, default=(), metavar="K[,K...]",
+                            help="also measure SearchBySpeech re-ranking of the fused top K (one method per K, e.g. 25,64) "
+                                 "on the speech tasks with text galleries (the speech model scores each clip's K texts: "
+                                 "~1 s a clip on 2 CPU cores the first time, cached in --work-dir afterwards); default: skip")
 
     delete_items = sub.add_parser("delete", help="delete items by id")
     delete_items.add_argument("collection")

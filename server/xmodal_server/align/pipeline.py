@@ -304,9 +304,9 @@ def untrained_like(ckpt: Checkpoint, seed: int = 0) -> Checkpoint:
 
 
 def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, limit: int | None = None,
-             overrides: dict | None = None, rerank: int = 0) -> Path:
-    """The protocol on the test split for ``checkpoint``, baselines in the same run; ``rerank`` K > 0 adds the
-    fused search with its top K re-ranked by the speech model (``evaluation/rerank_eval.py``)."""
+             overrides: dict | None = None, rerank: tuple[int, ...] = ()) -> Path:
+    """The protocol on the test split for ``checkpoint``, baselines in the same run; each K of ``rerank`` adds
+    the fused search with its top K re-ranked by the speech model (``evaluation/rerank_eval.py``)."""
     from ..encoders.heads import default_checkpoint
 
     checkpoint = checkpoint or default_checkpoint(profile)
@@ -319,6 +319,7 @@ def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, li
     if rerank:
         from ..evaluation.rerank_eval import rerank_results
 
-        results += rerank_results(ckpt, data, "test", encoders[SPEECH], work / "features", rerank)
+        for k in rerank:
+            results += rerank_results(ckpt, data, "test", encoders[SPEECH], work / "features", k)
     return write_report(results, out_dir, title=f"xmodal eval — {ckpt.id}",
                         meta=_meta(ckpt.id, profile, f"xmodal eval --checkpoint {checkpoint or 'builtin'}"))
