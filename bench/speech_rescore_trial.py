@@ -39,7 +39,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from report import Report
-    from xmodal_server.align.corpus import FAQ_ANSWER, FAQ_QUESTION
+    from xmodal_server.align.corpus import FAQ_QUESTION
     from xmodal_server.align.pipeline import build_encoders, protocol_data
     from xmodal_server.encoders.heads import default_checkpoint, load_checkpoint, speech_vectors
     from xmodal_server.evaluation.metrics import retrieval_metrics
@@ -55,8 +55,7 @@ def main() -> int:
     fused = speech_vectors(ckpt, s.features, data.transcript_vectors[args.split], "fused")
     where = data.index_of()
     corpus_texts = [x.text for x in data.corpus]
-    answers = [i for i, x in enumerate(data.corpus) if x.source == FAQ_ANSWER]
-    answer_of = {data.corpus[i].ref: k for k, i in enumerate(answers)}
+    answers, answer_of = data.faq_answers()
     faq = [j for j, t in enumerate(s.texts) if data.corpus[where[t]].source == FAQ_QUESTION]
     sample = np.random.default_rng(0).choice(len(s.texts), min(args.clips, len(s.texts)), replace=False)
     tasks = {  # name -> (clip rows, gallery corpus indices, the right gallery position per clip)

@@ -53,7 +53,7 @@ def main() -> int:
     from tqdm import tqdm
 
     from report import Report
-    from xmodal_server.align.corpus import FAQ_ANSWER, FAQ_QUESTION
+    from xmodal_server.align.corpus import FAQ_QUESTION
     from xmodal_server.align.model import LogitScale, MLPHead, info_nce
     from xmodal_server.align.pipeline import build_encoders, image_task, protocol_data
     from xmodal_server.encoders.heads import conse, l2_normalise
@@ -85,8 +85,7 @@ def main() -> int:
     cap_words = [[wid[w] for w in words(concepts[i].caption) if w in wid] for i in val_ids]
     known = np.mean([bool(c) for c in cap_words])
 
-    faq_a = [i for i, x in enumerate(data.corpus) if x.source == FAQ_ANSWER]
-    ans_of = {data.corpus[i].ref: k for k, i in enumerate(faq_a)}
+    faq_a, ans_of = data.faq_answers()
     faq_q = [i for i, x in enumerate(data.corpus) if x.source == FAQ_QUESTION and x.split == "val"]
     faq_correct = [ans_of[data.corpus[i].ref] for i in faq_q]
 

@@ -266,12 +266,16 @@ class Service:
             # Requests share a speech batch only with equal options; the default mode spelled out or
             # left empty is the same option.
             speech = speech or SpeechOptions()
-            key = SpeechOptions(speech.mode or self.embedder.speech_modes[0], speech.direct_weight, speech.keep_state)
+            key = SpeechOptions(self._speech_mode(speech), speech.direct_weight, speech.keep_state)
         rows = await clock.wait("model_ms", self.batchers[kind].submit(decoded, key))
         return _merge_rows(rows)
 
+    def _speech_mode(self, speech: SpeechOptions | None) -> str:
+        """The mode a speech request runs in: its own, or the checkpoint's default when left empty."""
+        return (speech and speech.mode) or self.embedder.speech_modes[0]
+
     def _model_call(self, kind: str, items: list[Any], key: Hashable) -> list[tuple]:
-        """One batch on the model thread; one (vector, truncated, transcript) row per item."""
+        """One batch on the model thread; one (vector, truncated, transcript, encoder state) row per item."""
         with self._model_context():
             if kind == SPEECH:
                 out = self.embedder.embed_speech(items, key.mode, key.direct_weight, key.keep_state)  # type: ignore[union-attr]
@@ -454,7 +458,7 @@ class Service:
         if self.embedder.speech.rerank_gate is None:
             raise FailedPrecondition(f"the speech encoder {self.embedder.speech.info.name} cannot score texts against "
                                      "audio, so this server cannot re-rank; leave rerank unset")
-        if ((speech and speech.mode) or self.embedder.speech_modes[0]) == "direct":
+        if self._speech_mode(speech) == "direct":
             raise InvalidInput("rerank needs the query's transcript: use speech mode FUSED or TRANSCRIBE, not DIRECT")
 
     async def _rerank(self, clock: _Clock, wave: np.ndarray, out: Embedded, hits: list[Hit], n: int) -> tuple[list[Hit], Embedded]:

@@ -289,14 +289,17 @@ class WhisperTinyEncoder(SpeechEncoder):
         that best explains the audio scores highest. SearchBySpeech re-ranking (``rerank.py``) asks it which of
         a gallery's best texts was said, gated against the transcript's own score so that texts never said
         (answers) keep their order. One encoder pass, then one decoder pass for all texts together."""
+        return self._scores(wave, self.text_tokens(texts), state)
+
+    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
+        tokens = self.text_tokens(texts)
+        return per_token(self._scores(wave, tokens, state), [len(ids) + 1 for ids in tokens])  # + end of text
+
+    def _scores(self, wave: np.ndarray, tokens: list[list[int]], state: torch.Tensor | None) -> np.ndarray:
         with torch.inference_mode():
             if state is None:
                 state = self.model.model.encoder(self.prepare([wave]).mel.to(self.device)).last_hidden_state
-            return self._teacher_forced(state, self.text_tokens(texts)).cpu().numpy()
-
-    def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
-        sums = self.score_texts(wave, texts, state)
-        return per_token(sums, [len(ids) + 1 for ids in self.text_tokens(texts)])  # + end of text
+            return self._teacher_forced(state, tokens).cpu().numpy()
 
     def text_tokens(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids ``score_texts`` scores for each text (before the end of text), as Whisper writes a

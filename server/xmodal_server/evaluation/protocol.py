@@ -37,6 +37,11 @@ class ProtocolData:
     def index_of(self) -> dict[str, int]:
         return {s.text: i for i, s in enumerate(self.corpus)}
 
+    def faq_answers(self) -> tuple[list[int], dict[str, int]]:
+        """The FAQ answers' corpus indices (the gallery of the FAQ tasks), and each FAQ entry's position in it."""
+        answers = [i for i, x in enumerate(self.corpus) if x.source == FAQ_ANSWER]
+        return answers, {self.corpus[i].ref: k for k, i in enumerate(answers)}
+
 
 def _sims(q: np.ndarray, g: np.ndarray) -> np.ndarray:
     return q.astype(np.float32) @ g.astype(np.float32).T
@@ -69,8 +74,7 @@ def speech_task_results(ckpt: Checkpoint | None, data: ProtocolData, split: str,
     split_gallery = sorted({where[t] for t in s.texts})
     spoken_all = list(range(len(data.corpus)))
     out = []
-    faq_answers = [i for i, x in enumerate(data.corpus) if x.source == FAQ_ANSWER]
-    answer_of = {data.corpus[i].ref: k for k, i in enumerate(faq_answers)}
+    faq_answers, answer_of = data.faq_answers()
     emoji_rows = [j for j, x in enumerate(sent) if x.source == EMOJI_CAPTION]
     idx, feats = data.emoji.styles["google"]
     img_rows = [j for j, i in enumerate(idx) if data.emoji.concepts[i].split == split]
@@ -94,8 +98,7 @@ def speech_task_results(ckpt: Checkpoint | None, data: ProtocolData, split: str,
 
 
 def faq_text_results(data: ProtocolData, split: str) -> list[RetrievalResult]:
-    answers = [i for i, x in enumerate(data.corpus) if x.source == FAQ_ANSWER]
-    answer_of = {data.corpus[i].ref: k for k, i in enumerate(answers)}
+    answers, answer_of = data.faq_answers()
     questions = [i for i, x in enumerate(data.corpus) if x.source == FAQ_QUESTION and x.split == split]
     return [retrieval_metrics("typed question→FAQ answer", "text encoder", _sims(data.corpus_vectors[questions], data.corpus_vectors[answers]),
                               [answer_of[data.corpus[i].ref] for i in questions])]

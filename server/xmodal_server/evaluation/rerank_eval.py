@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from ..align.corpus import FAQ_ANSWER, FAQ_QUESTION
+from ..align.corpus import FAQ_QUESTION
 from ..encoders.heads import Checkpoint, speech_vectors
 from ..media import MediaLimits, decode_audio
 from ..rerank import rerank_order, spoken_form
 from .metrics import RetrievalResult, retrieval_metrics
 from .protocol import ProtocolData, real_gallery
+from .report import _atomic_write
 
 SAVE_EVERY = 20  # clips between cache saves
 
@@ -51,10 +50,7 @@ class ScoreCache:
         if not self._dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.scores, f)
-        os.replace(tmp, self.path)
+        _atomic_write(self.path, json.dumps(self.scores).encode())
         self._dirty = 0
 
 
@@ -89,8 +85,7 @@ def rerank_results(ckpt: Checkpoint, data: ProtocolData, split: str, encoder, ca
     sims = fused @ data.corpus_vectors.T
     ranked = reranked_sims(sims, s.paths, s.transcripts, corpus_texts, cache, k, gate, "re-rank: whole corpus")
     out.append(retrieval_metrics("speech→text (gallery: whole corpus)", method, ranked, [where[t] for t in s.texts]))
-    answers = [i for i, x in enumerate(data.corpus) if x.source == FAQ_ANSWER]
-    answer_of = {data.corpus[i].ref: k_ for k_, i in enumerate(answers)}
+    answers, answer_of = data.faq_answers()
     rows = [j for j, t in enumerate(s.texts) if data.corpus[where[t]].source == FAQ_QUESTION]
     if rows:
         sims = fused[rows] @ data.corpus_vectors[answers].T
