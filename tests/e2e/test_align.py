@@ -110,3 +110,39 @@ def test_align_unfreeze_top_then_serve_the_finetuned_backbone(work, tmp_path):
             assert v.shape == (1, 384) and abs(float(np.linalg.norm(v)) - 1) < 1e-4
     finally:
         server.stop()
+
+
+def test_align_decoder_adapters_then_eval_and_serve(work, tmp_path, speech_wav):
+    """--asr-epochs 1: the checkpoint carries the speech decoder's adapters; `xmodal eval` loads them, reproduces
+    align's numbers and reports the pretrained decoder beside them; the server loads and serves them."""
+    out = tmp_path / "asr-ckpt"
+    run_cli("align", "--work-dir", str(work), "--limit", "12", "--epochs", "2", "--hidden", "64", "--out", str(out),
+            "--train-styles", "", "--asr-epochs", "1", "--asr-rank", "4")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["heads"]["speech"]["finetuned"]["decoder_adapters"]["rank"] == 4
+    assert manifest["config"]["asr_epochs"] == 1
+    from safetensors.numpy import load_file
+
+    weights = load_file(str(out / "heads.safetensors"))
+    assert weights["backbone.speech.model.decoder.layers.0.fc1.lora_a"].shape == (4, 384)
+    assert list((work / "asr-states").glob("states-*.npy"))  # encoder outputs cached for the next run
+
+    evaluated = tmp_path / "asr-eval"
+    run_cli("eval", "--work-dir", str(work), "--limit", "12", "--checkpoint", str(out), "--out", str(evaluated))
+    aligned = {(r["task"], r["method"]): r["mrr"] for r in json.loads((out / "report" / "results.json").read_text())["results"]}
+    results = json.loads((evaluated / "results.json").read_text())["results"]
+    again = {(r["task"], r["method"]): r["mrr"] for r in results}
+    assert all(abs(again[k] - v) < 1e-9 for k, v in aligned.items() if k in again)
+    baseline = {r["task"] for r in results if r["method"] == "pretrained decoder: transcribe"}
+    assert {"speech→text (gallery: whole corpus)", "real human speech→text (20 clips)"} <= baseline, baseline
+
+    from xmodal_server.config import Config
+
+    server = ServerThread(Config(port=0, metrics_port=0, data_dir=str(tmp_path / "data"), checkpoint=str(out))).start()
+    try:
+        with Client(server.address) as c:
+            assert c.info().checkpoint_id == manifest["id"]
+            e = c.embed_speech([speech_wav], mode="fused")
+            assert e.vectors.shape == (1, 384) and e.transcripts[0]
+    finally:
+        server.stop()

@@ -178,3 +178,36 @@ def test_a_kept_encoder_state_scores_like_a_fresh_encoder_pass(encoder, kitchen_
         np.testing.assert_allclose(encoder.transcript_logprobs(clip, texts, state),
                                    encoder.transcript_logprobs(clip, texts), atol=1e-3)
     assert encoder.encode([kitchen_clip]).states is None  # not kept unless asked
+
+
+def test_decoder_adapters_change_transcripts_and_an_empty_state_restores_the_pretrained_decoder(encoder, kitchen_clip):
+    """A checkpoint's decoder adapters (align/asr_adapt.py) are folded into the decoder: the encoder output
+    and features stay, transcripts and scores follow the adapters, and loading none undoes them exactly."""
+    if kitchen_clip is None:
+        pytest.skip("espeak-ng not installed: cannot synthesize a test utterance")
+    from xmodal_server.align import asr_adapt
+
+    before = encoder.encode([kitchen_clip], transcribe=True)
+    weights = {k: v.clone() for k, v in encoder.model.model.decoder.state_dict().items()}
+    adapters = asr_adapt.attach(encoder.model, rank=2, alpha=2, seed=0)
+    with torch.no_grad():
+        for m in adapters.values():
+            m.b.normal_(0, 0.5, generator=torch.Generator().manual_seed(1))  # large: the decoder says nonsense
+    state = asr_adapt.export(adapters)
+    asr_adapt.detach(encoder.model, adapters)
+    try:
+        with pytest.raises(ValueError, match="ckpt-bad.*do not fit"):
+            encoder.load_finetuned({**state, "model.decoder.layers.0.fc1.lora_b": np.zeros((3, 2), np.float32)}, "ckpt-bad")
+        assert encoder.decoder_adapters is None
+        encoder.load_finetuned(state, "ckpt-test")
+        assert encoder.decoder_adapters is not None
+        after = encoder.encode([kitchen_clip], transcribe=True)
+        np.testing.assert_array_equal(after.features, before.features)  # the encoder is not adapted
+        assert after.transcripts != before.transcripts
+        encoder.load_finetuned({}, "pretrained")
+        assert encoder.decoder_adapters is None
+        for k, v in encoder.model.model.decoder.state_dict().items():
+            assert torch.equal(v, weights[k]), k
+        assert encoder.encode([kitchen_clip], transcribe=True).transcripts == before.transcripts
+    finally:
+        encoder.load_finetuned({}, "pretrained")

@@ -182,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                                  "so far: the text encoder stays frozen by design, it is the pivot space)")
             p_.add_argument("--backbone-lr", type=float, default=1e-4,
                             help="peak learning rate of unfrozen backbone layers (default 1e-4; heads use 1e-3)")
+            p_.add_argument("--asr-epochs", type=int, default=0, metavar="N",
+                            help="also train low-rank adapters on the speech model's decoder for N epochs on the training "
+                                 "voices' true transcripts (Whisper only; its encoder stays frozen and its outputs are "
+                                 "cached once in --work-dir/asr-states, ~1.2 MB a clip); default 0 = pretrained decoder")
+            p_.add_argument("--asr-rank", type=int, default=8, help="rank of the decoder adapters (default 8)")
+            p_.add_argument("--asr-lr", type=float, default=1e-3, help="learning rate of the decoder adapters (default 1e-3)")
             p_.add_argument("--device", default="auto",
                             help="torch device for encoding and training: auto (default: cuda when available, else cpu), "
                                  "cpu, cuda, cuda:1...")
@@ -389,7 +395,8 @@ def _offline(args: argparse.Namespace) -> int:
         from xmodal_server.align.train import TrainConfig
 
         cfg = TrainConfig(epochs=args.epochs, lam=args.lam, depth=args.depth, hidden=args.hidden, seed=args.seed,
-                          unfreeze_top=args.unfreeze_top, backbone_lr=args.backbone_lr,
+                          unfreeze_top=args.unfreeze_top, backbone_lr=args.backbone_lr, asr_epochs=args.asr_epochs,
+                          asr_rank=args.asr_rank, asr_lr=args.asr_lr,
                           unfreeze=tuple(m for m in args.unfreeze_modalities.split(",") if m))
         out = Path(args.out or f"checkpoints/{args.profile}-latest")
         styles = tuple(s for s in args.train_styles.split(",") if s)

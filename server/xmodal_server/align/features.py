@@ -88,8 +88,10 @@ def text_features(encoder: Encoder, texts: Sequence[str], cache_dir: Path, batch
     return cached(cache_dir / f"text-{cache_key(encoder, 'text', texts)}.npz", compute)["features"]
 
 
-def speech_features(encoder: Encoder, keys: Sequence[str], paths: Sequence[Path], cache_dir: Path, batch: int = 16) -> dict[str, np.ndarray]:
-    """{"features": (N, D) mean-pooled frames, "transcripts": (N,) str} for audio files."""
+def speech_features(encoder: Encoder, keys: Sequence[str], paths: Sequence[Path], cache_dir: Path, batch: int = 16,
+                    states_dir: Path | None = None) -> dict[str, np.ndarray]:
+    """{"features": (N, D) mean-pooled frames, "transcripts": (N,) str} for audio files. ``states_dir``: the
+    encoder-output cache (default: ``asr-states`` beside ``cache_dir``), used when decoder adapters are loaded."""
     from ..media import MediaLimits, decode_audio
 
     def compute():
@@ -102,5 +104,28 @@ def speech_features(encoder: Encoder, keys: Sequence[str], paths: Sequence[Path]
             texts.extend(out.transcripts or [""] * len(chunk))
         return {"features": np.concatenate(feats), "transcripts": np.array(texts, dtype=str)}
 
-    return cached(cache_dir / f"speech-{cache_key(encoder, 'speech', keys)}.npz", compute)
+    base = cache_dir / f"speech-{cache_key(encoder, 'speech', keys)}.npz"
+    adapters = getattr(encoder, "decoder_adapters", None)
+    if adapters is None:
+        return cached(base, compute)
+
+    # With decoder adapters loaded (align/asr_adapt.py) the features are the pretrained encoder's, unchanged,
+    # and only the transcripts differ: decode them from the cached encoder outputs (float16; asr_states.py)
+    # rather than re-encode every clip, and keep them apart from the pretrained decoder's.
+    def adapted():
+        from .asr_adapt import transcribe_states
+        from .asr_states import StateCache
+
+        if base.exists():
+            with np.load(base, allow_pickle=False) as z:
+                feats = z["features"]
+        else:
+            from ..media import MediaLimits, decode_audio
+
+            feats = np.concatenate([encoder.encode([decode_audio(Path(p).read_bytes(), MediaLimits()) for p in chunk]).features
+                                    for chunk in _batched(list(paths), batch, f"{encoder.info.name} features")])
+        states = StateCache(encoder, states_dir or cache_dir.parent / "asr-states").get(paths)
+        return {"features": feats, "transcripts": np.array(transcribe_states(encoder, states), dtype=str)}
+
+    return cached(cache_dir / f"speech-{cache_key(encoder, f'speech+decoder:{adapters}', keys)}.npz", adapted)
 

@@ -29,7 +29,8 @@ from ..encoders.finetune import FineTunable, TopLayers
 from ..encoders.heads import FORMAT, Checkpoint, load_checkpoint
 from ..encoders.registry import PROFILES, EncoderSpec, build
 from ..evaluation.metrics import RetrievalResult
-from ..evaluation.protocol import PROTOCOL_VERSION, ProtocolData, evaluate, image_task_results, speech_task_results
+from ..evaluation.protocol import (PROTOCOL_VERSION, ProtocolData, evaluate, image_task_results, pretrained_decoder_results,
+                                   speech_task_results)
 from ..evaluation.report import write_report
 from . import data as D
 from .emoji import TRAIN_STYLES
@@ -208,6 +209,44 @@ def checkpoint_digest(weights: dict[str, np.ndarray], heads: dict) -> str:
     return h.hexdigest()[:8]
 
 
+def train_decoder_adapters(encoders: dict, data: ProtocolData, work: Path, cfg: TrainConfig) -> dict[str, np.ndarray]:
+    """``--asr-epochs N``: low-rank adapters on the speech model's decoder (asr_adapt.py), trained on the
+    training clips' true transcripts from cached encoder outputs; returned in the checkpoint's form (names
+    relative to the backbone) and left out of the encoder."""
+    from . import asr_adapt
+    from .asr_states import StateCache
+
+    encoder = encoders[SPEECH]
+    if not all(hasattr(encoder, a) for a in ("text_tokens", "_greedy", "load_finetuned")):
+        raise ValueError(f"--asr-epochs: the speech backbone {encoder.info.name} has no decoder to adapt "
+                         "(Whisper only; the reference profile's Wav2Vec2 CTC head is not adapted)")
+    train_set = data.speech["train"]
+    states = StateCache(encoder, work / "asr-states").get(train_set.paths, "speech encoder outputs (train)")
+    adapters = asr_adapt.train(encoder, states, train_set.texts, cfg.asr_epochs, cfg.asr_rank, lr=cfg.asr_lr, seed=cfg.seed)
+    state = asr_adapt.export(adapters)
+    asr_adapt.detach(encoder.model, adapters)
+    return state
+
+
+def with_decoder_adapters(ckpt: Checkpoint, state: dict[str, np.ndarray], cfg: TrainConfig) -> Checkpoint:
+    """``ckpt`` with the speech decoder's adapters: weights ``backbone.speech.*`` and the manifest's record."""
+    if not state:
+        return ckpt
+    heads = json.loads(json.dumps(ckpt.heads))
+    heads[SPEECH]["finetuned"] = {"decoder_adapters": {"rank": cfg.asr_rank, "epochs": cfg.asr_epochs, "lr": cfg.asr_lr,
+                                                       "layers": len(state) // 2}}
+    return replace(ckpt, heads=heads, weights={**ckpt.weights, **{f"backbone.{SPEECH}.{k}": v for k, v in state.items()}})
+
+
+def load_speech_backbone(ckpt: Checkpoint, encoders: dict) -> None:
+    """The checkpoint's speech decoder adapters into the speech encoder (none: the pretrained decoder), as the
+    server loads them, so that the transcripts measured are the ones served."""
+    state = ckpt.backbone_weights(SPEECH)
+    encoder = encoders[SPEECH]
+    if state or hasattr(encoder, "load_finetuned"):
+        encoder.load_finetuned(state, f"{ckpt.id} ({ckpt.path})")
+
+
 def backbone_top(encoders: dict, cfg: TrainConfig) -> dict[str, int]:
     """Modality -> N for ``--unfreeze-top N`` (empty: frozen backbones), checked against the backbones."""
     if cfg.unfreeze_top <= 0:
@@ -231,6 +270,10 @@ def run_align(profile: str, work: Path, out_dir: Path, cfg: TrainConfig, limit: 
     encoders = build_encoders(profile, overrides, device)
     unfreeze = backbone_top(encoders, cfg)
     data = protocol_data(encoders, work, limit, with_real, train_styles)
+    decoder_adapters = train_decoder_adapters(encoders, data, work, cfg) if cfg.asr_epochs > 0 else {}
+    if decoder_adapters:  # the same clips, transcribed by the adapted decoder, for every choice below
+        encoders[SPEECH].load_finetuned(decoder_adapters, "xmodal align (this run)")
+        data = protocol_data(encoders, work, limit, with_real, train_styles)
     trunks = D.emoji_trunks(encoders[IMAGE], data.emoji, unfreeze[IMAGE], work) if IMAGE in unfreeze else {}
     top = encoders[IMAGE].top_layers(unfreeze[IMAGE]) if IMAGE in unfreeze else None
     tasks = [image_task(data, encoders, work, trunks, top), speech_task(data)]
@@ -252,12 +295,15 @@ def run_align(profile: str, work: Path, out_dir: Path, cfg: TrainConfig, limit: 
     data = with_finetuned(data, trained.tops.get(IMAGE), trunks, ("val", "test"))
     a, w, mode, val_scores = choose_fusion(trained, data)
     # The id names the vectors the checkpoint produces: its weights and the mixing weights chosen above.
-    digest = checkpoint_digest(trained.export(), checkpoint_from(trained, "", a, w, mode).heads)
+    draft = with_decoder_adapters(checkpoint_from(trained, "", a, w, mode), decoder_adapters, cfg)
+    digest = checkpoint_digest(draft.weights, draft.heads)
     ckpt_id = f"{profile}-align-{PROTOCOL_VERSION}-{digest}"
     tuned = f"; image backbone top {unfreeze[IMAGE]} layers fine-tuned" if IMAGE in unfreeze else ""
     note = (f"Trained heads (InfoNCE, text pivot frozen, λ={cfg.lam}{tuned}): image MLP mixed with ConSE (weight {a}); "
             f"speech {mode} (direct weight {w}). Chosen on the validation split.")
-    ckpt = checkpoint_from(trained, ckpt_id, a, w, mode, note=note)
+    if decoder_adapters:
+        note += f" Speech decoder: low-rank adapters (rank {cfg.asr_rank}, {cfg.asr_epochs} epochs) trained on the training voices."
+    ckpt = with_decoder_adapters(checkpoint_from(trained, ckpt_id, a, w, mode, note=note), decoder_adapters, cfg)
     # The zero-shot baseline reads class probabilities only, which fine-tuning leaves as they were.
     baselines = {"untrained heads": untrained_like(ckpt),
                  "zero-shot (ConSE / transcribe)": load_checkpoint(None)}
@@ -312,10 +358,15 @@ def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, li
     checkpoint = checkpoint or default_checkpoint(profile)
     ckpt = load_checkpoint(checkpoint)
     encoders = build_encoders(profile, overrides)
+    # With decoder adapters, the pretrained decoder's transcripts are a baseline of the same run.
+    pretrained = protocol_data(encoders, work, limit) if ckpt.backbone_weights(SPEECH) else None
+    load_speech_backbone(ckpt, encoders)
     data = finetuned_data(ckpt, encoders, protocol_data(encoders, work, limit), work)
     baselines = {"untrained heads": untrained_like(ckpt), "zero-shot (ConSE / transcribe)": load_checkpoint(None)} \
         if ckpt.id != "zero-shot-v0" else {}
     results = evaluate(ckpt, data, "test", baselines)
+    if pretrained is not None:
+        results += pretrained_decoder_results(ckpt, pretrained, "test")
     if rerank:
         from ..evaluation.rerank_eval import rerank_results
 

@@ -58,6 +58,9 @@ class TrainConfig:
     unfreeze_top: int = 0  # top backbone layers trained with the heads (0: frozen backbones)
     unfreeze: tuple[str, ...] = ("image",)  # modalities whose backbone --unfreeze-top applies to
     backbone_lr: float = 1e-4  # peak learning rate of unfrozen backbone layers
+    asr_epochs: int = 0  # epochs of the speech decoder's low-rank adapters (asr_adapt.py); 0: pretrained decoder
+    asr_rank: int = 8
+    asr_lr: float = 1e-3
 
 
 @dataclass

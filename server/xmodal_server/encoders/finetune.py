@@ -61,14 +61,53 @@ class TopLayers(nn.Module):
 
 
 @runtime_checkable
-class FineTunable(Protocol):
+class LoadsFinetuned(Protocol):
+    """A backbone that takes trained weights from a checkpoint over its pretrained ones (an empty state:
+    back to the pretrained backbone)."""
+
+    def load_finetuned(self, state: Mapping[str, np.ndarray], where: str) -> None: ...
+
+
+@runtime_checkable
+class FineTunable(LoadsFinetuned, Protocol):
     max_unfreeze: int  # the largest N
 
     def trunk(self, prepared: Any, n: int) -> np.ndarray: ...
 
     def top_layers(self, n: int) -> TopLayers: ...
 
-    def load_finetuned(self, state: Mapping[str, np.ndarray], where: str) -> None: ...
+
+# Low-rank adapters (align/asr_adapt.py) are stored as two factors per adapted linear layer:
+# <linear's name>.lora_a (rank x in) and <linear's name>.lora_b (out x rank, already multiplied by the
+# adapter's scale), so that serving folds them in as W += B A with no other setting to carry.
+LOW_RANK_A, LOW_RANK_B = "lora_a", "lora_b"
+
+
+def merge_low_rank(model: nn.Module, state: Mapping[str, np.ndarray], where: str) -> dict[str, torch.Tensor]:
+    """Add each adapter's B A to its linear layer's weight in ``model`` (names relative to ``model``), in place.
+    Checks every adapter before changing anything; returns the merged layers' original weights (copies) so
+    that the caller can undo. ValueError, naming the checkpoint, for adapters that do not fit."""
+    names = sorted({k.rsplit(".", 1)[0] for k in state})
+    weights, deltas = {}, {}
+    for name in names:
+        a, b = state.get(f"{name}.{LOW_RANK_A}"), state.get(f"{name}.{LOW_RANK_B}")
+        stray = sorted(k for k in state if k.startswith(name + ".") and k.rsplit(".", 1)[1] not in (LOW_RANK_A, LOW_RANK_B))
+        if a is None or b is None or stray:
+            raise ValueError(f"checkpoint {where}: adapter {name} needs exactly {LOW_RANK_A} and {LOW_RANK_B}")
+        try:
+            w = model.get_submodule(name).weight
+        except AttributeError:
+            raise ValueError(f"checkpoint {where}: adapter {name}: this backbone has no such layer") from None
+        if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[1] or (b.shape[0], a.shape[1]) != tuple(w.shape):
+            raise ValueError(f"checkpoint {where}: adapter {name}: A {tuple(a.shape)} and B {tuple(b.shape)} do not fit "
+                             f"the weight {tuple(w.shape)}; it was trained for another model")
+        weights[name] = w
+        deltas[name] = torch.from_numpy(np.asarray(b, np.float32) @ np.asarray(a, np.float32))
+    originals = {name: w.detach().clone() for name, w in weights.items()}
+    with torch.no_grad():
+        for name, w in weights.items():
+            w.add_(deltas[name].to(w.device, w.dtype))
+    return originals
 
 
 def exportable(state: Mapping[str, torch.Tensor], layers: list[str]) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@ from greedy decoding with a KV cache, English-only, no timestamps.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -18,13 +19,14 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ..rerank import per_token
 from .base import SPEECH, EncoderInfo, Features, SpeechEncoder
+from .finetune import merge_low_rank
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +237,8 @@ class WhisperTinyEncoder(SpeechEncoder):
             feature_dim=cfg.d_model,
             source=str(model_dir),
         )
+        self._pretrained: dict[str, torch.Tensor] = {}  # weights the loaded adapters changed, as they came
+        self.decoder_adapters: str | None = None
         log.info("loaded %s from %s on %s", name, model_dir, device)
 
     def prepare(self, items: Sequence[np.ndarray]) -> WhisperBatch:
@@ -242,6 +246,30 @@ class WhisperTinyEncoder(SpeechEncoder):
         mel = self.features(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
         n_frames = [min(self.max_frames, max(1, math.ceil(len(w) / SAMPLES_PER_FRAME))) for w in waves]
         return WhisperBatch(mel=mel, n_frames=n_frames)
+
+    def load_finetuned(self, state: Mapping[str, np.ndarray], where: str) -> None:
+        """A checkpoint's decoder adapters (align/asr_adapt.py: low-rank updates trained on synthetic voices,
+        ``backbone.speech.model.decoder.*.lora_a/b``) folded into the decoder's weights; an empty state puts
+        the pretrained decoder back. The encoder, and so the speech features, never change: only transcripts
+        (and re-ranking scores) do, so ``decoder_adapters`` names them for the caches of both."""
+        if self._pretrained:
+            with torch.no_grad():
+                for name, w in self._pretrained.items():
+                    self.model.get_submodule(name).weight.copy_(w)
+        self._pretrained, self.decoder_adapters = {}, None
+        if state:
+            self._pretrained = merge_low_rank(self.model, state, where)
+            digest = hashlib.sha256()
+            for k in sorted(state):
+                digest.update(k.encode() + b"\0" + np.ascontiguousarray(state[k], np.float32).tobytes())
+            self.decoder_adapters = digest.hexdigest()[:12]
+            log.info("%s: decoder adapters %s from %s (%d layers)", self.info.name, self.decoder_adapters, where,
+                     len(self._pretrained))
+
+    def encoder_states(self, prepared: WhisperBatch) -> torch.Tensor:
+        """The encoder's output (N, 1500, d): what the decoder attends to (cached to train its adapters)."""
+        with torch.inference_mode():
+            return self.model.model.encoder(prepared.mel.to(self.device)).last_hidden_state
 
     def forward(self, prepared: WhisperBatch, transcribe: bool = False, max_new_tokens: int | None = None,
                 keep_state: bool = False, **kwargs: object) -> Features:

@@ -6,7 +6,7 @@ calls, so what is measured is what is served. ``split="val"`` is for choices dur
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -141,6 +141,18 @@ def _unique_rows(texts: list[str], vectors: np.ndarray, uniq: list[str]) -> np.n
 def speech_methods(ckpt: Checkpoint) -> tuple[str, ...]:
     kind = ckpt.head_type("speech")
     return SPEECH_METHODS if kind == "fused" else ("direct",) if kind == "mlp" else ("transcribe",)
+
+
+def pretrained_decoder_results(ckpt: Checkpoint, pretrained: ProtocolData, split: str = "test") -> list[RetrievalResult]:
+    """The transcript-reading methods with the pretrained speech decoder's transcripts (``pretrained``: the
+    protocol data before the checkpoint's decoder adapters), labelled as such: the adapters' baseline."""
+    methods = tuple(m for m in ("transcribe", "fused") if m in speech_methods(ckpt))
+    label = "pretrained decoder: "
+    out = speech_task_results(ckpt, pretrained, split, methods=methods, upper_bound=False, label=label)
+    if split == "test":
+        out += [replace(r, method=label + r.method) for r in real_speech_results(ckpt, pretrained, methods=methods)
+                if r.method in methods]
+    return out
 
 
 def evaluate(ckpt: Checkpoint, data: ProtocolData, split: str = "test", baselines: dict[str, Checkpoint] | None = None) -> list[RetrievalResult]:

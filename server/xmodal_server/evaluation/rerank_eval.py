@@ -30,7 +30,10 @@ class ScoreCache:
 
     def __init__(self, encoder, cache_dir: Path):
         self.encoder = encoder
-        key = hashlib.sha1(f"{encoder.info.name}\0{encoder.info.source}\0v1".encode()).hexdigest()[:16]
+        # Scores depend on the decoder: adapters (a checkpoint's, asr_adapt.py) get their own file.
+        adapters = getattr(encoder, "decoder_adapters", None)
+        key = hashlib.sha1(f"{encoder.info.name}\0{encoder.info.source}\0v1".encode()
+                           + (f"\0{adapters}".encode() if adapters else b"")).hexdigest()[:16]
         self.path = Path(cache_dir) / f"rerank-scores-{key}.json"
         self.scores: dict[str, dict[str, float]] = json.loads(self.path.read_text()) if self.path.exists() else {}
         self._dirty = 0
