@@ -40,7 +40,7 @@ def main() -> int:
 
     from report import Report
     from xmodal_server.align.corpus import FAQ_QUESTION
-    from xmodal_server.align.pipeline import build_encoders, protocol_data
+    from xmodal_server.align.pipeline import build_encoders, load_speech_backbone, protocol_data
     from xmodal_server.encoders.heads import default_checkpoint, load_checkpoint, speech_vectors
     from xmodal_server.evaluation.metrics import retrieval_metrics
     from xmodal_server.evaluation.rerank_eval import ScoreCache, reranked_sims
@@ -48,8 +48,9 @@ def main() -> int:
 
     rep = Report(f"SearchBySpeech re-ranking gate trial ({args.split} split)", torch_threads=True)
     enc = build_encoders("embedded")
-    data = protocol_data(enc, args.work, with_real=False)
     ckpt = load_checkpoint(default_checkpoint("embedded"))
+    load_speech_backbone(ckpt, enc)  # its decoder adapters: the transcripts and scores the server produces
+    data = protocol_data(enc, args.work, with_real=False)
     cache = ScoreCache(enc["speech"], args.work / "features")
     s = data.speech[args.split]
     fused = speech_vectors(ckpt, s.features, data.transcript_vectors[args.split], "fused")

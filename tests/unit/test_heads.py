@@ -55,14 +55,17 @@ def test_backbone_weights_must_match_the_manifest(tmp_path):
         load_checkpoint(write(tmp_path, {**heads, "image": {"type": "mlp"}}, w))
 
 
-def test_shipped_checkpoint_has_no_backbone_weights():
+def test_shipped_checkpoint_backbone_weights_are_the_speech_decoder_adapters_alone():
     from xmodal_server.encoders.heads import default_checkpoint
 
     path = default_checkpoint("embedded")
     if path is None:
         pytest.skip("no shipped checkpoint")
     c = load_checkpoint(path)
-    assert c.backbone_weights("image") == {} and c.backbone_weights("speech") == {}
+    assert c.backbone_weights("image") == {} and c.backbone_weights("text") == {}
+    speech = c.backbone_weights("speech")
+    assert speech and all(k.startswith("model.decoder.layers.") and k.endswith((".lora_a", ".lora_b")) for k in speech)
+    assert c.heads["speech"]["finetuned"]["decoder_adapters"]["layers"] == len(speech) // 2
 
 
 def test_missing_manifest(tmp_path):

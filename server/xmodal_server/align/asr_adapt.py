@@ -141,9 +141,11 @@ def train(encoder, states: np.ndarray, texts: Sequence[str], epochs: int, rank: 
 
 def transcribe_states(encoder, states: np.ndarray, batch: int = 32) -> list[str]:
     """Greedy transcripts of cached encoder ``states``, as the server decodes."""
+    from tqdm import tqdm
+
     out: list[str] = []
     with torch.inference_mode():
-        for i in range(0, len(states), batch):
+        for i in tqdm(range(0, len(states), batch), desc="transcripts (adapted decoder)", unit="batch"):
             hidden = torch.from_numpy(np.asarray(states[i : i + batch], dtype=np.float32)).to(encoder.device)
             out += encoder._greedy(hidden, encoder.max_new_tokens)
     return out

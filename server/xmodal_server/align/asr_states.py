@@ -7,14 +7,14 @@ it finished. 1.15 MB per clip: the 2,317 training clips take 2.7 GB.
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from ..evaluation.report import _atomic_write as atomic_write
 from .features import cache_key
 
 CHUNK = 100
@@ -52,11 +52,6 @@ class StateCache:
 
 
 def _save(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.save(buf, array)
+    atomic_write(path, buf.getvalue())
