@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--alpha", type=float, default=16.0)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -40,7 +40,7 @@ def main() -> int:
     from xmodal_server.align.asr_states import StateCache
     from xmodal_server.align.pipeline import build_encoders, protocol_data
     from xmodal_server.encoders.heads import default_checkpoint, load_checkpoint
-    
+
     rep = Report(f"Whisper decoder adaptation trial (LoRA rank {args.rank}, alpha {args.alpha}, lr {args.lr}, "
                  f"batch {args.batch}, seed {args.seed})", torch_threads=True)
     enc = build_encoders("embedded")

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from .encoders.base import IMAGE, SPEECH, TEXT, Encoder, ImageEncoder, SpeechEncoder, TextEncoder
-from .encoders.finetune import LoadsFinetuned
+from .encoders.finetune import load_backbone_weights
 from .encoders.heads import Checkpoint, image_vectors, l2_normalise, mlp, speech_vectors, uses_conse
 from .errors import InvalidInput
 
@@ -102,12 +102,8 @@ class Embedder:
     def _load_finetuned(self, modality: str) -> None:
         """The checkpoint's fine-tuned backbone layers over the pretrained ones (none: the pretrained backbone,
         which also undoes layers an earlier checkpoint loaded into the same encoder)."""
-        state, encoder = self.checkpoint.backbone_weights(modality), self.encoders[modality]
-        if isinstance(encoder, LoadsFinetuned):
-            encoder.load_finetuned(state, f"{self.checkpoint.id} ({self.checkpoint.path})")
-        elif state:
-            raise ValueError(f"checkpoint {self.checkpoint.id} ({self.checkpoint.path}) fine-tunes the {modality} "
-                             f"backbone, but {encoder.info.name} cannot load fine-tuned layers")
+        load_backbone_weights(self.encoders[modality], self.checkpoint.backbone_weights(modality), modality,
+                              f"{self.checkpoint.id} ({self.checkpoint.path})")
 
     # -- ConSE ------------------------------------------------------------------------------------
     def _conse_matrix(self, cache_dir: Path | None) -> np.ndarray:

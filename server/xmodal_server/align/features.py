@@ -94,12 +94,12 @@ def speech_features(encoder: Encoder, keys: Sequence[str], paths: Sequence[Path]
     encoder-output cache (default: ``asr-states`` beside ``cache_dir``), used when decoder adapters are loaded."""
     from ..media import MediaLimits, decode_audio
 
-    def compute():
+    def compute(transcribe: bool = True):
         limits = MediaLimits()
         feats, texts = [], []
         for chunk in _batched(list(paths), batch, f"{encoder.info.name} features"):
             waves = [decode_audio(Path(p).read_bytes(), limits) for p in chunk]
-            out = encoder.encode(waves, transcribe=True)
+            out = encoder.encode(waves, transcribe=transcribe)
             feats.append(out.features)
             texts.extend(out.transcripts or [""] * len(chunk))
         return {"features": np.concatenate(feats), "transcripts": np.array(texts, dtype=str)}
@@ -119,11 +119,8 @@ def speech_features(encoder: Encoder, keys: Sequence[str], paths: Sequence[Path]
         if base.exists():
             with np.load(base, allow_pickle=False) as z:
                 feats = z["features"]
-        else:
-            from ..media import MediaLimits, decode_audio
-
-            feats = np.concatenate([encoder.encode([decode_audio(Path(p).read_bytes(), MediaLimits()) for p in chunk]).features
-                                    for chunk in _batched(list(paths), batch, f"{encoder.info.name} features")])
+        else:  # features only: the transcripts this pass would make are the adapted decoder's, decoded below
+            feats = compute(transcribe=False)["features"]
         states = StateCache(encoder, states_dir or cache_dir.parent / "asr-states").get(paths)
         return {"features": feats, "transcripts": np.array(transcribe_states(encoder, states), dtype=str)}
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..encoders.base import IMAGE, SPEECH, TEXT
-from ..encoders.finetune import FineTunable, LoadsFinetuned, TopLayers
+from ..encoders.finetune import FineTunable, TopLayers, load_backbone_weights
 from ..encoders.heads import FORMAT, Checkpoint, load_checkpoint
 from ..encoders.registry import PROFILES, EncoderSpec, build
 from ..evaluation.metrics import RetrievalResult
@@ -241,12 +241,7 @@ def with_decoder_adapters(ckpt: Checkpoint, state: dict[str, np.ndarray], cfg: T
 def load_speech_backbone(ckpt: Checkpoint, encoders: dict) -> None:
     """The checkpoint's speech decoder adapters into the speech encoder (none: the pretrained decoder), as the
     server loads them, so that the transcripts measured are the ones served."""
-    state, encoder = ckpt.backbone_weights(SPEECH), encoders[SPEECH]
-    if isinstance(encoder, LoadsFinetuned):
-        encoder.load_finetuned(state, f"{ckpt.id} ({ckpt.path})")
-    elif state:
-        raise ValueError(f"checkpoint {ckpt.id} ({ckpt.path}) adapts the speech backbone, but {encoder.info.name} "
-                         "cannot load adapters; it was trained for another profile")
+    load_backbone_weights(encoders[SPEECH], ckpt.backbone_weights(SPEECH), SPEECH, f"{ckpt.id} ({ckpt.path})")
 
 
 def backbone_top(encoders: dict, cfg: TrainConfig) -> dict[str, int]:

@@ -77,6 +77,17 @@ class FineTunable(LoadsFinetuned, Protocol):
     def top_layers(self, n: int) -> TopLayers: ...
 
 
+def load_backbone_weights(encoder: Any, state: Mapping[str, np.ndarray], modality: str, where: str) -> None:
+    """A checkpoint's trained backbone weights for ``modality`` into ``encoder`` (an empty state: back to the
+    pretrained backbone), for the server and ``xmodal eval`` alike. ValueError where the checkpoint has
+    weights for a backbone that cannot take them."""
+    if isinstance(encoder, LoadsFinetuned):
+        encoder.load_finetuned(state, where)
+    elif state:
+        raise ValueError(f"checkpoint {where} fine-tunes the {modality} backbone, but {encoder.info.name} "
+                         "cannot load fine-tuned layers")
+
+
 # Low-rank adapters (align/asr_adapt.py) are stored as two factors per adapted linear layer:
 # <linear's name>.lora_a (rank x in) and <linear's name>.lora_b (out x rank, already multiplied by the
 # adapter's scale), so that serving folds them in as W += B A with no other setting to carry.

@@ -268,14 +268,15 @@ class WhisperTinyEncoder(SpeechEncoder):
                      len(self._pretrained))
 
     def encoder_states(self, prepared: WhisperBatch) -> torch.Tensor:
-        """The encoder's output (N, 1500, d): what the decoder attends to (cached to train its adapters)."""
+        """The encoder's output (N, 1500, d): what the decoder attends to (features pool it, scoring and
+        decoding read it, and adapter training caches it)."""
         with torch.inference_mode():
             return self.model.model.encoder(prepared.mel.to(self.device)).last_hidden_state
 
     def forward(self, prepared: WhisperBatch, transcribe: bool = False, max_new_tokens: int | None = None,
                 keep_state: bool = False, **kwargs: object) -> Features:
         with torch.inference_mode():
-            hidden = self.model.model.encoder(prepared.mel.to(self.device)).last_hidden_state
+            hidden = self.encoder_states(prepared)
             pooled = torch.stack([hidden[i, :n].mean(dim=0) for i, n in enumerate(prepared.n_frames)])
             transcripts = self._greedy(hidden, max_new_tokens or self.max_new_tokens) if transcribe else None
         # The state is the encoder output (1, 1500, 384): copied, so that one kept row does not hold the batch.
@@ -327,7 +328,7 @@ class WhisperTinyEncoder(SpeechEncoder):
     def _scores(self, wave: np.ndarray, tokens: list[list[int]], state: torch.Tensor | None) -> np.ndarray:
         with torch.inference_mode():
             if state is None:
-                state = self.model.model.encoder(self.prepare([wave]).mel.to(self.device)).last_hidden_state
+                state = self.encoder_states(self.prepare([wave]))
             return self._teacher_forced(state, tokens).cpu().numpy()
 
     def text_tokens(self, texts: Sequence[str]) -> list[list[int]]:
