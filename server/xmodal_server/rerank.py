@@ -22,17 +22,22 @@ import numpy as np
 MAX_CANDIDATES = 64
 
 
-def rerank_order(scores: Sequence[float], logprobs: Sequence[float | None], heard: float, gate: float) -> list[int]:
+def rerank_order(scores: Sequence[float], logprobs: Sequence[float | None], heard: float, gate: float,
+                 searched: int | None = None) -> list[int]:
     """The new order (indices into the hits) of hits ranked best first by ``scores``.
 
     ``logprobs[i]``: mean log-probability per token of hit i's text as the transcript (None: not scored);
     ``heard``: the same for the model's own transcript. Hits with ``logprob >= heard - gate`` come first,
     highest log-probability first (ties: by score); the others follow in their original order.
+    ``searched``: only the first ``searched`` hits came from the search; the rest are sound-alike candidates
+    (``lexical.py``) that join only by passing the gate, so a query whose candidates all fail (a spoken
+    question against written answers) keeps exactly the search's hits and order.
     """
+    searched = len(scores) if searched is None else searched
     passed = [i for i, lp in enumerate(logprobs) if lp is not None and lp >= heard - gate]
     passed.sort(key=lambda i: (-float(logprobs[i]), -float(scores[i]), i))  # type: ignore[arg-type]
     inside = set(passed)
-    return passed + [i for i in range(len(scores)) if i not in inside]
+    return passed + [i for i in range(searched) if i not in inside]
 
 
 def spoken_form(text: str) -> str:

@@ -34,6 +34,7 @@ from .encoders.base import IMAGE, SPEECH, TEXT
 from .errors import FailedPrecondition, InvalidInput, XmodalError
 from .index.backend import CollectionStore, Hit, NewItem, SearchParams, StoredItem, Where
 from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
+from .lexical import CollectionTexts
 from .rerank import MAX_CANDIDATES, rerank_order, spoken_form
 
 if TYPE_CHECKING:
@@ -213,6 +214,7 @@ class Service:
         self.batchers[SEARCH] = runner(SEARCH, self._search_call, None, 0.0)
         # One clip per item (nothing to share between clips), but the batcher's bounded queue and deadline checks.
         self.batchers[RERANK] = runner(RERANK, self._rerank_call, self.model_pool, 0.0)
+        self.sound_alike = CollectionTexts()  # re-ranking's sound-alike candidates (lexical.py), per collection
 
     async def aclose(self) -> None:
         """After the server stopped taking calls: resolve whatever still waits, then stop the pools."""
@@ -333,10 +335,12 @@ class Service:
             shutil.rmtree(staged.path, ignore_errors=True)
             raise
         swapped = await loop.run_in_executor(None, self.store.swap, name, staged)
+        self.sound_alike.forget(name)
         return swapped, len(rows), clock.done()
 
     async def delete_collection(self, name: str) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.store.delete, name)
+        self.sound_alike.forget(name)
 
     async def add_items(self, collection: str, items: Sequence[ItemInput]) -> tuple[int, Timing]:
         """All or nothing; ALREADY_EXISTS when an id is taken."""
@@ -361,11 +365,14 @@ class Service:
                 raise InvalidInput(f"{label}: id appears twice in this request")
             seen.add(it.id)
         new = await self._embed_items(items, clock, labels)
-        if upsert:
-            replaced = await clock.run("index_ms", lambda: coll.upsert(new), None)
-        else:
-            replaced = 0
-            await clock.run("index_ms", lambda: coll.add(new), None)
+        try:
+            if upsert:
+                replaced = await clock.run("index_ms", lambda: coll.upsert(new), None)
+            else:
+                replaced = 0
+                await clock.run("index_ms", lambda: coll.add(new), None)
+        finally:  # even a failed write may have reached the store (e.g. cancelled after the commit)
+            self.sound_alike.changed(collection)
         return len(new), replaced, clock.done()
 
     async def _embed_items(self, items: Sequence[ItemInput], clock: _Clock, labels: Sequence[str]) -> list[NewItem]:
@@ -409,7 +416,10 @@ class Service:
 
     async def delete_items(self, collection: str, ids: Sequence[str]) -> tuple[int, list[str]]:
         coll = self.store.get(collection)
-        return await asyncio.get_running_loop().run_in_executor(None, coll.delete, check_ids(ids))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, coll.delete, check_ids(ids))
+        finally:
+            self.sound_alike.changed(collection)
 
     async def get_items(self, collection: str, ids: Sequence[str], include_vectors: bool) -> tuple[list[StoredItem], list[str]]:
         coll = self.store.get(collection)
@@ -419,11 +429,12 @@ class Service:
     async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str],
                      speech: SpeechOptions | None = None, where: Sequence[tuple[str, Sequence[str]]] = (),
                      params: SearchParams | None = None, vector_space: str = "",
-                     rerank: int = 0) -> tuple[list[Hit], Embedded, Timing]:
+                     rerank: int = 0, sound_alike: int | None = None) -> tuple[list[Hit], Embedded, Timing]:
         """``where``: metadata conditions, ANDed, each (key, accepted values). ``kind`` VECTOR: ``query`` is a
         float32 vector already in the shared space (nothing is decoded or embedded); ``vector_space``, when
         given, is the space it was made in and must be the collection's. ``rerank`` (speech only): re-rank the
-        best ``rerank`` hits by the speech model's likelihood of their texts (``rerank.py``); the returned
+        best ``rerank`` hits, and ``sound_alike`` texts that sound like the transcript (None: the configured
+        ``rerank_sound_alike``), by the speech model's likelihood of their texts (``rerank.py``); the returned
         Embedded then carries the transcript's own log-probability per token."""
         coll = self.store.get(collection)
         coll.check_space(self.embedder.space_id)
@@ -433,6 +444,10 @@ class Service:
         self.check_top_k(top_k)
         if rerank:
             self.check_rerank(rerank, kind, speech)
+            sound_alike = self.config.rerank_sound_alike if sound_alike is None else sound_alike
+            if not 0 <= sound_alike <= MAX_CANDIDATES:
+                raise InvalidInput(f"rerank.sound_alike={sound_alike} is out of range: use 0 (none) to {MAX_CANDIDATES}, "
+                                   f"or leave it unset for the server's default ({self.config.rerank_sound_alike})")
         where = check_where(where)
         params = check_search_params(params or SearchParams())
         clock = _Clock()
@@ -447,7 +462,9 @@ class Service:
         key = (coll, tuple(sorted(set(modalities))), where, params)
         [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], max(top_k, rerank))], key))
         if rerank:
-            hits, out = await self._rerank(clock, decoded[0], out, hits, rerank)
+            also, extra = await clock.run("index_ms", lambda: self._sound_alike_hits(
+                collection, coll, out, hits, rerank, int(sound_alike or 0), modalities, where), None)
+            hits, out = await self._rerank(clock, decoded[0], out, hits, rerank, also, extra)
         return hits[:top_k], out, clock.done()
 
     def check_rerank(self, candidates: int, kind: str, speech: SpeechOptions | None) -> None:
@@ -461,17 +478,41 @@ class Service:
         if self._speech_mode(speech) == "direct":
             raise InvalidInput("rerank needs the query's transcript: use speech mode FUSED or TRANSCRIBE, not DIRECT")
 
-    async def _rerank(self, clock: _Clock, wave: np.ndarray, out: Embedded, hits: list[Hit], n: int) -> tuple[list[Hit], Embedded]:
-        """The first ``n`` hits with a text, scored against the audio with the query's own transcript, then
-        reordered by ``rerank_order``; each scored hit carries its log-probability per token."""
-        scored = [i for i, h in enumerate(hits[:n]) if h.text]
+    def _sound_alike_hits(self, name: str, coll: "IndexBackend", out: Embedded, hits: list[Hit], window: int, n: int,
+                          modalities: Sequence[str], where: Where) -> tuple[set[int], list[Hit]]:
+        """Up to ``n`` items whose texts sound like the transcript (``lexical.py``) and are
+        not among the first ``window`` hits: (positions of those already among ``hits``, the others read
+        back from the collection, so deleted items and filters are honoured, each scored against the query
+        vector). Blocking: runs off the event loop."""
+        transcript = (out.transcripts or [""])[0]
+        if n == 0 or not transcript:
+            return set(), []
+        position = {h.id: i for i, h in enumerate(hits)}
+        found = [i for i, _ in self.sound_alike.get(name, coll).search(transcript, n + window)
+                 if position.get(i, window) >= window][:n]
+        also = {position[i] for i in found if i in position}
+        items, _ = coll.get([i for i in found if i not in position], include_vectors=True)
+        wanted = set(modalities)
+        return also, [Hit(it.id, float(np.dot(it.vector, out.vectors[0])), it.modality, dict(it.metadata), it.text)
+                      for it in items if (not wanted or it.modality in wanted)
+                      and all(it.metadata.get(key) in values for key, values in where)]
+
+    async def _rerank(self, clock: _Clock, wave: np.ndarray, out: Embedded, hits: list[Hit], n: int,
+                      also: set[int], extra: list[Hit]) -> tuple[list[Hit], Embedded]:
+        """The first ``n`` hits, the hits at ``also`` and the ``extra`` ones (sound-alike candidates) with a
+        text, scored against the audio with the query's own transcript, then reordered by ``rerank_order``
+        (an extra hit stays only if it passes the gate); each scored hit carries its log-probability per token."""
+        searched = len(hits)
+        hits = hits + extra
+        scored = [i for i, h in enumerate(hits) if h.text and (i < n or i in also or i >= searched)]
         texts = [spoken_form(hits[i].text) for i in scored] + [spoken_form((out.transcripts or [""])[0])]
         [lp] = await clock.wait("model_ms", self.batchers[RERANK].submit([(wave, texts, (out.states or [None])[0])]))
         logprobs: list[float | None] = [None] * len(hits)
         for j, i in enumerate(scored):
             logprobs[i] = float(lp[j])
         heard = float(lp[-1])
-        order = rerank_order([h.score for h in hits], logprobs, heard, float(self.embedder.speech.rerank_gate))  # type: ignore[arg-type]
+        order = rerank_order([h.score for h in hits], logprobs, heard, float(self.embedder.speech.rerank_gate),  # type: ignore[arg-type]
+                             searched=searched)
         return ([dataclasses.replace(hits[i], transcript_logprob=logprobs[i]) for i in order],
                 dataclasses.replace(out, transcript_logprobs=[heard], states=None))
 

@@ -37,6 +37,7 @@ def collection(client, items) -> str:
 def test_info_reports_the_gate(client):
     info = client.info()
     assert info.HasField("rerank_gate") and 0 < info.rerank_gate < 5
+    assert info.HasField("rerank_sound_alike") and info.rerank_sound_alike == 10  # Config.rerank_sound_alike
 
 
 def test_the_utterance_said_comes_first_and_the_gate_orders_the_hits(client, speech_wav):
@@ -47,7 +48,7 @@ def test_the_utterance_said_comes_first_and_the_gate_orders_the_hits(client, spe
     assert heard is not None and heard < 0
     assert result.hits[0].id == "said"
     scored = [h for h in result.hits if h.transcript_logprob is not None]
-    assert len(scored) == 6  # the best 6 hits are scored, the rest are not
+    assert len(scored) >= 6  # the best 6 hits are scored, and sound-alike ones beyond them
     # Gate-passing hits first, best explained first; every other hit after them.
     inside = [h for h in result.hits if h.transcript_logprob is not None and h.transcript_logprob >= heard - gate]
     assert inside and result.hits[: len(inside)] == inside
@@ -76,6 +77,7 @@ def test_fewer_results_than_candidates_and_items_without_text(client, speech_wav
 @pytest.mark.parametrize("kwargs, phrase", [
     (dict(rerank=65), "rerank.candidates=65"),
     (dict(rerank=5, mode="direct"), "transcript"),
+    (dict(rerank=5, sound_alike=65), "rerank.sound_alike=65"),
 ])
 def test_bad_rerank_requests(client, speech_wav, kwargs, phrase):
     name = collection(client, UTTERANCES[:2])
@@ -83,3 +85,34 @@ def test_bad_rerank_requests(client, speech_wav, kwargs, phrase):
         client.search_speech(name, speech_wav, **kwargs)
     assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and phrase in e.value.details, e.value.details
     assert client.health() == "SERVING"
+
+
+# ---- sound-alike candidates (lexical.py; the server's rerank_sound_alike, 10 by default) -------------------
+
+def test_texts_that_sound_like_the_transcript_are_scored_beyond_the_window(client, speech_wav):
+    name = collection(client, UTTERANCES + ANSWERS)
+    result = client.search_speech(name, speech_wav, top_k=10, rerank=1)
+    assert result.hits[0].id == "said"
+    scored = {h.id for h in result.hits if h.transcript_logprob is not None}
+    # Only the first hit is in the re-ranking window; these two are scored because they sound like it.
+    assert {"said", "gift", "exchange"} <= scored, scored
+    alone = client.search_speech(name, speech_wav, top_k=10, rerank=1, sound_alike=0)  # per request: none
+    assert [h.id for h in alone.hits if h.transcript_logprob is not None] == ["said"]
+    assert [h.id for h in alone.hits] == [h.id for h in client.search_speech(name, speech_wav, top_k=10).hits]
+
+
+def test_sound_alike_candidates_honour_filters_and_deletes(client, speech_wav):
+    name = f"rr-{uuid.uuid4().hex[:8]}"
+    client.create_collection(name)
+    # "said" is the text the audio explains best: a sound-alike candidate that ignored the filter or the
+    # delete would pass the gate and come first.
+    client.add_items(name, [Item.text(i, t, {"lang": "fr" if i == "said" else "en"}) for i, t in UTTERANCES + ANSWERS])
+    filtered = client.search_speech(name, speech_wav, top_k=3, rerank=1, where={"lang": "en"})
+    assert "said" not in [h.id for h in filtered.hits] and len(filtered.hits) == 3
+    assert client.search_speech(name, speech_wav, top_k=3, rerank=1).hits[0].id == "said"  # the index holds it
+    client.delete_items(name, ["said"])
+    after = client.search_speech(name, speech_wav, top_k=3, rerank=1)
+    assert "said" not in [h.id for h in after.hits] and len(after.hits) == 3
+    client.add_items(name, [Item.text("said-again", SAID)])
+    found = client.search_speech(name, speech_wav, top_k=3, rerank=1)
+    assert found.hits[0].id == "said-again"  # a new item is found by the search at once, stale index or not

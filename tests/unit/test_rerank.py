@@ -77,3 +77,18 @@ def test_eval_rerank_depths_are_parsed_and_checked():
     for bad in ("0", "65", "x", "25,,abc"):
         with pytest.raises(argparse.ArgumentTypeError):
             _depths(bad)
+
+
+def test_counts_on_the_command_line_are_checked_by_argparse():
+    import pytest
+
+    from xmodal.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["align", "--asr-rank", "0"], ["align", "--asr-epochs", "-1"], ["eval", "--sound-alike", "65"],
+                 ["eval", "--sound-alike", "x"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)
+    assert parser.parse_args(["eval", "--sound-alike", "0"]).sound_alike == 0
+    assert parser.parse_args(["eval"]).sound_alike is None  # the server's default
+    assert parser.parse_args(["align", "--asr-rank", "4"]).asr_rank == 4

@@ -47,6 +47,19 @@ def _depths(value: str) -> tuple[int, ...]:
     return out
 
 
+def _int_range(low: int, high: int):
+    """An argparse type: an integer in low..high, with an error that says so."""
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"{value}: must be {low}..{high}")
+        return n
+    return parse
+
+
 def _add_query(p: argparse.ArgumentParser, search: bool = False) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     if search:
@@ -61,6 +74,9 @@ def _add_query(p: argparse.ArgumentParser, search: bool = False) -> None:
         p.add_argument("--rerank", type=int, default=0, metavar="K",
                        help="with --speech: score the texts of the best K hits (1..64) against the audio and put the ones "
                             "said verbatim first; for collections of utterances such as commands (default 0: off)")
+        p.add_argument("--sound-alike", type=_int_range(0, 64), default=None, metavar="N",
+                       help="with --rerank: also score N texts that sound like the transcript (misheard names the "
+                            "search misses; 0 = none; default: the server's, see xmodal info)")
 
 
 def _connection_flags(p: argparse.ArgumentParser, top: bool) -> None:
@@ -182,11 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
                                  "so far: the text encoder stays frozen by design, it is the pivot space)")
             p_.add_argument("--backbone-lr", type=float, default=1e-4,
                             help="peak learning rate of unfrozen backbone layers (default 1e-4; heads use 1e-3)")
-            p_.add_argument("--asr-epochs", type=int, default=0, metavar="N",
+            p_.add_argument("--asr-epochs", type=_int_range(0, 100), default=0, metavar="N",
                             help="also train low-rank adapters on the speech model's decoder for N epochs on the training "
                                  "voices' true transcripts (Whisper only; its encoder stays frozen and its outputs are "
                                  "cached once in --work-dir/asr-states, ~1.2 MB a clip); default 0 = pretrained decoder")
-            p_.add_argument("--asr-rank", type=int, default=8, help="rank of the decoder adapters (default 8)")
+            p_.add_argument("--asr-rank", type=_int_range(1, 256), default=8, help="rank of the decoder adapters (default 8)")
             p_.add_argument("--asr-lr", type=float, default=1e-3, help="learning rate of the decoder adapters (default 1e-3)")
             p_.add_argument("--device", default="auto",
                             help="torch device for encoding and training: auto (default: cuda when available, else cpu), "
@@ -197,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="also measure SearchBySpeech re-ranking of the fused top K (one method per K, e.g. 25,64) "
                                  "on the speech tasks with text galleries (the speech model scores each clip's K texts: "
                                  "~1 s a clip on 2 CPU cores the first time, cached in --work-dir afterwards); default: skip")
+            p_.add_argument("--sound-alike", type=_int_range(0, 64), default=None, metavar="N",
+                            help="with --rerank: each K is measured alone and with N sound-alike candidates, as the "
+                                 "server's --rerank-sound-alike (0..64; default: the server's default)")
 
     delete_items = sub.add_parser("delete", help="delete items by id")
     delete_items.add_argument("collection")
@@ -296,7 +315,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
             for e in info.encoders:
                 print(f"  {M.MODALITY_NAMES.get(e.modality):<6} {e.name:<20} {e.architecture} -> head {e.head}")
             modes = [common_pb2.SpeechMode.Name(m).removeprefix("SPEECH_MODE_").lower() for m in info.speech_modes]
-            rerank = (f"; search --rerank K: gate {info.rerank_gate:.1f} log-prob per token" if info.HasField("rerank_gate")
+            rerank = (f"; search --rerank K: gate {info.rerank_gate:.1f} log-prob per token, "
+                      f"{info.rerank_sound_alike} sound-alike texts" if info.HasField("rerank_gate")
                       else "; no re-ranking (the speech encoder cannot score texts)")
             print(f"speech modes: {', '.join(modes)} (first = default){rerank}")
             for key, value in sorted(info.metrics.items()):
@@ -358,7 +378,7 @@ def run(args: argparse.Namespace, client: Client) -> int:
         else:
             result = client.search_speech(args.collection, args.speech, args.top_k, args.modality,
                                           mode=args.speech_mode, direct_weight=args.direct_weight,
-                                          rerank=args.rerank, **knobs)
+                                          rerank=args.rerank, sound_alike=args.sound_alike, **knobs)
         _print_search(result, args.json)
         return 0
     if cmd == "embed":
@@ -410,7 +430,7 @@ def _offline(args: argparse.Namespace) -> int:
         print(f"checkpoint written to {path}; report: {path / 'report' / 'report.md'}")
     else:
         out = Path(args.out or "reports/eval")
-        print(f"report written to {pipeline.run_eval(args.checkpoint, args.profile, work, out, args.limit, overrides, args.rerank)}")
+        print(f"report written to {pipeline.run_eval(args.checkpoint, args.profile, work, out, args.limit, overrides, args.rerank, args.sound_alike)}")
     return 0
 
 

@@ -169,13 +169,14 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         self.get = get
         self.metrics = metrics
 
-    async def _search(self, request, kind: str, query, speech=None, vector_space: str = "", rerank: int = 0):
+    async def _search(self, request, kind: str, query, speech=None, vector_space: str = "", rerank: int = 0,
+                      sound_alike: int | None = None):
         s = _require(self.get)
         opts = request.options
         hits, out, timing = await s.search(
             request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech,
             where=cv.filter_from_proto(opts.metadata_filter), params=cv.search_params_from_proto(opts),
-            vector_space=vector_space, rerank=rerank,
+            vector_space=vector_space, rerank=rerank, sound_alike=sound_alike,
         )
         result = search_pb2.SearchResult(
             hits=cv.hits_to_proto(hits), space_id=s.embedder.space_id, timing=cv.timing_to_proto(timing)
@@ -195,8 +196,9 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
     @grpc_errors
     async def SearchBySpeech(self, request, context):
         speech = cv.speech_options_from_proto(request.speech_options)
+        sound_alike = request.rerank.sound_alike if request.rerank.HasField("sound_alike") else None
         result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech,
-                                         rerank=request.rerank.candidates)
+                                         rerank=request.rerank.candidates, sound_alike=sound_alike)
         return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0],
                                                  transcript_logprob=(out.transcript_logprobs or [None])[0])
 
@@ -240,6 +242,7 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer, MeasuredServicer):
             metrics=ckpt.metrics,
             speech_modes=[cv.SPEECH_MODE_TO_PROTO[m] for m in e.speech_modes],
             rerank_gate=e.speech.rerank_gate,
+            rerank_sound_alike=s.config.rerank_sound_alike if e.speech.rerank_gate is not None else None,
         )
 
 

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from ..align.corpus import FAQ_QUESTION
 from ..encoders.heads import Checkpoint, speech_vectors
+from ..lexical import LexicalIndex
 from ..media import MediaLimits, decode_audio
 from ..rerank import rerank_order, spoken_form
 from .metrics import RetrievalResult, retrieval_metrics
@@ -58,48 +59,61 @@ class ScoreCache:
 
 
 def reranked_sims(sims: np.ndarray, clips: list[Path], transcripts: list[str], gallery_texts: list[str],
-                  cache: ScoreCache, k: int, gate: float, desc: str) -> np.ndarray:
+                  cache: ScoreCache, k: int, gate: float, desc: str, sound_alike: int = 0) -> np.ndarray:
     """``sims`` (queries x gallery) with each query's top ``k`` reordered by the re-ranking rule: the new
-    order is written as scores above every other item's, so rank-based metrics read it directly."""
+    order is written as scores above every other item's, so rank-based metrics read it directly.
+    ``sound_alike``: also score the best that many sound-alike texts (``lexical.py``) outside the top ``k``."""
     out = sims.astype(np.float64, copy=True)
+    lexical = LexicalIndex((str(i), t) for i, t in enumerate(gallery_texts)) if sound_alike else None
     for q in tqdm(range(len(sims)), desc=desc, unit="clip", leave=False):
         top = np.argsort(-sims[q], kind="stable")[:k]
-        texts = [spoken_form(gallery_texts[g]) for g in top]
+        cand = list(top) + sound_alike_extra(lexical, transcripts[q], set(top.tolist()), sound_alike)
+        texts = [spoken_form(gallery_texts[g]) for g in cand]
         lp = cache.get(clips[q], texts + [spoken_form(transcripts[q])])
-        order = rerank_order(sims[q, top], list(lp[:-1]), float(lp[-1]), gate)
-        out[q, top[order]] = 10.0 + np.arange(len(order), 0, -1)
+        order = rerank_order(sims[q, cand], list(lp[:-1]), float(lp[-1]), gate, searched=len(top))
+        out[q, np.asarray(cand)[order]] = 10.0 + np.arange(len(order), 0, -1)
     cache.save()
     return out
 
 
+def sound_alike_extra(lexical: LexicalIndex | None, transcript: str, have: set[int], n: int) -> list[int]:
+    """Gallery positions of the best ``n`` sound-alike texts of ``transcript`` that are not in ``have``."""
+    if lexical is None or n <= 0:
+        return []
+    found = [int(i) for i, _ in lexical.search(transcript, n + len(have))]
+    return [i for i in found if i not in have][:n]
+
+
 def rerank_results(ckpt: Checkpoint, data: ProtocolData, split: str, encoder, cache_dir: Path,
-                   k: int = 25) -> list[RetrievalResult]:
-    """Fused search + re-ranking of the top ``k`` on the speech tasks whose galleries are texts: speech→text
-    over the whole corpus, the spoken FAQ question → written answer, and (test split) the real recordings."""
+                   k: int = 25, sound_alike: int = 0) -> list[RetrievalResult]:
+    """Fused search + re-ranking of the top ``k`` (and ``sound_alike`` sound-alike texts, as the server's
+    ``rerank_sound_alike``) on the speech tasks whose galleries are texts: speech→text over the whole corpus,
+    the spoken FAQ question → written answer, and (test split) the real recordings."""
     gate = encoder.rerank_gate
     if gate is None:
         raise ValueError(f"{encoder.info.name} cannot score texts, so there is nothing to re-rank")
-    method, cache = f"fused + re-rank (top {k})", ScoreCache(encoder, cache_dir)
+    method = f"fused + re-rank (top {k}" + (f" + {sound_alike} sound-alike)" if sound_alike else ")")
+    cache, more = ScoreCache(encoder, cache_dir), {"sound_alike": sound_alike}
     s, heard = data.speech[split], data.transcript_vectors[split]
     fused = speech_vectors(ckpt, s.features, heard, "fused")
     where = data.index_of()
     corpus_texts = [x.text for x in data.corpus]
     out = []
     sims = fused @ data.corpus_vectors.T
-    ranked = reranked_sims(sims, s.paths, s.transcripts, corpus_texts, cache, k, gate, "re-rank: whole corpus")
+    ranked = reranked_sims(sims, s.paths, s.transcripts, corpus_texts, cache, k, gate, "re-rank: whole corpus", **more)
     out.append(retrieval_metrics("speech→text (gallery: whole corpus)", method, ranked, [where[t] for t in s.texts]))
     answers, answer_of = data.faq_answers()
     rows = [j for j, t in enumerate(s.texts) if data.corpus[where[t]].source == FAQ_QUESTION]
     if rows:
         sims = fused[rows] @ data.corpus_vectors[answers].T
         ranked = reranked_sims(sims, [s.paths[j] for j in rows], [s.transcripts[j] for j in rows],
-                               [corpus_texts[i] for i in answers], cache, k, gate, "re-rank: FAQ answers")
+                               [corpus_texts[i] for i in answers], cache, k, gate, "re-rank: FAQ answers", **more)
         out.append(retrieval_metrics("spoken question→FAQ answer", method, ranked,
                                      [answer_of[data.corpus[where[s.texts[j]]].ref] for j in rows]))
     if split == "test" and data.real is not None and data.real_text_vectors is not None:
         r = data.real
         gallery, gallery_texts, correct = real_gallery(data)
         v = speech_vectors(ckpt, r.features, data.transcript_vectors["real"], "fused")
-        ranked = reranked_sims(v @ gallery.T, r.paths, r.transcripts, gallery_texts, cache, k, gate, "re-rank: real speech")
+        ranked = reranked_sims(v @ gallery.T, r.paths, r.transcripts, gallery_texts, cache, k, gate, "re-rank: real speech", **more)
         out.append(retrieval_metrics(f"real human speech→text ({len(r.texts)} clips)", method, ranked, correct))
     return out

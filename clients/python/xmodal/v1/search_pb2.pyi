@@ -111,10 +111,12 @@ class SearchBySpeechRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., audio: _Optional[_Union[_common_pb2.Audio, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., speech_options: _Optional[_Union[_common_pb2.SpeechOptions, _Mapping]] = ..., rerank: _Optional[_Union[SpeechRerank, _Mapping]] = ...) -> None: ...
 
 class SpeechRerank(_message.Message):
-    __slots__ = ("candidates",)
+    __slots__ = ("candidates", "sound_alike")
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    SOUND_ALIKE_FIELD_NUMBER: _ClassVar[int]
     candidates: int
-    def __init__(self, candidates: _Optional[int] = ...) -> None: ...
+    sound_alike: int
+    def __init__(self, candidates: _Optional[int] = ..., sound_alike: _Optional[int] = ...) -> None: ...
 
 class SearchBySpeechResponse(_message.Message):
     __slots__ = ("result", "transcript", "transcript_logprob")

@@ -81,7 +81,8 @@ PROTOBUF_CONSTEXPR GetInfoResponse::GetInfoResponse(
   , /*decltype(_impl_.aligned_)*/false
   , /*decltype(_impl_.max_batch_)*/0u
   , /*decltype(_impl_.max_top_k_)*/0u
-  , /*decltype(_impl_.rerank_gate_)*/0} {}
+  , /*decltype(_impl_.rerank_gate_)*/0
+  , /*decltype(_impl_.rerank_sound_alike_)*/0u} {}
 struct GetInfoResponseDefaultTypeInternal {
   PROTOBUF_CONSTEXPR GetInfoResponseDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -147,6 +148,7 @@ const uint32_t TableStruct_xmodal_2fv1_2finfo_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.metrics_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.speech_modes_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.rerank_gate_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.rerank_sound_alike_),
   ~0u,
   ~0u,
   ~0u,
@@ -162,12 +164,13 @@ const uint32_t TableStruct_xmodal_2fv1_2finfo_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,
   ~0u,
   0,
+  1,
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::xmodal::v1::GetInfoRequest)},
   { 6, -1, -1, sizeof(::xmodal::v1::EncoderDescription)},
   { 18, 26, -1, sizeof(::xmodal::v1::GetInfoResponse_MetricsEntry_DoNotUse)},
-  { 28, 49, -1, sizeof(::xmodal::v1::GetInfoResponse)},
+  { 28, 50, -1, sizeof(::xmodal::v1::GetInfoResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -183,7 +186,7 @@ const char descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto[] PROTOBUF_SECTI
   "EncoderDescription\022%\n\010modality\030\001 \001(\0162\023.x"
   "modal.v1.Modality\022\014\n\004name\030\002 \001(\t\022\024\n\014archi"
   "tecture\030\003 \001(\t\022\023\n\013feature_dim\030\004 \001(\r\022\016\n\006so"
-  "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\330\003\n\017GetInfoResp"
+  "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\220\004\n\017GetInfoResp"
   "onse\022\017\n\007version\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022/"
   "\n\010encoders\030\003 \003(\0132\035.xmodal.v1.EncoderDesc"
   "ription\022\022\n\nshared_dim\030\004 \001(\r\022\025\n\rcheckpoin"
@@ -193,18 +196,20 @@ const char descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto[] PROTOBUF_SECTI
   "h\030\013 \001(\r\022\021\n\tmax_top_k\030\014 \001(\r\0228\n\007metrics\030\r "
   "\003(\0132\'.xmodal.v1.GetInfoResponse.MetricsE"
   "ntry\022+\n\014speech_modes\030\016 \003(\0162\025.xmodal.v1.S"
-  "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\032.\n\014M"
-  "etricsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:"
-  "\0028\001B\016\n\014_rerank_gate2O\n\013InfoService\022@\n\007Ge"
-  "tInfo\022\031.xmodal.v1.GetInfoRequest\032\032.xmoda"
-  "l.v1.GetInfoResponseb\006proto3"
+  "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\022\037\n\022r"
+  "erank_sound_alike\030\020 \001(\rH\001\210\001\001\032.\n\014MetricsE"
+  "ntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\016\n\014"
+  "_rerank_gateB\025\n\023_rerank_sound_alike2O\n\013I"
+  "nfoService\022@\n\007GetInfo\022\031.xmodal.v1.GetInf"
+  "oRequest\032\032.xmodal.v1.GetInfoResponseb\006pr"
+  "oto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_xmodal_2fv1_2finfo_2eproto_deps[1] = {
   &::descriptor_table_xmodal_2fv1_2fcommon_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_xmodal_2fv1_2finfo_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_xmodal_2fv1_2finfo_2eproto = {
-    false, false, 788, descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto,
+    false, false, 844, descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto,
     "xmodal/v1/info.proto",
     &descriptor_table_xmodal_2fv1_2finfo_2eproto_once, descriptor_table_xmodal_2fv1_2finfo_2eproto_deps, 1, 4,
     schemas, file_default_instances, TableStruct_xmodal_2fv1_2finfo_2eproto::offsets,
@@ -698,6 +703,9 @@ class GetInfoResponse::_Internal {
   static void set_has_rerank_gate(HasBits* has_bits) {
     (*has_bits)[0] |= 1u;
   }
+  static void set_has_rerank_sound_alike(HasBits* has_bits) {
+    (*has_bits)[0] |= 2u;
+  }
 };
 
 GetInfoResponse::GetInfoResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
@@ -730,7 +738,8 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
     , decltype(_impl_.aligned_){}
     , decltype(_impl_.max_batch_){}
     , decltype(_impl_.max_top_k_){}
-    , decltype(_impl_.rerank_gate_){}};
+    , decltype(_impl_.rerank_gate_){}
+    , decltype(_impl_.rerank_sound_alike_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   _this->_impl_.metrics_.MergeFrom(from._impl_.metrics_);
@@ -791,8 +800,8 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.shared_dim_, &from._impl_.shared_dim_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.rerank_gate_) -
-    reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.rerank_gate_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.rerank_sound_alike_) -
+    reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.rerank_sound_alike_));
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.GetInfoResponse)
 }
 
@@ -819,6 +828,7 @@ inline void GetInfoResponse::SharedCtor(
     , decltype(_impl_.max_batch_){0u}
     , decltype(_impl_.max_top_k_){0u}
     , decltype(_impl_.rerank_gate_){0}
+    , decltype(_impl_.rerank_sound_alike_){0u}
   };
   _impl_.version_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
@@ -902,7 +912,12 @@ void GetInfoResponse::Clear() {
   ::memset(&_impl_.shared_dim_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.max_top_k_) -
       reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.max_top_k_));
-  _impl_.rerank_gate_ = 0;
+  cached_has_bits = _impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000003u) {
+    ::memset(&_impl_.rerank_gate_, 0, static_cast<size_t>(
+        reinterpret_cast<char*>(&_impl_.rerank_sound_alike_) -
+        reinterpret_cast<char*>(&_impl_.rerank_gate_)) + sizeof(_impl_.rerank_sound_alike_));
+  }
   _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
@@ -1060,6 +1075,15 @@ const char* GetInfoResponse::_InternalParse(const char* ptr, ::_pbi::ParseContex
           _Internal::set_has_rerank_gate(&has_bits);
           _impl_.rerank_gate_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
           ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
+      // optional uint32 rerank_sound_alike = 16;
+      case 16:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 128)) {
+          _Internal::set_has_rerank_sound_alike(&has_bits);
+          _impl_.rerank_sound_alike_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
         } else
           goto handle_unusual;
         continue;
@@ -1240,6 +1264,12 @@ uint8_t* GetInfoResponse::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteFloatToArray(15, this->_internal_rerank_gate(), target);
   }
 
+  // optional uint32 rerank_sound_alike = 16;
+  if (_internal_has_rerank_sound_alike()) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteUInt32ToArray(16, this->_internal_rerank_sound_alike(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1358,12 +1388,21 @@ size_t GetInfoResponse::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::UInt32SizePlusOne(this->_internal_max_top_k());
   }
 
-  // optional float rerank_gate = 15;
   cached_has_bits = _impl_._has_bits_[0];
-  if (cached_has_bits & 0x00000001u) {
-    total_size += 1 + 4;
-  }
+  if (cached_has_bits & 0x00000003u) {
+    // optional float rerank_gate = 15;
+    if (cached_has_bits & 0x00000001u) {
+      total_size += 1 + 4;
+    }
 
+    // optional uint32 rerank_sound_alike = 16;
+    if (cached_has_bits & 0x00000002u) {
+      total_size += 2 +
+        ::_pbi::WireFormatLite::UInt32Size(
+          this->_internal_rerank_sound_alike());
+    }
+
+  }
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -1418,8 +1457,15 @@ void GetInfoResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const 
   if (from._internal_max_top_k() != 0) {
     _this->_internal_set_max_top_k(from._internal_max_top_k());
   }
-  if (from._internal_has_rerank_gate()) {
-    _this->_internal_set_rerank_gate(from._internal_rerank_gate());
+  cached_has_bits = from._impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000003u) {
+    if (cached_has_bits & 0x00000001u) {
+      _this->_impl_.rerank_gate_ = from._impl_.rerank_gate_;
+    }
+    if (cached_has_bits & 0x00000002u) {
+      _this->_impl_.rerank_sound_alike_ = from._impl_.rerank_sound_alike_;
+    }
+    _this->_impl_._has_bits_[0] |= cached_has_bits;
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -1473,8 +1519,8 @@ void GetInfoResponse::InternalSwap(GetInfoResponse* other) {
       &other->_impl_.device_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.rerank_gate_)
-      + sizeof(GetInfoResponse::_impl_.rerank_gate_)
+      PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.rerank_sound_alike_)
+      + sizeof(GetInfoResponse::_impl_.rerank_sound_alike_)
       - PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.shared_dim_)>(
           reinterpret_cast<char*>(&_impl_.shared_dim_),
           reinterpret_cast<char*>(&other->_impl_.shared_dim_));

@@ -584,6 +584,7 @@ class GetInfoResponse final :
     kMaxBatchFieldNumber = 11,
     kMaxTopKFieldNumber = 12,
     kRerankGateFieldNumber = 15,
+    kRerankSoundAlikeFieldNumber = 16,
   };
   // repeated .xmodal.v1.EncoderDescription encoders = 3;
   int encoders_size() const;
@@ -784,6 +785,19 @@ class GetInfoResponse final :
   void _internal_set_rerank_gate(float value);
   public:
 
+  // optional uint32 rerank_sound_alike = 16;
+  bool has_rerank_sound_alike() const;
+  private:
+  bool _internal_has_rerank_sound_alike() const;
+  public:
+  void clear_rerank_sound_alike();
+  uint32_t rerank_sound_alike() const;
+  void set_rerank_sound_alike(uint32_t value);
+  private:
+  uint32_t _internal_rerank_sound_alike() const;
+  void _internal_set_rerank_sound_alike(uint32_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.GetInfoResponse)
  private:
   class _Internal;
@@ -814,6 +828,7 @@ class GetInfoResponse final :
     uint32_t max_batch_;
     uint32_t max_top_k_;
     float rerank_gate_;
+    uint32_t rerank_sound_alike_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2finfo_2eproto;
@@ -1647,6 +1662,34 @@ inline void GetInfoResponse::_internal_set_rerank_gate(float value) {
 inline void GetInfoResponse::set_rerank_gate(float value) {
   _internal_set_rerank_gate(value);
   // @@protoc_insertion_point(field_set:xmodal.v1.GetInfoResponse.rerank_gate)
+}
+
+// optional uint32 rerank_sound_alike = 16;
+inline bool GetInfoResponse::_internal_has_rerank_sound_alike() const {
+  bool value = (_impl_._has_bits_[0] & 0x00000002u) != 0;
+  return value;
+}
+inline bool GetInfoResponse::has_rerank_sound_alike() const {
+  return _internal_has_rerank_sound_alike();
+}
+inline void GetInfoResponse::clear_rerank_sound_alike() {
+  _impl_.rerank_sound_alike_ = 0u;
+  _impl_._has_bits_[0] &= ~0x00000002u;
+}
+inline uint32_t GetInfoResponse::_internal_rerank_sound_alike() const {
+  return _impl_.rerank_sound_alike_;
+}
+inline uint32_t GetInfoResponse::rerank_sound_alike() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.GetInfoResponse.rerank_sound_alike)
+  return _internal_rerank_sound_alike();
+}
+inline void GetInfoResponse::_internal_set_rerank_sound_alike(uint32_t value) {
+  _impl_._has_bits_[0] |= 0x00000002u;
+  _impl_.rerank_sound_alike_ = value;
+}
+inline void GetInfoResponse::set_rerank_sound_alike(uint32_t value) {
+  _internal_set_rerank_sound_alike(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.GetInfoResponse.rerank_sound_alike)
 }
 
 #ifdef __GNUC__

@@ -175,8 +175,10 @@ struct SearchBySpeechRequestDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SearchBySpeechRequestDefaultTypeInternal _SearchBySpeechRequest_default_instance_;
 PROTOBUF_CONSTEXPR SpeechRerank::SpeechRerank(
     ::_pbi::ConstantInitialized): _impl_{
-    /*decltype(_impl_.candidates_)*/0u
-  , /*decltype(_impl_._cached_size_)*/{}} {}
+    /*decltype(_impl_._has_bits_)*/{}
+  , /*decltype(_impl_._cached_size_)*/{}
+  , /*decltype(_impl_.candidates_)*/0u
+  , /*decltype(_impl_.sound_alike_)*/0u} {}
 struct SpeechRerankDefaultTypeInternal {
   PROTOBUF_CONSTEXPR SpeechRerankDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -338,13 +340,16 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.options_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.speech_options_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.rerank_),
-  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SpeechRerank, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SpeechRerank, _internal_metadata_),
   ~0u,  // no _extensions_
   ~0u,  // no _oneof_case_
   ~0u,  // no _weak_field_map_
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SpeechRerank, _impl_.candidates_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SpeechRerank, _impl_.sound_alike_),
+  ~0u,
+  0,
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -386,10 +391,10 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 73, -1, -1, sizeof(::xmodal::v1::SearchByImageRequest)},
   { 82, -1, -1, sizeof(::xmodal::v1::SearchByImageResponse)},
   { 89, -1, -1, sizeof(::xmodal::v1::SearchBySpeechRequest)},
-  { 100, -1, -1, sizeof(::xmodal::v1::SpeechRerank)},
-  { 107, 116, -1, sizeof(::xmodal::v1::SearchBySpeechResponse)},
-  { 119, -1, -1, sizeof(::xmodal::v1::SearchByVectorRequest)},
-  { 129, -1, -1, sizeof(::xmodal::v1::SearchByVectorResponse)},
+  { 100, 108, -1, sizeof(::xmodal::v1::SpeechRerank)},
+  { 110, 119, -1, sizeof(::xmodal::v1::SearchBySpeechResponse)},
+  { 122, -1, -1, sizeof(::xmodal::v1::SearchByVectorRequest)},
+  { 132, -1, -1, sizeof(::xmodal::v1::SearchByVectorResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -439,33 +444,34 @@ const char descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto[] PROTOBUF_SEC
   "udio\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.Search"
   "Options\0220\n\016speech_options\030\004 \001(\0132\030.xmodal"
   ".v1.SpeechOptions\022\'\n\006rerank\030\005 \001(\0132\027.xmod"
-  "al.v1.SpeechRerank\"\"\n\014SpeechRerank\022\022\n\nca"
-  "ndidates\030\001 \001(\r\"\215\001\n\026SearchBySpeechRespons"
-  "e\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchResu"
-  "lt\022\022\n\ntranscript\030\002 \001(\t\022\037\n\022transcript_log"
-  "prob\030\003 \001(\002H\000\210\001\001B\025\n\023_transcript_logprob\"\213"
-  "\001\n\025SearchByVectorRequest\022\022\n\ncollection\030\001"
-  " \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal.v1.Vector\022"
-  ")\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOptio"
-  "ns\022\020\n\010space_id\030\004 \001(\t\"A\n\026SearchByVectorRe"
-  "sponse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Searc"
-  "hResult2\342\002\n\rSearchService\022O\n\014SearchByTex"
-  "t\022\036.xmodal.v1.SearchByTextRequest\032\037.xmod"
-  "al.v1.SearchByTextResponse\022R\n\rSearchByIm"
-  "age\022\037.xmodal.v1.SearchByImageRequest\032 .x"
-  "modal.v1.SearchByImageResponse\022U\n\016Search"
-  "BySpeech\022 .xmodal.v1.SearchBySpeechReque"
-  "st\032!.xmodal.v1.SearchBySpeechResponse\022U\n"
-  "\016SearchByVector\022 .xmodal.v1.SearchByVect"
-  "orRequest\032!.xmodal.v1.SearchByVectorResp"
-  "onseb\006proto3"
+  "al.v1.SpeechRerank\"L\n\014SpeechRerank\022\022\n\nca"
+  "ndidates\030\001 \001(\r\022\030\n\013sound_alike\030\002 \001(\rH\000\210\001\001"
+  "B\016\n\014_sound_alike\"\215\001\n\026SearchBySpeechRespo"
+  "nse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchRe"
+  "sult\022\022\n\ntranscript\030\002 \001(\t\022\037\n\022transcript_l"
+  "ogprob\030\003 \001(\002H\000\210\001\001B\025\n\023_transcript_logprob"
+  "\"\213\001\n\025SearchByVectorRequest\022\022\n\ncollection"
+  "\030\001 \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal.v1.Vecto"
+  "r\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOpt"
+  "ions\022\020\n\010space_id\030\004 \001(\t\"A\n\026SearchByVector"
+  "Response\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Sea"
+  "rchResult2\342\002\n\rSearchService\022O\n\014SearchByT"
+  "ext\022\036.xmodal.v1.SearchByTextRequest\032\037.xm"
+  "odal.v1.SearchByTextResponse\022R\n\rSearchBy"
+  "Image\022\037.xmodal.v1.SearchByImageRequest\032 "
+  ".xmodal.v1.SearchByImageResponse\022U\n\016Sear"
+  "chBySpeech\022 .xmodal.v1.SearchBySpeechReq"
+  "uest\032!.xmodal.v1.SearchBySpeechResponse\022"
+  "U\n\016SearchByVector\022 .xmodal.v1.SearchByVe"
+  "ctorRequest\032!.xmodal.v1.SearchByVectorRe"
+  "sponseb\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps[1] = {
   &::descriptor_table_xmodal_2fv1_2fcommon_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_xmodal_2fv1_2fsearch_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_xmodal_2fv1_2fsearch_2eproto = {
-    false, false, 1932, descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto,
+    false, false, 1974, descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto,
     "xmodal/v1/search.proto",
     &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once, descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps, 1, 14,
     schemas, file_default_instances, TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets,
@@ -3161,6 +3167,10 @@ void SearchBySpeechRequest::InternalSwap(SearchBySpeechRequest* other) {
 
 class SpeechRerank::_Internal {
  public:
+  using HasBits = decltype(std::declval<SpeechRerank>()._impl_._has_bits_);
+  static void set_has_sound_alike(HasBits* has_bits) {
+    (*has_bits)[0] |= 1u;
+  }
 };
 
 SpeechRerank::SpeechRerank(::PROTOBUF_NAMESPACE_ID::Arena* arena,
@@ -3173,11 +3183,15 @@ SpeechRerank::SpeechRerank(const SpeechRerank& from)
   : ::PROTOBUF_NAMESPACE_ID::Message() {
   SpeechRerank* const _this = this; (void)_this;
   new (&_impl_) Impl_{
-      decltype(_impl_.candidates_){}
-    , /*decltype(_impl_._cached_size_)*/{}};
+      decltype(_impl_._has_bits_){from._impl_._has_bits_}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.candidates_){}
+    , decltype(_impl_.sound_alike_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
-  _this->_impl_.candidates_ = from._impl_.candidates_;
+  ::memcpy(&_impl_.candidates_, &from._impl_.candidates_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.sound_alike_) -
+    reinterpret_cast<char*>(&_impl_.candidates_)) + sizeof(_impl_.sound_alike_));
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.SpeechRerank)
 }
 
@@ -3186,8 +3200,10 @@ inline void SpeechRerank::SharedCtor(
   (void)arena;
   (void)is_message_owned;
   new (&_impl_) Impl_{
-      decltype(_impl_.candidates_){0u}
+      decltype(_impl_._has_bits_){}
     , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.candidates_){0u}
+    , decltype(_impl_.sound_alike_){0u}
   };
 }
 
@@ -3215,11 +3231,14 @@ void SpeechRerank::Clear() {
   (void) cached_has_bits;
 
   _impl_.candidates_ = 0u;
+  _impl_.sound_alike_ = 0u;
+  _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
 const char* SpeechRerank::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
 #define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  _Internal::HasBits has_bits{};
   while (!ctx->Done(&ptr)) {
     uint32_t tag;
     ptr = ::_pbi::ReadTag(ptr, &tag);
@@ -3228,6 +3247,15 @@ const char* SpeechRerank::_InternalParse(const char* ptr, ::_pbi::ParseContext* 
       case 1:
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
           _impl_.candidates_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // optional uint32 sound_alike = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _Internal::set_has_sound_alike(&has_bits);
+          _impl_.sound_alike_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -3248,6 +3276,7 @@ const char* SpeechRerank::_InternalParse(const char* ptr, ::_pbi::ParseContext* 
     CHK_(ptr != nullptr);
   }  // while
 message_done:
+  _impl_._has_bits_.Or(has_bits);
   return ptr;
 failure:
   ptr = nullptr;
@@ -3265,6 +3294,12 @@ uint8_t* SpeechRerank::_InternalSerialize(
   if (this->_internal_candidates() != 0) {
     target = stream->EnsureSpace(target);
     target = ::_pbi::WireFormatLite::WriteUInt32ToArray(1, this->_internal_candidates(), target);
+  }
+
+  // optional uint32 sound_alike = 2;
+  if (_internal_has_sound_alike()) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteUInt32ToArray(2, this->_internal_sound_alike(), target);
   }
 
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
@@ -3288,6 +3323,12 @@ size_t SpeechRerank::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::UInt32SizePlusOne(this->_internal_candidates());
   }
 
+  // optional uint32 sound_alike = 2;
+  cached_has_bits = _impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000001u) {
+    total_size += ::_pbi::WireFormatLite::UInt32SizePlusOne(this->_internal_sound_alike());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -3309,6 +3350,9 @@ void SpeechRerank::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::P
   if (from._internal_candidates() != 0) {
     _this->_internal_set_candidates(from._internal_candidates());
   }
+  if (from._internal_has_sound_alike()) {
+    _this->_internal_set_sound_alike(from._internal_sound_alike());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -3326,7 +3370,13 @@ bool SpeechRerank::IsInitialized() const {
 void SpeechRerank::InternalSwap(SpeechRerank* other) {
   using std::swap;
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
-  swap(_impl_.candidates_, other->_impl_.candidates_);
+  swap(_impl_._has_bits_[0], other->_impl_._has_bits_[0]);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(SpeechRerank, _impl_.sound_alike_)
+      + sizeof(SpeechRerank::_impl_.sound_alike_)
+      - PROTOBUF_FIELD_OFFSET(SpeechRerank, _impl_.candidates_)>(
+          reinterpret_cast<char*>(&_impl_.candidates_),
+          reinterpret_cast<char*>(&other->_impl_.candidates_));
 }
 
 ::PROTOBUF_NAMESPACE_ID::Metadata SpeechRerank::GetMetadata() const {

@@ -2016,6 +2016,7 @@ class SpeechRerank final :
 
   enum : int {
     kCandidatesFieldNumber = 1,
+    kSoundAlikeFieldNumber = 2,
   };
   // uint32 candidates = 1;
   void clear_candidates();
@@ -2026,6 +2027,19 @@ class SpeechRerank final :
   void _internal_set_candidates(uint32_t value);
   public:
 
+  // optional uint32 sound_alike = 2;
+  bool has_sound_alike() const;
+  private:
+  bool _internal_has_sound_alike() const;
+  public:
+  void clear_sound_alike();
+  uint32_t sound_alike() const;
+  void set_sound_alike(uint32_t value);
+  private:
+  uint32_t _internal_sound_alike() const;
+  void _internal_set_sound_alike(uint32_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.SpeechRerank)
  private:
   class _Internal;
@@ -2034,8 +2048,10 @@ class SpeechRerank final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
-    uint32_t candidates_;
+    ::PROTOBUF_NAMESPACE_ID::internal::HasBits<1> _has_bits_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+    uint32_t candidates_;
+    uint32_t sound_alike_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
@@ -4282,6 +4298,34 @@ inline void SpeechRerank::_internal_set_candidates(uint32_t value) {
 inline void SpeechRerank::set_candidates(uint32_t value) {
   _internal_set_candidates(value);
   // @@protoc_insertion_point(field_set:xmodal.v1.SpeechRerank.candidates)
+}
+
+// optional uint32 sound_alike = 2;
+inline bool SpeechRerank::_internal_has_sound_alike() const {
+  bool value = (_impl_._has_bits_[0] & 0x00000001u) != 0;
+  return value;
+}
+inline bool SpeechRerank::has_sound_alike() const {
+  return _internal_has_sound_alike();
+}
+inline void SpeechRerank::clear_sound_alike() {
+  _impl_.sound_alike_ = 0u;
+  _impl_._has_bits_[0] &= ~0x00000001u;
+}
+inline uint32_t SpeechRerank::_internal_sound_alike() const {
+  return _impl_.sound_alike_;
+}
+inline uint32_t SpeechRerank::sound_alike() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SpeechRerank.sound_alike)
+  return _internal_sound_alike();
+}
+inline void SpeechRerank::_internal_set_sound_alike(uint32_t value) {
+  _impl_._has_bits_[0] |= 0x00000001u;
+  _impl_.sound_alike_ = value;
+}
+inline void SpeechRerank::set_sound_alike(uint32_t value) {
+  _internal_set_sound_alike(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.SpeechRerank.sound_alike)
 }
 
 // -------------------------------------------------------------------

@@ -2021,6 +2021,27 @@ java.lang.String defaultValue);
      * @return The rerankGate.
      */
     float getRerankGate();
+
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+     * Unset when the server cannot re-rank.
+     * </pre>
+     *
+     * <code>optional uint32 rerank_sound_alike = 16;</code>
+     * @return Whether the rerankSoundAlike field is set.
+     */
+    boolean hasRerankSoundAlike();
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+     * Unset when the server cannot re-rank.
+     * </pre>
+     *
+     * <code>optional uint32 rerank_sound_alike = 16;</code>
+     * @return The rerankSoundAlike.
+     */
+    int getRerankSoundAlike();
   }
   /**
    * Protobuf type {@code xmodal.v1.GetInfoResponse}
@@ -2688,6 +2709,35 @@ java.lang.String defaultValue) {
       return rerankGate_;
     }
 
+    public static final int RERANK_SOUND_ALIKE_FIELD_NUMBER = 16;
+    private int rerankSoundAlike_ = 0;
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+     * Unset when the server cannot re-rank.
+     * </pre>
+     *
+     * <code>optional uint32 rerank_sound_alike = 16;</code>
+     * @return Whether the rerankSoundAlike field is set.
+     */
+    @java.lang.Override
+    public boolean hasRerankSoundAlike() {
+      return ((bitField0_ & 0x00000002) != 0);
+    }
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+     * Unset when the server cannot re-rank.
+     * </pre>
+     *
+     * <code>optional uint32 rerank_sound_alike = 16;</code>
+     * @return The rerankSoundAlike.
+     */
+    @java.lang.Override
+    public int getRerankSoundAlike() {
+      return rerankSoundAlike_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -2754,6 +2804,9 @@ java.lang.String defaultValue) {
       }
       if (((bitField0_ & 0x00000001) != 0)) {
         output.writeFloat(15, rerankGate_);
+      }
+      if (((bitField0_ & 0x00000002) != 0)) {
+        output.writeUInt32(16, rerankSoundAlike_);
       }
       getUnknownFields().writeTo(output);
     }
@@ -2831,6 +2884,10 @@ java.lang.String defaultValue) {
         size += com.google.protobuf.CodedOutputStream
           .computeFloatSize(15, rerankGate_);
       }
+      if (((bitField0_ & 0x00000002) != 0)) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeUInt32Size(16, rerankSoundAlike_);
+      }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
       return size;
@@ -2878,6 +2935,11 @@ java.lang.String defaultValue) {
         if (java.lang.Float.floatToIntBits(getRerankGate())
             != java.lang.Float.floatToIntBits(
                 other.getRerankGate())) return false;
+      }
+      if (hasRerankSoundAlike() != other.hasRerankSoundAlike()) return false;
+      if (hasRerankSoundAlike()) {
+        if (getRerankSoundAlike()
+            != other.getRerankSoundAlike()) return false;
       }
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
@@ -2929,6 +2991,10 @@ java.lang.String defaultValue) {
         hash = (37 * hash) + RERANK_GATE_FIELD_NUMBER;
         hash = (53 * hash) + java.lang.Float.floatToIntBits(
             getRerankGate());
+      }
+      if (hasRerankSoundAlike()) {
+        hash = (37 * hash) + RERANK_SOUND_ALIKE_FIELD_NUMBER;
+        hash = (53 * hash) + getRerankSoundAlike();
       }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
@@ -3103,6 +3169,7 @@ java.lang.String defaultValue) {
         speechModes_ = java.util.Collections.emptyList();
         bitField0_ = (bitField0_ & ~0x00002000);
         rerankGate_ = 0F;
+        rerankSoundAlike_ = 0;
         return this;
       }
 
@@ -3195,6 +3262,10 @@ java.lang.String defaultValue) {
         if (((from_bitField0_ & 0x00004000) != 0)) {
           result.rerankGate_ = rerankGate_;
           to_bitField0_ |= 0x00000001;
+        }
+        if (((from_bitField0_ & 0x00008000) != 0)) {
+          result.rerankSoundAlike_ = rerankSoundAlike_;
+          to_bitField0_ |= 0x00000002;
         }
         result.bitField0_ |= to_bitField0_;
       }
@@ -3332,6 +3403,9 @@ java.lang.String defaultValue) {
         if (other.hasRerankGate()) {
           setRerankGate(other.getRerankGate());
         }
+        if (other.hasRerankSoundAlike()) {
+          setRerankSoundAlike(other.getRerankSoundAlike());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -3457,6 +3531,11 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00004000;
                 break;
               } // case 125
+              case 128: {
+                rerankSoundAlike_ = input.readUInt32();
+                bitField0_ |= 0x00008000;
+                break;
+              } // case 128
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -4860,6 +4939,66 @@ java.lang.String defaultValue) {
         onChanged();
         return this;
       }
+
+      private int rerankSoundAlike_ ;
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+       * Unset when the server cannot re-rank.
+       * </pre>
+       *
+       * <code>optional uint32 rerank_sound_alike = 16;</code>
+       * @return Whether the rerankSoundAlike field is set.
+       */
+      @java.lang.Override
+      public boolean hasRerankSoundAlike() {
+        return ((bitField0_ & 0x00008000) != 0);
+      }
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+       * Unset when the server cannot re-rank.
+       * </pre>
+       *
+       * <code>optional uint32 rerank_sound_alike = 16;</code>
+       * @return The rerankSoundAlike.
+       */
+      @java.lang.Override
+      public int getRerankSoundAlike() {
+        return rerankSoundAlike_;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+       * Unset when the server cannot re-rank.
+       * </pre>
+       *
+       * <code>optional uint32 rerank_sound_alike = 16;</code>
+       * @param value The rerankSoundAlike to set.
+       * @return This builder for chaining.
+       */
+      public Builder setRerankSoundAlike(int value) {
+        
+        rerankSoundAlike_ = value;
+        bitField0_ |= 0x00008000;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+       * Unset when the server cannot re-rank.
+       * </pre>
+       *
+       * <code>optional uint32 rerank_sound_alike = 16;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearRerankSoundAlike() {
+        bitField0_ = (bitField0_ & ~0x00008000);
+        rerankSoundAlike_ = 0;
+        onChanged();
+        return this;
+      }
       @java.lang.Override
       public final Builder setUnknownFields(
           final com.google.protobuf.UnknownFieldSet unknownFields) {
@@ -4958,7 +5097,7 @@ java.lang.String defaultValue) {
       "EncoderDescription\022%\n\010modality\030\001 \001(\0162\023.x" +
       "modal.v1.Modality\022\014\n\004name\030\002 \001(\t\022\024\n\014archi" +
       "tecture\030\003 \001(\t\022\023\n\013feature_dim\030\004 \001(\r\022\016\n\006so" +
-      "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\330\003\n\017GetInfoResp" +
+      "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\220\004\n\017GetInfoResp" +
       "onse\022\017\n\007version\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022/" +
       "\n\010encoders\030\003 \003(\0132\035.xmodal.v1.EncoderDesc" +
       "ription\022\022\n\nshared_dim\030\004 \001(\r\022\025\n\rcheckpoin" +
@@ -4968,11 +5107,13 @@ java.lang.String defaultValue) {
       "h\030\013 \001(\r\022\021\n\tmax_top_k\030\014 \001(\r\0228\n\007metrics\030\r " +
       "\003(\0132\'.xmodal.v1.GetInfoResponse.MetricsE" +
       "ntry\022+\n\014speech_modes\030\016 \003(\0162\025.xmodal.v1.S" +
-      "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\032.\n\014M" +
-      "etricsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:" +
-      "\0028\001B\016\n\014_rerank_gate2O\n\013InfoService\022@\n\007Ge" +
-      "tInfo\022\031.xmodal.v1.GetInfoRequest\032\032.xmoda" +
-      "l.v1.GetInfoResponseb\006proto3"
+      "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\022\037\n\022r" +
+      "erank_sound_alike\030\020 \001(\rH\001\210\001\001\032.\n\014MetricsE" +
+      "ntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\016\n\014" +
+      "_rerank_gateB\025\n\023_rerank_sound_alike2O\n\013I" +
+      "nfoService\022@\n\007GetInfo\022\031.xmodal.v1.GetInf" +
+      "oRequest\032\032.xmodal.v1.GetInfoResponseb\006pr" +
+      "oto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -4996,7 +5137,7 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_GetInfoResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_GetInfoResponse_descriptor,
-        new java.lang.String[] { "Version", "Profile", "Encoders", "SharedDim", "CheckpointId", "Aligned", "AlignmentNote", "SpaceId", "IndexBackend", "Device", "MaxBatch", "MaxTopK", "Metrics", "SpeechModes", "RerankGate", "RerankGate", });
+        new java.lang.String[] { "Version", "Profile", "Encoders", "SharedDim", "CheckpointId", "Aligned", "AlignmentNote", "SpaceId", "IndexBackend", "Device", "MaxBatch", "MaxTopK", "Metrics", "SpeechModes", "RerankGate", "RerankSoundAlike", "RerankGate", "RerankSoundAlike", });
     internal_static_xmodal_v1_GetInfoResponse_MetricsEntry_descriptor =
       internal_static_xmodal_v1_GetInfoResponse_descriptor.getNestedTypes().get(0);
     internal_static_xmodal_v1_GetInfoResponse_MetricsEntry_fieldAccessorTable = new

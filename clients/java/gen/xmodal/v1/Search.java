@@ -9555,6 +9555,31 @@ java.lang.String defaultValue) {
      * @return The candidates.
      */
     int getCandidates();
+
+    /**
+     * <pre>
+     * Also score this many texts of the collection that sound like the transcript (letters and consonant
+     * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+     * neighbours. They join the results only by passing the gate. Unset: the server's default
+     * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+     * </pre>
+     *
+     * <code>optional uint32 sound_alike = 2;</code>
+     * @return Whether the soundAlike field is set.
+     */
+    boolean hasSoundAlike();
+    /**
+     * <pre>
+     * Also score this many texts of the collection that sound like the transcript (letters and consonant
+     * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+     * neighbours. They join the results only by passing the gate. Unset: the server's default
+     * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+     * </pre>
+     *
+     * <code>optional uint32 sound_alike = 2;</code>
+     * @return The soundAlike.
+     */
+    int getSoundAlike();
   }
   /**
    * <pre>
@@ -9605,6 +9630,7 @@ java.lang.String defaultValue) {
               xmodal.v1.Search.SpeechRerank.class, xmodal.v1.Search.SpeechRerank.Builder.class);
     }
 
+    private int bitField0_;
     public static final int CANDIDATES_FIELD_NUMBER = 1;
     private int candidates_ = 0;
     /**
@@ -9618,6 +9644,39 @@ java.lang.String defaultValue) {
     @java.lang.Override
     public int getCandidates() {
       return candidates_;
+    }
+
+    public static final int SOUND_ALIKE_FIELD_NUMBER = 2;
+    private int soundAlike_ = 0;
+    /**
+     * <pre>
+     * Also score this many texts of the collection that sound like the transcript (letters and consonant
+     * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+     * neighbours. They join the results only by passing the gate. Unset: the server's default
+     * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+     * </pre>
+     *
+     * <code>optional uint32 sound_alike = 2;</code>
+     * @return Whether the soundAlike field is set.
+     */
+    @java.lang.Override
+    public boolean hasSoundAlike() {
+      return ((bitField0_ & 0x00000001) != 0);
+    }
+    /**
+     * <pre>
+     * Also score this many texts of the collection that sound like the transcript (letters and consonant
+     * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+     * neighbours. They join the results only by passing the gate. Unset: the server's default
+     * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+     * </pre>
+     *
+     * <code>optional uint32 sound_alike = 2;</code>
+     * @return The soundAlike.
+     */
+    @java.lang.Override
+    public int getSoundAlike() {
+      return soundAlike_;
     }
 
     private byte memoizedIsInitialized = -1;
@@ -9637,6 +9696,9 @@ java.lang.String defaultValue) {
       if (candidates_ != 0) {
         output.writeUInt32(1, candidates_);
       }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        output.writeUInt32(2, soundAlike_);
+      }
       getUnknownFields().writeTo(output);
     }
 
@@ -9649,6 +9711,10 @@ java.lang.String defaultValue) {
       if (candidates_ != 0) {
         size += com.google.protobuf.CodedOutputStream
           .computeUInt32Size(1, candidates_);
+      }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeUInt32Size(2, soundAlike_);
       }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
@@ -9667,6 +9733,11 @@ java.lang.String defaultValue) {
 
       if (getCandidates()
           != other.getCandidates()) return false;
+      if (hasSoundAlike() != other.hasSoundAlike()) return false;
+      if (hasSoundAlike()) {
+        if (getSoundAlike()
+            != other.getSoundAlike()) return false;
+      }
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -9680,6 +9751,10 @@ java.lang.String defaultValue) {
       hash = (19 * hash) + getDescriptor().hashCode();
       hash = (37 * hash) + CANDIDATES_FIELD_NUMBER;
       hash = (53 * hash) + getCandidates();
+      if (hasSoundAlike()) {
+        hash = (37 * hash) + SOUND_ALIKE_FIELD_NUMBER;
+        hash = (53 * hash) + getSoundAlike();
+      }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -9819,6 +9894,7 @@ java.lang.String defaultValue) {
         super.clear();
         bitField0_ = 0;
         candidates_ = 0;
+        soundAlike_ = 0;
         return this;
       }
 
@@ -9855,6 +9931,12 @@ java.lang.String defaultValue) {
         if (((from_bitField0_ & 0x00000001) != 0)) {
           result.candidates_ = candidates_;
         }
+        int to_bitField0_ = 0;
+        if (((from_bitField0_ & 0x00000002) != 0)) {
+          result.soundAlike_ = soundAlike_;
+          to_bitField0_ |= 0x00000001;
+        }
+        result.bitField0_ |= to_bitField0_;
       }
 
       @java.lang.Override
@@ -9904,6 +9986,9 @@ java.lang.String defaultValue) {
         if (other.getCandidates() != 0) {
           setCandidates(other.getCandidates());
         }
+        if (other.hasSoundAlike()) {
+          setSoundAlike(other.getSoundAlike());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -9935,6 +10020,11 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00000001;
                 break;
               } // case 8
+              case 16: {
+                soundAlike_ = input.readUInt32();
+                bitField0_ |= 0x00000002;
+                break;
+              } // case 16
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -9992,6 +10082,74 @@ java.lang.String defaultValue) {
       public Builder clearCandidates() {
         bitField0_ = (bitField0_ & ~0x00000001);
         candidates_ = 0;
+        onChanged();
+        return this;
+      }
+
+      private int soundAlike_ ;
+      /**
+       * <pre>
+       * Also score this many texts of the collection that sound like the transcript (letters and consonant
+       * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+       * neighbours. They join the results only by passing the gate. Unset: the server's default
+       * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+       * </pre>
+       *
+       * <code>optional uint32 sound_alike = 2;</code>
+       * @return Whether the soundAlike field is set.
+       */
+      @java.lang.Override
+      public boolean hasSoundAlike() {
+        return ((bitField0_ & 0x00000002) != 0);
+      }
+      /**
+       * <pre>
+       * Also score this many texts of the collection that sound like the transcript (letters and consonant
+       * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+       * neighbours. They join the results only by passing the gate. Unset: the server's default
+       * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+       * </pre>
+       *
+       * <code>optional uint32 sound_alike = 2;</code>
+       * @return The soundAlike.
+       */
+      @java.lang.Override
+      public int getSoundAlike() {
+        return soundAlike_;
+      }
+      /**
+       * <pre>
+       * Also score this many texts of the collection that sound like the transcript (letters and consonant
+       * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+       * neighbours. They join the results only by passing the gate. Unset: the server's default
+       * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+       * </pre>
+       *
+       * <code>optional uint32 sound_alike = 2;</code>
+       * @param value The soundAlike to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSoundAlike(int value) {
+        
+        soundAlike_ = value;
+        bitField0_ |= 0x00000002;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Also score this many texts of the collection that sound like the transcript (letters and consonant
+       * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+       * neighbours. They join the results only by passing the gate. Unset: the server's default
+       * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+       * </pre>
+       *
+       * <code>optional uint32 sound_alike = 2;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearSoundAlike() {
+        bitField0_ = (bitField0_ & ~0x00000002);
+        soundAlike_ = 0;
         onChanged();
         return this;
       }
@@ -12901,26 +13059,27 @@ java.lang.String defaultValue) {
       "udio\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.Search" +
       "Options\0220\n\016speech_options\030\004 \001(\0132\030.xmodal" +
       ".v1.SpeechOptions\022\'\n\006rerank\030\005 \001(\0132\027.xmod" +
-      "al.v1.SpeechRerank\"\"\n\014SpeechRerank\022\022\n\nca" +
-      "ndidates\030\001 \001(\r\"\215\001\n\026SearchBySpeechRespons" +
-      "e\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchResu" +
-      "lt\022\022\n\ntranscript\030\002 \001(\t\022\037\n\022transcript_log" +
-      "prob\030\003 \001(\002H\000\210\001\001B\025\n\023_transcript_logprob\"\213" +
-      "\001\n\025SearchByVectorRequest\022\022\n\ncollection\030\001" +
-      " \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal.v1.Vector\022" +
-      ")\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOptio" +
-      "ns\022\020\n\010space_id\030\004 \001(\t\"A\n\026SearchByVectorRe" +
-      "sponse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Searc" +
-      "hResult2\342\002\n\rSearchService\022O\n\014SearchByTex" +
-      "t\022\036.xmodal.v1.SearchByTextRequest\032\037.xmod" +
-      "al.v1.SearchByTextResponse\022R\n\rSearchByIm" +
-      "age\022\037.xmodal.v1.SearchByImageRequest\032 .x" +
-      "modal.v1.SearchByImageResponse\022U\n\016Search" +
-      "BySpeech\022 .xmodal.v1.SearchBySpeechReque" +
-      "st\032!.xmodal.v1.SearchBySpeechResponse\022U\n" +
-      "\016SearchByVector\022 .xmodal.v1.SearchByVect" +
-      "orRequest\032!.xmodal.v1.SearchByVectorResp" +
-      "onseb\006proto3"
+      "al.v1.SpeechRerank\"L\n\014SpeechRerank\022\022\n\nca" +
+      "ndidates\030\001 \001(\r\022\030\n\013sound_alike\030\002 \001(\rH\000\210\001\001" +
+      "B\016\n\014_sound_alike\"\215\001\n\026SearchBySpeechRespo" +
+      "nse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchRe" +
+      "sult\022\022\n\ntranscript\030\002 \001(\t\022\037\n\022transcript_l" +
+      "ogprob\030\003 \001(\002H\000\210\001\001B\025\n\023_transcript_logprob" +
+      "\"\213\001\n\025SearchByVectorRequest\022\022\n\ncollection" +
+      "\030\001 \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal.v1.Vecto" +
+      "r\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOpt" +
+      "ions\022\020\n\010space_id\030\004 \001(\t\"A\n\026SearchByVector" +
+      "Response\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Sea" +
+      "rchResult2\342\002\n\rSearchService\022O\n\014SearchByT" +
+      "ext\022\036.xmodal.v1.SearchByTextRequest\032\037.xm" +
+      "odal.v1.SearchByTextResponse\022R\n\rSearchBy" +
+      "Image\022\037.xmodal.v1.SearchByImageRequest\032 " +
+      ".xmodal.v1.SearchByImageResponse\022U\n\016Sear" +
+      "chBySpeech\022 .xmodal.v1.SearchBySpeechReq" +
+      "uest\032!.xmodal.v1.SearchBySpeechResponse\022" +
+      "U\n\016SearchByVector\022 .xmodal.v1.SearchByVe" +
+      "ctorRequest\032!.xmodal.v1.SearchByVectorRe" +
+      "sponseb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -12992,7 +13151,7 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_SpeechRerank_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_SpeechRerank_descriptor,
-        new java.lang.String[] { "Candidates", });
+        new java.lang.String[] { "Candidates", "SoundAlike", "SoundAlike", });
     internal_static_xmodal_v1_SearchBySpeechResponse_descriptor =
       getDescriptor().getMessageTypes().get(10);
     internal_static_xmodal_v1_SearchBySpeechResponse_fieldAccessorTable = new

@@ -67,7 +67,14 @@ export interface GetInfoResponse {
    * SearchBySpeech `rerank`: how far below the transcript's own log-probability per token a hit's text may
    * score and still count as said verbatim. Unset when the speech encoder cannot score texts (no rerank).
    */
-  rerankGate?: number | undefined;
+  rerankGate?:
+    | number
+    | undefined;
+  /**
+   * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
+   * Unset when the server cannot re-rank.
+   */
+  rerankSoundAlike?: number | undefined;
 }
 
 export interface GetInfoResponse_MetricsEntry {
@@ -297,6 +304,7 @@ function createBaseGetInfoResponse(): GetInfoResponse {
     metrics: {},
     speechModes: [],
     rerankGate: undefined,
+    rerankSoundAlike: undefined,
   };
 }
 
@@ -350,6 +358,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     }
     if (message.rerankGate !== undefined) {
       writer.uint32(125).float(message.rerankGate);
+    }
+    if (message.rerankSoundAlike !== undefined) {
+      writer.uint32(128).uint32(message.rerankSoundAlike);
     }
     return writer;
   },
@@ -500,6 +511,14 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
             message.rerankGate = reader.float();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.rerankSoundAlike = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -580,6 +599,11 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
         : isSet(object.rerank_gate)
         ? globalThis.Number(object.rerank_gate)
         : undefined,
+      rerankSoundAlike: isSet(object.rerankSoundAlike)
+        ? globalThis.Number(object.rerankSoundAlike)
+        : isSet(object.rerank_sound_alike)
+        ? globalThis.Number(object.rerank_sound_alike)
+        : undefined,
     };
   },
 
@@ -636,6 +660,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     if (message.rerankGate !== undefined) {
       obj.rerankGate = floatToJson(message.rerankGate);
     }
+    if (message.rerankSoundAlike !== undefined) {
+      obj.rerankSoundAlike = Math.round(message.rerankSoundAlike);
+    }
     return obj;
   },
 
@@ -667,6 +694,7 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     );
     message.speechModes = object.speechModes?.map((e) => e) || [];
     message.rerankGate = object.rerankGate ?? undefined;
+    message.rerankSoundAlike = object.rerankSoundAlike ?? undefined;
     return message;
   },
 };

@@ -127,6 +127,13 @@ export interface SearchBySpeechRequest {
 export interface SpeechRerank {
   /** How many of the best hits to score: 0 = off, else 1..64 (and at least top_k hits are searched). */
   candidates: number;
+  /**
+   * Also score this many texts of the collection that sound like the transcript (letters and consonant
+   * sounds), beyond the `candidates`: a misheard name ("mull dives flag") whose embedding lands on the wrong
+   * neighbours. They join the results only by passing the gate. Unset: the server's default
+   * (GetInfoResponse.rerank_sound_alike); 0 = none; at most 64. Ignored when `candidates` is 0.
+   */
+  soundAlike?: number | undefined;
 }
 
 export interface SearchBySpeechResponse {
@@ -1287,13 +1294,16 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
 };
 
 function createBaseSpeechRerank(): SpeechRerank {
-  return { candidates: 0 };
+  return { candidates: 0, soundAlike: undefined };
 }
 
 export const SpeechRerank: MessageFns<SpeechRerank> = {
   encode(message: SpeechRerank, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.candidates !== 0) {
       writer.uint32(8).uint32(message.candidates);
+    }
+    if (message.soundAlike !== undefined) {
+      writer.uint32(16).uint32(message.soundAlike);
     }
     return writer;
   },
@@ -1319,6 +1329,14 @@ export const SpeechRerank: MessageFns<SpeechRerank> = {
             message.candidates = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.soundAlike = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1332,13 +1350,23 @@ export const SpeechRerank: MessageFns<SpeechRerank> = {
   },
 
   fromJSON(object: any): SpeechRerank {
-    return { candidates: isSet(object.candidates) ? globalThis.Number(object.candidates) : 0 };
+    return {
+      candidates: isSet(object.candidates) ? globalThis.Number(object.candidates) : 0,
+      soundAlike: isSet(object.soundAlike)
+        ? globalThis.Number(object.soundAlike)
+        : isSet(object.sound_alike)
+        ? globalThis.Number(object.sound_alike)
+        : undefined,
+    };
   },
 
   toJSON(message: SpeechRerank): unknown {
     const obj: any = {};
     if (message.candidates !== 0) {
       obj.candidates = Math.round(message.candidates);
+    }
+    if (message.soundAlike !== undefined) {
+      obj.soundAlike = Math.round(message.soundAlike);
     }
     return obj;
   },
@@ -1349,6 +1377,7 @@ export const SpeechRerank: MessageFns<SpeechRerank> = {
   fromPartial<I extends Exact<DeepPartial<SpeechRerank>, I>>(object: I): SpeechRerank {
     const message = createBaseSpeechRerank();
     message.candidates = object.candidates ?? 0;
+    message.soundAlike = object.soundAlike ?? undefined;
     return message;
   },
 };
