@@ -18,13 +18,17 @@ texts, cosine similarity; the index is an in-memory inverted file, built from th
 """
 from __future__ import annotations
 
-import math
 import re
 import threading
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
+
+# SearchBySpeech with a sound-alike weight ranks the vector search's best POOL hits joined with the POOL
+# texts that sound most like the transcript (service.py; evaluation/rerank_eval.py does the same).
+POOL = 64
 
 _CLASSES = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
             "l": "4", **dict.fromkeys("mn", "5"), "r": "6", **dict.fromkeys("aeiouy", "a")}
@@ -57,52 +61,87 @@ def features(text: str) -> Counter[str]:
 
 
 class LexicalIndex:
-    """TF-IDF cosine over ``features``; items are (id, text), those with an empty text left out."""
+    """TF-IDF cosine over ``features``; items are (id, text), those with an empty text left out.
+
+    Stored as a compressed sparse matrix, n-gram by item (8 bytes per distinct n-gram of a text), and a search
+    is one bincount over the postings of the query's n-grams. Measured with 100,000 command-like texts on one
+    core of this 2-core machine: built in 13 s (about 340 MB at the peak), 63 MB kept, 10 ms a search."""
 
     def __init__(self, items: Iterable[tuple[str, str]]):
         self.ids: list[str] = []
-        docs: list[Counter[str]] = []
+        self.vocab: dict[str, int] = {}
+        grams, counts, sizes = array("i"), array("f"), array("i")
         for item_id, text in items:
-            if text:
-                self.ids.append(item_id)
-                docs.append(features(text))
-        df = Counter(g for d in docs for g in d)
-        self.idf = {g: math.log((1 + len(docs)) / (1 + n)) + 1.0 for g, n in df.items()}
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for i, d in enumerate(docs):
-            w = self._weights(d)
-            for g, v in w.items():
-                rows, vals = postings.setdefault(g, ([], []))
-                rows.append(i)
-                vals.append(v)
-        self.postings = {g: (np.array(r, np.int64), np.array(v, np.float32)) for g, (r, v) in postings.items()}
+            found = features(text) if text else None
+            if not found:
+                continue
+            self.ids.append(item_id)
+            sizes.append(len(found))
+            for g, c in found.items():
+                grams.append(self.vocab.setdefault(g, len(self.vocab)))
+                counts.append(c)
+        n, gram = len(self.ids), np.frombuffer(grams, np.int32) if grams else np.zeros(0, np.int32)
+        item = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(sizes, np.int32) if sizes else 0)
+        df = np.bincount(gram, minlength=len(self.vocab))
+        self.idf = np.log((1.0 + n) / (1.0 + df)) + 1.0
+        w = (np.frombuffer(counts, np.float32) if counts else np.zeros(0, np.float32)) * self.idf[gram]
+        w /= np.sqrt(np.bincount(item, w * w, minlength=n))[item]
+        order = np.argsort(gram, kind="stable")
+        self.rows, self.vals = item[order], w[order].astype(np.float32)
+        self.offsets = np.concatenate([[0], np.cumsum(df)])
+        self.position = {item_id: i for i, item_id in enumerate(self.ids)}
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _weights(self, counts: Counter[str]) -> dict[str, float]:
-        w = {g: c * self.idf[g] for g, c in counts.items() if g in self.idf}
-        norm = math.sqrt(sum(v * v for v in w.values())) or 1.0
-        return {g: v / norm for g, v in w.items()}
+    def _query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(n-gram numbers, unit weights) of ``text`` over the n-grams the index knows (others match nothing)."""
+        known = [(self.vocab[g], c) for g, c in features(text).items() if g in self.vocab]
+        gram = np.array([g for g, _ in known], dtype=np.int64)
+        q = np.array([c for _, c in known], np.float64) * self.idf[gram]
+        return gram, q / (np.linalg.norm(q) or 1.0)
+
+    def similarity(self, query: str, texts: list[str]) -> np.ndarray:
+        """Cosine of ``query`` with each of ``texts``, indexed or not, both seen through the n-grams this index
+        knows, with its IDF (as ``scores`` sees the query): for an indexed text, equal to its entry in
+        ``scores``; a text written after the index was built is compared the same way, so the transcript said
+        word for word scores 1 whether or not the index has caught up."""
+        gram, q = self._query(query)
+        weight_of = dict(zip(gram.tolist(), q))
+        out = np.zeros(len(texts), np.float32)
+        for j, text in enumerate(texts):
+            d_gram, d = self._query(text) if text else (np.zeros(0, np.int64), np.zeros(0))
+            out[j] = sum(v * weight_of.get(g, 0.0) for g, v in zip(d_gram.tolist(), d))
+        return out
 
     def scores(self, text: str) -> np.ndarray:
         """Cosine similarity of ``text`` with every indexed item (in ``ids`` order)."""
-        out = np.zeros(len(self.ids), np.float32)
-        for g, v in self._weights(features(text)).items():
-            rows, vals = self.postings[g]
-            out[rows] += vals * v
-        return out
+        gram, q = self._query(text)
+        if not len(gram):
+            return np.zeros(len(self.ids), np.float32)
+        spans = [slice(self.offsets[g], self.offsets[g + 1]) for g in gram]
+        rows = np.concatenate([self.rows[s] for s in spans])
+        vals = np.concatenate([self.vals[s] * w for s, w in zip(spans, q)])
+        return np.bincount(rows, vals, minlength=len(self.ids)).astype(np.float32)
 
     def search(self, text: str, k: int) -> list[tuple[str, float]]:
         """The best ``k`` items sharing at least one n-gram with ``text``: (id, score), best first."""
-        s = self.scores(text)
-        top = np.argsort(-s, kind="stable")[:k]
-        return [(self.ids[i], float(s[i])) for i in top if s[i] > 0]
+        return self.search_scores(self.scores(text), k)
+
+    def search_scores(self, s: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """``search`` from the ``scores`` of a text already computed."""
+        if k < len(s):  # only the best k need sorting
+            part = np.argpartition(-s, k)[:k]
+            top = part[np.argsort(-s[part], kind="stable")]
+        else:
+            top = np.argsort(-s, kind="stable")
+        return [(self.ids[i], float(s[i])) for i in top[:k] if s[i] > 0]
 
 
 class CollectionTexts:
     """One ``LexicalIndex`` per collection, for SearchBySpeech re-ranking: built from the stored texts on a
-    collection's first re-ranked query, rebuilt in the background after the server writes to it.
+    collection's first re-ranked query (that query waits: about 1.3 s per 10,000 texts), rebuilt in the
+    background after the server writes to it.
 
     A stale index is safe: every candidate it names is read back from the collection before use (a deleted
     item is gone; modality and metadata filters are checked on what is stored), so staleness only delays

@@ -33,8 +33,8 @@ from .embedder import Embedded, Embedder
 from .encoders.base import IMAGE, SPEECH, TEXT
 from .errors import FailedPrecondition, InvalidInput, XmodalError
 from .index.backend import CollectionStore, Hit, NewItem, SearchParams, StoredItem, Where
+from .lexical import POOL as SOUND_ALIKE_POOL, CollectionTexts
 from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
-from .lexical import CollectionTexts
 from .rerank import MAX_CANDIDATES, rerank_order, spoken_form
 
 if TYPE_CHECKING:
@@ -429,13 +429,16 @@ class Service:
     async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str],
                      speech: SpeechOptions | None = None, where: Sequence[tuple[str, Sequence[str]]] = (),
                      params: SearchParams | None = None, vector_space: str = "",
-                     rerank: int = 0, sound_alike: int | None = None) -> tuple[list[Hit], Embedded, Timing]:
+                     rerank: int = 0, sound_alike: int | None = None,
+                     sound_alike_weight: float | None = None) -> tuple[list[Hit], Embedded, Timing]:
         """``where``: metadata conditions, ANDed, each (key, accepted values). ``kind`` VECTOR: ``query`` is a
         float32 vector already in the shared space (nothing is decoded or embedded); ``vector_space``, when
         given, is the space it was made in and must be the collection's. ``rerank`` (speech only): re-rank the
         best ``rerank`` hits, and ``sound_alike`` texts that sound like the transcript (None: the configured
         ``rerank_sound_alike``), by the speech model's likelihood of their texts (``rerank.py``); the returned
-        Embedded then carries the transcript's own log-probability per token."""
+        Embedded then carries the transcript's own log-probability per token. ``sound_alike_weight`` (speech
+        only; None: the configured one): hits ranked by cosine + weight x how much their text sounds like the
+        transcript (``_sound_alike_ranked``), before any re-ranking."""
         coll = self.store.get(collection)
         coll.check_space(self.embedder.space_id)
         if vector_space and vector_space != coll.space_id:
@@ -448,6 +451,7 @@ class Service:
             if not 0 <= sound_alike <= MAX_CANDIDATES:
                 raise InvalidInput(f"rerank.sound_alike={sound_alike} is out of range: use 0 (none) to {MAX_CANDIDATES}, "
                                    f"or leave it unset for the server's default ({self.config.rerank_sound_alike})")
+        weight = self._sound_alike_weight(kind, speech, sound_alike_weight)
         where = check_where(where)
         params = check_search_params(params or SearchParams())
         clock = _Clock()
@@ -460,7 +464,11 @@ class Service:
             out = await self._embed(clock, kind, decoded, speech)
         # Same collection, filters and parameters: one index call for the batch, each request cut to its top_k.
         key = (coll, tuple(sorted(set(modalities))), where, params)
-        [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], max(top_k, rerank))], key))
+        pool = max(top_k, rerank, SOUND_ALIKE_POOL if weight else 0)
+        [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], pool)], key))
+        if weight and (out.transcripts or [""])[0]:
+            hits = await clock.run("index_ms", lambda: self._sound_alike_ranked(
+                collection, coll, out, hits, weight, pool, modalities, where), None)
         if rerank:
             also, extra = await clock.run("index_ms", lambda: self._sound_alike_hits(
                 collection, coll, out, hits, rerank, int(sound_alike or 0), modalities, where), None)
@@ -478,12 +486,52 @@ class Service:
         if self._speech_mode(speech) == "direct":
             raise InvalidInput("rerank needs the query's transcript: use speech mode FUSED or TRANSCRIBE, not DIRECT")
 
+    def _sound_alike_weight(self, kind: str, speech: SpeechOptions | None, asked: float | None) -> float:
+        """The sound-alike weight of a search: 0 unless a speech query has a transcript to compare."""
+        if kind != SPEECH:
+            return 0.0
+        direct = self._speech_mode(speech) == "direct"
+        if asked is None:
+            return 0.0 if direct else self.config.sound_alike_weight
+        if not (math.isfinite(asked) and 0 <= asked <= 10):
+            raise InvalidInput(f"sound_alike_weight={asked} is out of range: use 0 (off) to 10, or leave it unset "
+                               f"for the server's default ({self.config.sound_alike_weight})")
+        if direct and asked > 0:
+            raise InvalidInput("sound_alike_weight needs the query's transcript: use speech mode FUSED or TRANSCRIBE, "
+                               "not DIRECT")
+        return float(asked)
+
+    @staticmethod
+    def _read_hits(coll: "IndexBackend", ids: list[str], out: Embedded, modalities: Sequence[str],
+                   where: Where) -> list[Hit]:
+        """Items found by sound rather than by vector, read back from the collection (so deleted items and
+        filters are honoured), each with its cosine score against the query vector."""
+        items, _ = coll.get(ids, include_vectors=True) if ids else ([], [])
+        wanted = set(modalities)
+        return [Hit(it.id, float(np.dot(it.vector, out.vectors[0])), it.modality, dict(it.metadata), it.text)
+                for it in items if (not wanted or it.modality in wanted)
+                and all(it.metadata.get(key) in values for key, values in where)]
+
+    def _sound_alike_ranked(self, name: str, coll: "IndexBackend", out: Embedded, hits: list[Hit], weight: float,
+                            pool: int, modalities: Sequence[str], where: Where) -> list[Hit]:
+        """``hits`` joined with the ``pool`` texts that sound most like the transcript, each with its
+        ``sound_alike`` similarity, ranked by score + weight x sound_alike. Blocking: runs off the event loop."""
+        index, transcript = self.sound_alike.get(name, coll), (out.transcripts or [""])[0]
+        have = {h.id for h in hits}
+        found = [i for i, _ in index.search(transcript, pool) if i not in have]
+        joined = hits + self._read_hits(coll, found, out, modalities, where)
+        # Compared afresh from each hit's stored text (not read from the index), so a text written since the
+        # index was built ranks nearly as it will once the index catches up; only finding texts by sound lags.
+        found_sims = index.similarity(transcript, [h.text for h in joined])
+        sims = [float(s) if h.text else None for h, s in zip(joined, found_sims)]
+        order = sorted(range(len(joined)), key=lambda i: -(joined[i].score + weight * (sims[i] or 0.0)))
+        return [dataclasses.replace(joined[i], sound_alike=sims[i]) for i in order]
+
     def _sound_alike_hits(self, name: str, coll: "IndexBackend", out: Embedded, hits: list[Hit], window: int, n: int,
                           modalities: Sequence[str], where: Where) -> tuple[set[int], list[Hit]]:
-        """Up to ``n`` items whose texts sound like the transcript (``lexical.py``) and are
-        not among the first ``window`` hits: (positions of those already among ``hits``, the others read
-        back from the collection, so deleted items and filters are honoured, each scored against the query
-        vector). Blocking: runs off the event loop."""
+        """Up to ``n`` items whose texts sound like the transcript (``lexical.py``) and are not among the first
+        ``window`` hits: (positions of those already among ``hits``, the others read back from the collection).
+        Blocking: runs off the event loop."""
         transcript = (out.transcripts or [""])[0]
         if n == 0 or not transcript:
             return set(), []
@@ -491,11 +539,7 @@ class Service:
         found = [i for i, _ in self.sound_alike.get(name, coll).search(transcript, n + window)
                  if position.get(i, window) >= window][:n]
         also = {position[i] for i in found if i in position}
-        items, _ = coll.get([i for i in found if i not in position], include_vectors=True)
-        wanted = set(modalities)
-        return also, [Hit(it.id, float(np.dot(it.vector, out.vectors[0])), it.modality, dict(it.metadata), it.text)
-                      for it in items if (not wanted or it.modality in wanted)
-                      and all(it.metadata.get(key) in values for key, values in where)]
+        return also, self._read_hits(coll, [i for i in found if i not in position], out, modalities, where)
 
     async def _rerank(self, clock: _Clock, wave: np.ndarray, out: Embedded, hits: list[Hit], n: int,
                       also: set[int], extra: list[Hit]) -> tuple[list[Hit], Embedded]:

@@ -116,3 +116,39 @@ def test_sound_alike_candidates_honour_filters_and_deletes(client, speech_wav):
     client.add_items(name, [Item.text("said-again", SAID)])
     found = client.search_speech(name, speech_wav, top_k=3, rerank=1)
     assert found.hits[0].id == "said-again"  # a new item is found by the search at once, stale index or not
+
+
+# ---- sound-alike ranking of every SearchBySpeech (the server's sound_alike_weight, 0.6 by default) ----------
+
+def test_speech_hits_are_ranked_by_score_plus_the_weighted_sound_alike_similarity(client, speech_wav):
+    weight = client.info().sound_alike_weight
+    assert weight == pytest.approx(0.6)  # Config.sound_alike_weight
+    name = collection(client, UTTERANCES + ANSWERS)
+    client.add_items(name, [Item.vector("vec", [1.0] + [0.0] * 383)])
+    result = client.search_speech(name, speech_wav, top_k=11)
+    by_id = {h.id: h for h in result.hits}
+    assert by_id["vec"].sound_alike is None  # no text to compare
+    assert by_id["said"].sound_alike == pytest.approx(1.0, abs=1e-3)  # heard word for word
+    assert all(0 <= h.sound_alike <= 1 + 1e-6 for h in result.hits if h.id != "vec")
+    ranked = [h.score + weight * (h.sound_alike or 0.0) for h in result.hits]
+    assert ranked == sorted(ranked, reverse=True)
+    plain = client.search_speech(name, speech_wav, top_k=11, sound_alike_weight=0)
+    assert all(h.sound_alike is None for h in plain.hits)
+    assert [h.score for h in plain.hits] == sorted((h.score for h in plain.hits), reverse=True)
+    heavy = client.search_speech(name, speech_wav, top_k=11, sound_alike_weight=10)
+    assert [h.id for h in heavy.hits][:3] == [h.id for h in sorted(heavy.hits, key=lambda h: -(h.sound_alike or 0))][:3]
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    (dict(sound_alike_weight=11), "sound_alike_weight=11"),
+    (dict(sound_alike_weight=float("nan")), "sound_alike_weight=nan"),
+    (dict(sound_alike_weight=-1), "sound_alike_weight=-1"),
+    (dict(sound_alike_weight=0.5, mode="direct"), "transcript"),
+])
+def test_bad_sound_alike_weights(client, speech_wav, kwargs, phrase):
+    name = collection(client, UTTERANCES[:2])
+    with pytest.raises(XmodalClientError) as e:
+        client.search_speech(name, speech_wav, **kwargs)
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT and phrase in e.value.details, e.value.details
+    direct = client.search_speech(name, speech_wav, mode="direct")  # the default weight does not apply to DIRECT
+    assert all(h.sound_alike is None for h in direct.hits)

@@ -96,3 +96,15 @@ def test_a_new_collection_object_or_forget_builds_afresh():
     cache.forget("c")
     assert cache.get("c", new) is not None and new.reads == 2
     assert np.isfinite(cache.get("c", new).scores("panama")).all()
+
+
+def test_similarity_of_any_text_equals_the_indexed_score_and_treats_new_texts_fairly():
+    index = LexicalIndex((str(i), t) for i, t in enumerate(FLAGS))
+    query = "mull dives flag"
+    indexed = index.scores(query)
+    again = index.similarity(query, [FLAGS[int(i)] for i in index.ids])
+    assert np.allclose(again, indexed, atol=1e-5)
+    # Texts the index never saw are seen through its n-grams, as the query is: the transcript itself, written
+    # after the index was built, scores 1 and beats every indexed text; unrelated or empty texts: 0.
+    fresh = index.similarity(query, ["mull dives flag", "zzz qqq", ""])
+    assert fresh[0] == pytest.approx(1.0, abs=1e-5) and fresh[0] > indexed.max() and fresh[1] == 0.0 and fresh[2] == 0.0

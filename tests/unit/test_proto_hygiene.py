@@ -84,7 +84,7 @@ def test_a_hand_edited_or_missing_stub_fails_in_every_language(tree):
 
 
 def test_a_compatible_proto_change_without_regenerating_fails_as_stale(tree):
-    edit(tree / "protos/xmodal/v1/search.proto", "  string text = 5;\n", "  string text = 5;\n  string source = 7;\n")
+    edit(tree / "protos/xmodal/v1/search.proto", "  string text = 5;\n", "  string text = 5;\n  string source = 99;\n")
     done = check(tree)
     assert done.returncode != 0
     assert "breaks wire" not in done.stderr  # an added field is compatible ...

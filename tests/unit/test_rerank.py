@@ -92,3 +92,19 @@ def test_counts_on_the_command_line_are_checked_by_argparse():
     assert parser.parse_args(["eval", "--sound-alike", "0"]).sound_alike == 0
     assert parser.parse_args(["eval"]).sound_alike is None  # the server's default
     assert parser.parse_args(["align", "--asr-rank", "4"]).asr_rank == 4
+
+
+def test_sound_alike_sims_rank_the_pool_by_cosine_plus_weighted_similarity_above_the_rest():
+    from xmodal_server.evaluation.rerank_eval import reranked_sims, sound_alike_sims
+
+    gallery = ["maldives flag", "indonesia flag", "play music", "stop"]
+    sims = np.array([[0.5, 0.6, 0.2, 0.1]])  # the embedding prefers the wrong flag
+    assert np.array_equal(sound_alike_sims(sims, ["mull dives flag"], gallery, 0.0), sims)
+    out = sound_alike_sims(sims, ["mull dives flag"], gallery, 1.0)
+    assert list(np.argsort(-out[0]))[:2] == [0, 1]  # sounds like the first: it moves up
+    assert (out[0] > 1.0).all()  # a pool of 64 holds this whole gallery
+    # Re-ranking on top of it (FakeScoreCache): only texts the audio explains move; the rest keep that order.
+    cache = FakeScoreCache({"maldives flag": -3.0, "indonesia flag": -0.2, "play music": -5.0, "stop": -4.0,
+                            "mull dives flag": -0.3})
+    ranked = reranked_sims(out, ["clip.wav"], ["mull dives flag"], gallery, cache, k=2, gate=0.5, desc="t")
+    assert list(np.argsort(-ranked[0])) == [1, 0, 2, 3] or list(np.argsort(-ranked[0]))[:2] == [1, 0]

@@ -71,11 +71,13 @@ class Hit:
     metadata: dict[str, str] = field(default_factory=dict)
     text: str = ""
     transcript_logprob: float | None = None  # SearchBySpeech with rerank: how well the text explains the audio
+    sound_alike: float | None = None  # SearchBySpeech: how much the text sounds like the transcript (0..1)
 
     def to_json(self) -> dict:
         out = {"id": self.id, "score": self.score, "modality": self.modality, "metadata": self.metadata, "text": self.text}
-        if self.transcript_logprob is not None:
-            out["transcript_logprob"] = self.transcript_logprob
+        for name in ("transcript_logprob", "sound_alike"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
         return out
 
 
@@ -108,7 +110,8 @@ def search_result(resp) -> SearchResult:
     r = resp.result
     return SearchResult(
         hits=[Hit(h.id, h.score, MODALITY_NAMES.get(h.modality, "unspecified"), dict(h.metadata), h.text,
-                  h.transcript_logprob if h.HasField("transcript_logprob") else None) for h in r.hits],
+                  h.transcript_logprob if h.HasField("transcript_logprob") else None,
+                  h.sound_alike if h.HasField("sound_alike") else None) for h in r.hits],
         space_id=r.space_id,
         timing=timing(r.timing),
         transcript=getattr(resp, "transcript", ""),

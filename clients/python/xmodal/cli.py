@@ -74,6 +74,9 @@ def _add_query(p: argparse.ArgumentParser, search: bool = False) -> None:
         p.add_argument("--rerank", type=int, default=0, metavar="K",
                        help="with --speech: score the texts of the best K hits (1..64) against the audio and put the ones "
                             "said verbatim first; for collections of utterances such as commands (default 0: off)")
+        p.add_argument("--sound-alike-weight", type=float, default=None, metavar="W",
+                       help="with --speech: rank hits by score + W x how much their text sounds like the transcript "
+                            "(0 = the vector search alone, at most 10; default: the server's, see xmodal info)")
         p.add_argument("--sound-alike", type=_int_range(0, 64), default=None, metavar="N",
                        help="with --rerank: also score N texts that sound like the transcript (misheard names the "
                             "search misses; 0 = none; default: the server's, see xmodal info)")
@@ -216,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
             p_.add_argument("--sound-alike", type=_int_range(0, 64), default=None, metavar="N",
                             help="with --rerank: each K is measured alone and with N sound-alike candidates, as the "
                                  "server's --rerank-sound-alike (0..64; default: the server's default)")
+            p_.add_argument("--sound-alike-weight", type=float, default=None, metavar="W",
+                            help="also measure the fused search ranked by cosine + W x sound-alike similarity, as "
+                                 "SearchBySpeech does (and under each --rerank K); 0 skips it (default: the server's)")
 
     delete_items = sub.add_parser("delete", help="delete items by id")
     delete_items.add_argument("collection")
@@ -299,7 +305,8 @@ def _print_search(result: M.SearchResult, as_json: bool) -> None:
     for rank, h in enumerate(result.hits, 1):
         label = h.metadata.get("name") or h.text[:80]
         scored = f"  [log-prob {h.transcript_logprob:.2f}]" if h.transcript_logprob is not None else ""
-        print(f"{rank:>3}. {h.score:+.4f}  {h.modality:<6} {h.id}  {label}{scored}")
+        sounds = f"  [sounds alike {h.sound_alike:.2f}]" if h.sound_alike is not None else ""
+        print(f"{rank:>3}. {h.score:+.4f}  {h.modality:<6} {h.id}  {label}{sounds}{scored}")
 
 
 def run(args: argparse.Namespace, client: Client) -> int:
@@ -318,7 +325,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
             rerank = (f"; search --rerank K: gate {info.rerank_gate:.1f} log-prob per token, "
                       f"{info.rerank_sound_alike} sound-alike texts" if info.HasField("rerank_gate")
                       else "; no re-ranking (the speech encoder cannot score texts)")
-            print(f"speech modes: {', '.join(modes)} (first = default){rerank}")
+            print(f"speech modes: {', '.join(modes)} (first = default){rerank}; sound-alike weight "
+                  f"{info.sound_alike_weight:g} (search --sound-alike-weight W)")
             for key, value in sorted(info.metrics.items()):
                 print(f"  {key}: {value}")
             print(f"index: {info.index_backend}")
@@ -378,7 +386,8 @@ def run(args: argparse.Namespace, client: Client) -> int:
         else:
             result = client.search_speech(args.collection, args.speech, args.top_k, args.modality,
                                           mode=args.speech_mode, direct_weight=args.direct_weight,
-                                          rerank=args.rerank, sound_alike=args.sound_alike, **knobs)
+                                          rerank=args.rerank, sound_alike=args.sound_alike,
+                                          sound_alike_weight=args.sound_alike_weight, **knobs)
         _print_search(result, args.json)
         return 0
     if cmd == "embed":
@@ -430,7 +439,7 @@ def _offline(args: argparse.Namespace) -> int:
         print(f"checkpoint written to {path}; report: {path / 'report' / 'report.md'}")
     else:
         out = Path(args.out or "reports/eval")
-        print(f"report written to {pipeline.run_eval(args.checkpoint, args.profile, work, out, args.limit, overrides, args.rerank, args.sound_alike)}")
+        print(f"report written to {pipeline.run_eval(args.checkpoint, args.profile, work, out, args.limit, overrides, args.rerank, args.sound_alike, args.sound_alike_weight)}")
     return 0
 
 

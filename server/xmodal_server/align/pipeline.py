@@ -347,10 +347,12 @@ def untrained_like(ckpt: Checkpoint, seed: int = 0) -> Checkpoint:
 
 
 def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, limit: int | None = None,
-             overrides: dict | None = None, rerank: tuple[int, ...] = (), sound_alike: int | None = None) -> Path:
+             overrides: dict | None = None, rerank: tuple[int, ...] = (), sound_alike: int | None = None,
+             sound_alike_weight: float | None = None) -> Path:
     """The protocol on the test split for ``checkpoint``, baselines in the same run; each K of ``rerank`` adds
     the fused search with its top K re-ranked by the speech model (``evaluation/rerank_eval.py``), alone and
-    with ``sound_alike`` sound-alike candidates (default: the server's ``rerank_sound_alike``)."""
+    with ``sound_alike`` sound-alike candidates (default: the server's ``rerank_sound_alike``); the fused search
+    ranked with the ``sound_alike_weight`` (default: the server's), alone and under each re-ranking depth."""
     from ..encoders.heads import default_checkpoint
 
     checkpoint = checkpoint or default_checkpoint(profile)
@@ -365,13 +367,18 @@ def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, li
     results = evaluate(ckpt, data, "test", baselines)
     if pretrained is not None:
         results += pretrained_decoder_results(ckpt, pretrained, "test")
-    if rerank:
-        from ..config import Config
-        from ..evaluation.rerank_eval import rerank_results
+    from ..config import Config
+    from ..evaluation.rerank_eval import rerank_results, sound_alike_results
 
+    weight = Config().sound_alike_weight if sound_alike_weight is None else sound_alike_weight
+    if weight:
+        results += sound_alike_results(ckpt, data, "test", weight)
+    if rerank:
         extras = sorted({0, Config().rerank_sound_alike if sound_alike is None else sound_alike})
         for k in rerank:
             for n in extras:
                 results += rerank_results(ckpt, data, "test", encoders[SPEECH], work / "features", k, n)
+            if weight:  # the server's default ranking with re-ranking on
+                results += rerank_results(ckpt, data, "test", encoders[SPEECH], work / "features", k, extras[-1], weight)
     return write_report(results, out_dir, title=f"xmodal eval — {ckpt.id}",
                         meta=_meta(ckpt.id, profile, f"xmodal eval --checkpoint {checkpoint or 'builtin'}"))

@@ -74,7 +74,7 @@ def search_params_from_proto(options: search_pb2.SearchOptions) -> SearchParams:
 def hits_to_proto(hits) -> list[search_pb2.Hit]:
     return [
         search_pb2.Hit(id=h.id, score=h.score, modality=MODALITY_TO_PROTO[h.modality], metadata=h.metadata, text=h.text,
-                       transcript_logprob=h.transcript_logprob)
+                       transcript_logprob=h.transcript_logprob, sound_alike=h.sound_alike)
         for h in hits
     ]
 

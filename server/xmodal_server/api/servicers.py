@@ -170,13 +170,13 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         self.metrics = metrics
 
     async def _search(self, request, kind: str, query, speech=None, vector_space: str = "", rerank: int = 0,
-                      sound_alike: int | None = None):
+                      sound_alike: int | None = None, sound_alike_weight: float | None = None):
         s = _require(self.get)
         opts = request.options
         hits, out, timing = await s.search(
             request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech,
             where=cv.filter_from_proto(opts.metadata_filter), params=cv.search_params_from_proto(opts),
-            vector_space=vector_space, rerank=rerank, sound_alike=sound_alike,
+            vector_space=vector_space, rerank=rerank, sound_alike=sound_alike, sound_alike_weight=sound_alike_weight,
         )
         result = search_pb2.SearchResult(
             hits=cv.hits_to_proto(hits), space_id=s.embedder.space_id, timing=cv.timing_to_proto(timing)
@@ -197,8 +197,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
     async def SearchBySpeech(self, request, context):
         speech = cv.speech_options_from_proto(request.speech_options)
         sound_alike = request.rerank.sound_alike if request.rerank.HasField("sound_alike") else None
+        weight = request.sound_alike_weight if request.HasField("sound_alike_weight") else None
         result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech,
-                                         rerank=request.rerank.candidates, sound_alike=sound_alike)
+                                         rerank=request.rerank.candidates, sound_alike=sound_alike,
+                                         sound_alike_weight=weight)
         return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0],
                                                  transcript_logprob=(out.transcript_logprobs or [None])[0])
 
@@ -243,6 +245,7 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer, MeasuredServicer):
             speech_modes=[cv.SPEECH_MODE_TO_PROTO[m] for m in e.speech_modes],
             rerank_gate=e.speech.rerank_gate,
             rerank_sound_alike=s.config.rerank_sound_alike if e.speech.rerank_gate is not None else None,
+            sound_alike_weight=s.config.sound_alike_weight,
         )
 
 

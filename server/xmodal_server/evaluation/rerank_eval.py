@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..align.corpus import FAQ_QUESTION
 from ..encoders.heads import Checkpoint, speech_vectors
-from ..lexical import LexicalIndex
+from ..lexical import POOL, LexicalIndex
 from ..media import MediaLimits, decode_audio
 from ..rerank import rerank_order, spoken_form
 from .metrics import RetrievalResult, retrieval_metrics
@@ -71,7 +71,7 @@ def reranked_sims(sims: np.ndarray, clips: list[Path], transcripts: list[str], g
         texts = [spoken_form(gallery_texts[g]) for g in cand]
         lp = cache.get(clips[q], texts + [spoken_form(transcripts[q])])
         order = rerank_order(sims[q, cand], list(lp[:-1]), float(lp[-1]), gate, searched=len(top))
-        out[q, np.asarray(cand)[order]] = 10.0 + np.arange(len(order), 0, -1)
+        out[q, np.asarray(cand)[order]] = sims[q].max() + 1.0 + np.arange(len(order), 0, -1)
     cache.save()
     return out
 
@@ -84,36 +84,68 @@ def sound_alike_extra(lexical: LexicalIndex | None, transcript: str, have: set[i
     return [i for i in found if i not in have][:n]
 
 
-def rerank_results(ckpt: Checkpoint, data: ProtocolData, split: str, encoder, cache_dir: Path,
-                   k: int = 25, sound_alike: int = 0) -> list[RetrievalResult]:
-    """Fused search + re-ranking of the top ``k`` (and ``sound_alike`` sound-alike texts, as the server's
-    ``rerank_sound_alike``) on the speech tasks whose galleries are texts: speech→text over the whole corpus,
-    the spoken FAQ question → written answer, and (test split) the real recordings."""
-    gate = encoder.rerank_gate
-    if gate is None:
-        raise ValueError(f"{encoder.info.name} cannot score texts, so there is nothing to re-rank")
-    method = f"fused + re-rank (top {k}" + (f" + {sound_alike} sound-alike)" if sound_alike else ")")
-    cache, more = ScoreCache(encoder, cache_dir), {"sound_alike": sound_alike}
+def sound_alike_sims(sims: np.ndarray, transcripts: list[str], gallery_texts: list[str], weight: float) -> np.ndarray:
+    """The server's SearchBySpeech ranking with a sound-alike weight (``Service._sound_alike_ranked``): the
+    search's best ``POOL`` joined with the ``POOL`` texts that sound most like the transcript, ranked by
+    cosine + weight x sound-alike similarity, written above every other item's score."""
+    out = sims.astype(np.float64, copy=True)
+    if not weight:
+        return out
+    lexical = LexicalIndex((str(i), t) for i, t in enumerate(gallery_texts))
+    where = np.array([int(i) for i in lexical.ids], dtype=np.int64)
+    for q in range(len(sims)):
+        found = lexical.scores(transcripts[q])
+        similarity = np.zeros(sims.shape[1])
+        similarity[where] = found
+        pool = set(np.argsort(-sims[q], kind="stable")[:POOL].tolist())
+        pool.update(int(i) for i, _ in lexical.search_scores(found, POOL))
+        cand = np.fromiter(pool, dtype=np.int64)
+        out[q, cand] = 10.0 + sims[q, cand] + weight * similarity[cand]
+    return out
+
+
+def _text_gallery_tasks(ckpt: Checkpoint, data: ProtocolData, split: str):
+    """(task, clips, transcripts, fused sims, gallery texts, right gallery positions) of each speech task
+    whose gallery is texts: speech→text over the whole corpus, spoken FAQ question → written answer, and (test
+    split) the real recordings."""
     s, heard = data.speech[split], data.transcript_vectors[split]
     fused = speech_vectors(ckpt, s.features, heard, "fused")
     where = data.index_of()
     corpus_texts = [x.text for x in data.corpus]
-    out = []
-    sims = fused @ data.corpus_vectors.T
-    ranked = reranked_sims(sims, s.paths, s.transcripts, corpus_texts, cache, k, gate, "re-rank: whole corpus", **more)
-    out.append(retrieval_metrics("speech→text (gallery: whole corpus)", method, ranked, [where[t] for t in s.texts]))
+    yield ("speech→text (gallery: whole corpus)", s.paths, s.transcripts, fused @ data.corpus_vectors.T, corpus_texts,
+           [where[t] for t in s.texts])
     answers, answer_of = data.faq_answers()
     rows = [j for j, t in enumerate(s.texts) if data.corpus[where[t]].source == FAQ_QUESTION]
     if rows:
-        sims = fused[rows] @ data.corpus_vectors[answers].T
-        ranked = reranked_sims(sims, [s.paths[j] for j in rows], [s.transcripts[j] for j in rows],
-                               [corpus_texts[i] for i in answers], cache, k, gate, "re-rank: FAQ answers", **more)
-        out.append(retrieval_metrics("spoken question→FAQ answer", method, ranked,
-                                     [answer_of[data.corpus[where[s.texts[j]]].ref] for j in rows]))
+        yield ("spoken question→FAQ answer", [s.paths[j] for j in rows], [s.transcripts[j] for j in rows],
+               fused[rows] @ data.corpus_vectors[answers].T, [corpus_texts[i] for i in answers],
+               [answer_of[data.corpus[where[s.texts[j]]].ref] for j in rows])
     if split == "test" and data.real is not None and data.real_text_vectors is not None:
         r = data.real
         gallery, gallery_texts, correct = real_gallery(data)
         v = speech_vectors(ckpt, r.features, data.transcript_vectors["real"], "fused")
-        ranked = reranked_sims(v @ gallery.T, r.paths, r.transcripts, gallery_texts, cache, k, gate, "re-rank: real speech", **more)
-        out.append(retrieval_metrics(f"real human speech→text ({len(r.texts)} clips)", method, ranked, correct))
+        yield f"real human speech→text ({len(r.texts)} clips)", r.paths, r.transcripts, v @ gallery.T, gallery_texts, correct
+
+
+def sound_alike_results(ckpt: Checkpoint, data: ProtocolData, split: str, weight: float) -> list[RetrievalResult]:
+    """The fused search ranked with the sound-alike weight, as SearchBySpeech does by default."""
+    return [retrieval_metrics(task, f"fused + sound-alike (weight {weight:g})",
+                              sound_alike_sims(sims, heard, texts, weight), truth)
+            for task, _, heard, sims, texts, truth in _text_gallery_tasks(ckpt, data, split)]
+
+
+def rerank_results(ckpt: Checkpoint, data: ProtocolData, split: str, encoder, cache_dir: Path,
+                   k: int = 25, sound_alike: int = 0, weight: float = 0.0) -> list[RetrievalResult]:
+    """Fused search (ranked with the sound-alike ``weight``) + re-ranking of the top ``k`` and ``sound_alike``
+    sound-alike texts (as the server's ``rerank_sound_alike``) on the speech tasks whose galleries are texts."""
+    gate = encoder.rerank_gate
+    if gate is None:
+        raise ValueError(f"{encoder.info.name} cannot score texts, so there is nothing to re-rank")
+    method = (f"fused{f' + sound-alike (weight {weight:g})' if weight else ''} + re-rank (top {k}"
+              + (f" + {sound_alike} sound-alike)" if sound_alike else ")"))
+    cache, out = ScoreCache(encoder, cache_dir), []
+    for task, clips, heard, sims, texts, truth in _text_gallery_tasks(ckpt, data, split):
+        first = sound_alike_sims(sims, heard, texts, weight)
+        ranked = reranked_sims(first, clips, heard, texts, cache, k, gate, f"re-rank: {task}", sound_alike=sound_alike)
+        out.append(retrieval_metrics(task, method, ranked, truth))
     return out

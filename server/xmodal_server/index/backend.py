@@ -63,6 +63,7 @@ class Hit:
     metadata: dict[str, str]
     text: str
     transcript_logprob: float | None = None  # set by SearchBySpeech re-ranking on the hits it scored
+    sound_alike: float | None = None  # SearchBySpeech: the text's similarity to the transcript (lexical.py)
 
 
 @dataclass(frozen=True)

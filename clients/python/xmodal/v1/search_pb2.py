@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from xmodal.v1 import common_pb2 as xmodal_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16xmodal/v1/search.proto\x12\txmodal.v1\x1a\x16xmodal/v1/common.proto\"\xa1\x01\n\rSearchOptions\x12\r\n\x05top_k\x18\x01 \x01(\r\x12\'\n\nmodalities\x18\x02 \x03(\x0e\x32\x13.xmodal.v1.Modality\x12\x35\n\x0fmetadata_filter\x18\x03 \x03(\x0b\x32\x1c.xmodal.v1.MetadataCondition\x12\x0e\n\x06nprobe\x18\x04 \x01(\r\x12\x11\n\tef_search\x18\x05 \x01(\r\"0\n\x11MetadataCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\t\"\xee\x01\n\x03Hit\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12%\n\x08modality\x18\x03 \x01(\x0e\x32\x13.xmodal.v1.Modality\x12.\n\x08metadata\x18\x04 \x03(\x0b\x32\x1c.xmodal.v1.Hit.MetadataEntry\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x1f\n\x12transcript_logprob\x18\x06 \x01(\x02H\x00\x88\x01\x01\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x15\n\x13_transcript_logprob\"a\n\x0cSearchResult\x12\x1c\n\x04hits\x18\x01 \x03(\x0b\x32\x0e.xmodal.v1.Hit\x12\x10\n\x08space_id\x18\x02 \x01(\t\x12!\n\x06timing\x18\x03 \x01(\x0b\x32\x11.xmodal.v1.Timing\"b\n\x13SearchByTextRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12)\n\x07options\x18\x03 \x01(\x0b\x32\x18.xmodal.v1.SearchOptions\"R\n\x14SearchByTextResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.xmodal.v1.SearchResult\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"d\n\x14SearchByImageRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\x12)\n\x07options\x18\x03 \x01(\x0b\x32\x18.xmodal.v1.SearchOptions\"@\n\x15SearchByImageResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.xmodal.v1.SearchResult\"\xd2\x01\n\x15SearchBySpeechRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x1f\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x10.xmodal.v1.Audio\x12)\n\x07options\x18\x03 \x01(\x0b\x32\x18.xmodal.v1.SearchOptions\x12\x30\n\x0espeech_options\x18\x04 \x01(\x0b\x32\x18.xmodal.v1.SpeechOptions\x12\'\n\x06rerank\x18\x05 \x01(\x0b\x32\x17.xmodal.v1.SpeechRerank\"L\n\x0cSpeechRerank\x12\x12\n\ncandidates\x18\x01 \x01(\r\x12\x18\n\x0bsound_alike\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x0e\n\x0c_sound_alike\"\x8d\x01\n\x16SearchBySpeechResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.xmodal.v1.SearchResult\x12\x12\n\ntranscript\x18\x02 \x01(\t\x12\x1f\n\x12transcript_logprob\x18\x03 \x01(\x02H\x00\x88\x01\x01\x42\x15\n\x13_transcript_logprob\"\x8b\x01\n\x15SearchByVectorRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12!\n\x06vector\x18\x02 \x01(\x0b\x32\x11.xmodal.v1.Vector\x12)\n\x07options\x18\x03 \x01(\x0b\x32\x18.xmodal.v1.SearchOptions\x12\x10\n\x08space_id\x18\x04 \x01(\t\"A\n\x16SearchByVectorResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.xmodal.v1.SearchResult2\xe2\x02\n\rSearchService\x12O\n\x0cSearchByText\x12\x1e.xmodal.v1.SearchByTextRequest\x1a\x1f.xmodal.v1.SearchByTextResponse\x12R\n\rSearchByImage\x12\x1f.xmodal.v1.SearchByImageRequest\x1a .xmodal.v1.SearchByImageResponse\x12U\n\x0eSearchBySpeech\x12 .xmodal.v1.SearchBySpeechRequest\x1a!.xmodal.v1.SearchBySpeechResponse\x12U\n\x0eSearchByVector\x12 .xmodal.v1.SearchByVectorRequest\x1a!.xmodal.v1.SearchByVectorResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16xmodal/v1/search.proto\x12\txmodal.v1\x1a\x16xmodal/v1/common.proto\"\xa1\x01\n\rSearchOptions\x12\r\n\x05top_k\x18\x01 \x01(\r\x12\'\n\nmodalities\x18\x02 \x03(\x0e\x32\x13.xmodal.v1.Modality\x12\x35\n\x0fmetadata_filter\x18\x03 \x03(\x0b\x32\x1c.xmodal.v1.MetadataCondition\x12\x0e\n\x06nprobe\x18\x04 \x01(\r\x12\x11\n\tef_search\x18\x05 \x01(\r\"0\n\x11MetadataCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\t\"\x98\x02\n\x03Hit\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12%\n\x08modality\x18\x03 \x01(\x0e\x32\x13.xmodal.v1.Modality\x12.\n\x08metadata\x18\x04 \x03(\x0b\x32\x1c.xmodal.v1.Hit.MetadataEntry\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x1f\n\x12transcript_logprob\x18\x06 \x01(\x02H\x00\x88\x01\x01\x12\x18\n\x0bsound_alike\x18\x07 \x01(\x02H\x01\x88\x01\x01\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x15\n\x13_transcript_logprobB\x0e\n\x0c_sound_alike\"a\n\x0cSearchResult\x12\x1c\n\x04hits\x18\x01 \x03(\x0b\x32\x0e.xmodal.v1.Hit\x12\x10\n\x08space_id\x18\x02 \x01(\t\x12!\n\x06timing\x18\x03 \x01(\x0b\x32\x11.xmodal.v1.Timing\"b\n\x13SearchByTextRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12)\n\x07options\x18\x03 \x01(\x0b\x32\x18.xmodal.v1.SearchOptions\"R\n\x14SearchByTextResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.xmodal.v1.SearchResult\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"d\n\x14SearchByImageRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\x12)\n\x07options\x18\x03 \x01(\x0b\x32\x18.xmodal.v1.SearchOptions\"@\n\x15SearchByImageResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.xmodal.v1.SearchResult\"\x8a\x02\n\x15SearchBySpeechRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x1f\n\x05\x61udio\x18\x02 \x01(\x0b\x32\x10.xmodal.v1.Audio\x12)\n\x07options\x18\x03 \x01(\x0b\x32\x18.xmodal.v1.SearchOptions\x12\x30\n\x0espeech_options\x18\x04 \x01(\x0b\x32\x18.xmodal.v1.SpeechOptions\x12\'\n\x06rerank\x18\x05 \x01(\x0b\x32\x17.xmodal.v1.SpeechRerank\x12\x1f\n\x12sound_alike_weight\x18\x06 \x01(\x02H\x00\x88\x01\x01\x42\x15\n\x13_sound_alike_weight\"L\n\x0cSpeechRerank\x12\x12\n\ncandidates\x18\x01 \x01(\r\x12\x18\n\x0bsound_alike\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x0e\n\x0c_sound_alike\"\x8d\x01\n\x16SearchBySpeechResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.xmodal.v1.SearchResult\x12\x12\n\ntranscript\x18\x02 \x01(\t\x12\x1f\n\x12transcript_logprob\x18\x03 \x01(\x02H\x00\x88\x01\x01\x42\x15\n\x13_transcript_logprob\"\x8b\x01\n\x15SearchByVectorRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12!\n\x06vector\x18\x02 \x01(\x0b\x32\x11.xmodal.v1.Vector\x12)\n\x07options\x18\x03 \x01(\x0b\x32\x18.xmodal.v1.SearchOptions\x12\x10\n\x08space_id\x18\x04 \x01(\t\"A\n\x16SearchByVectorResponse\x12\'\n\x06result\x18\x01 \x01(\x0b\x32\x17.xmodal.v1.SearchResult2\xe2\x02\n\rSearchService\x12O\n\x0cSearchByText\x12\x1e.xmodal.v1.SearchByTextRequest\x1a\x1f.xmodal.v1.SearchByTextResponse\x12R\n\rSearchByImage\x12\x1f.xmodal.v1.SearchByImageRequest\x1a .xmodal.v1.SearchByImageResponse\x12U\n\x0eSearchBySpeech\x12 .xmodal.v1.SearchBySpeechRequest\x1a!.xmodal.v1.SearchBySpeechResponse\x12U\n\x0eSearchByVector\x12 .xmodal.v1.SearchByVectorRequest\x1a!.xmodal.v1.SearchByVectorResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,29 +39,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METADATACONDITION']._serialized_start=225
   _globals['_METADATACONDITION']._serialized_end=273
   _globals['_HIT']._serialized_start=276
-  _globals['_HIT']._serialized_end=514
-  _globals['_HIT_METADATAENTRY']._serialized_start=444
-  _globals['_HIT_METADATAENTRY']._serialized_end=491
-  _globals['_SEARCHRESULT']._serialized_start=516
-  _globals['_SEARCHRESULT']._serialized_end=613
-  _globals['_SEARCHBYTEXTREQUEST']._serialized_start=615
-  _globals['_SEARCHBYTEXTREQUEST']._serialized_end=713
-  _globals['_SEARCHBYTEXTRESPONSE']._serialized_start=715
-  _globals['_SEARCHBYTEXTRESPONSE']._serialized_end=797
-  _globals['_SEARCHBYIMAGEREQUEST']._serialized_start=799
-  _globals['_SEARCHBYIMAGEREQUEST']._serialized_end=899
-  _globals['_SEARCHBYIMAGERESPONSE']._serialized_start=901
-  _globals['_SEARCHBYIMAGERESPONSE']._serialized_end=965
-  _globals['_SEARCHBYSPEECHREQUEST']._serialized_start=968
-  _globals['_SEARCHBYSPEECHREQUEST']._serialized_end=1178
-  _globals['_SPEECHRERANK']._serialized_start=1180
-  _globals['_SPEECHRERANK']._serialized_end=1256
-  _globals['_SEARCHBYSPEECHRESPONSE']._serialized_start=1259
-  _globals['_SEARCHBYSPEECHRESPONSE']._serialized_end=1400
-  _globals['_SEARCHBYVECTORREQUEST']._serialized_start=1403
-  _globals['_SEARCHBYVECTORREQUEST']._serialized_end=1542
-  _globals['_SEARCHBYVECTORRESPONSE']._serialized_start=1544
-  _globals['_SEARCHBYVECTORRESPONSE']._serialized_end=1609
-  _globals['_SEARCHSERVICE']._serialized_start=1612
-  _globals['_SEARCHSERVICE']._serialized_end=1966
+  _globals['_HIT']._serialized_end=556
+  _globals['_HIT_METADATAENTRY']._serialized_start=470
+  _globals['_HIT_METADATAENTRY']._serialized_end=517
+  _globals['_SEARCHRESULT']._serialized_start=558
+  _globals['_SEARCHRESULT']._serialized_end=655
+  _globals['_SEARCHBYTEXTREQUEST']._serialized_start=657
+  _globals['_SEARCHBYTEXTREQUEST']._serialized_end=755
+  _globals['_SEARCHBYTEXTRESPONSE']._serialized_start=757
+  _globals['_SEARCHBYTEXTRESPONSE']._serialized_end=839
+  _globals['_SEARCHBYIMAGEREQUEST']._serialized_start=841
+  _globals['_SEARCHBYIMAGEREQUEST']._serialized_end=941
+  _globals['_SEARCHBYIMAGERESPONSE']._serialized_start=943
+  _globals['_SEARCHBYIMAGERESPONSE']._serialized_end=1007
+  _globals['_SEARCHBYSPEECHREQUEST']._serialized_start=1010
+  _globals['_SEARCHBYSPEECHREQUEST']._serialized_end=1276
+  _globals['_SPEECHRERANK']._serialized_start=1278
+  _globals['_SPEECHRERANK']._serialized_end=1354
+  _globals['_SEARCHBYSPEECHRESPONSE']._serialized_start=1357
+  _globals['_SEARCHBYSPEECHRESPONSE']._serialized_end=1498
+  _globals['_SEARCHBYVECTORREQUEST']._serialized_start=1501
+  _globals['_SEARCHBYVECTORREQUEST']._serialized_end=1640
+  _globals['_SEARCHBYVECTORRESPONSE']._serialized_start=1642
+  _globals['_SEARCHBYVECTORRESPONSE']._serialized_end=1707
+  _globals['_SEARCHSERVICE']._serialized_start=1710
+  _globals['_SEARCHSERVICE']._serialized_end=2064
 # @@protoc_insertion_point(module_scope)

@@ -30,7 +30,7 @@ class MetadataCondition(_message.Message):
     def __init__(self, key: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hit(_message.Message):
-    __slots__ = ("id", "score", "modality", "metadata", "text", "transcript_logprob")
+    __slots__ = ("id", "score", "modality", "metadata", "text", "transcript_logprob", "sound_alike")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,13 +44,15 @@ class Hit(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIPT_LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    SOUND_ALIKE_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     modality: _common_pb2.Modality
     metadata: _containers.ScalarMap[str, str]
     text: str
     transcript_logprob: float
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text: _Optional[str] = ..., transcript_logprob: _Optional[float] = ...) -> None: ...
+    sound_alike: float
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text: _Optional[str] = ..., transcript_logprob: _Optional[float] = ..., sound_alike: _Optional[float] = ...) -> None: ...
 
 class SearchResult(_message.Message):
     __slots__ = ("hits", "space_id", "timing")
@@ -97,18 +99,20 @@ class SearchByImageResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[SearchResult, _Mapping]] = ...) -> None: ...
 
 class SearchBySpeechRequest(_message.Message):
-    __slots__ = ("collection", "audio", "options", "speech_options", "rerank")
+    __slots__ = ("collection", "audio", "options", "speech_options", "rerank", "sound_alike_weight")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SPEECH_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     RERANK_FIELD_NUMBER: _ClassVar[int]
+    SOUND_ALIKE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     collection: str
     audio: _common_pb2.Audio
     options: SearchOptions
     speech_options: _common_pb2.SpeechOptions
     rerank: SpeechRerank
-    def __init__(self, collection: _Optional[str] = ..., audio: _Optional[_Union[_common_pb2.Audio, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., speech_options: _Optional[_Union[_common_pb2.SpeechOptions, _Mapping]] = ..., rerank: _Optional[_Union[SpeechRerank, _Mapping]] = ...) -> None: ...
+    sound_alike_weight: float
+    def __init__(self, collection: _Optional[str] = ..., audio: _Optional[_Union[_common_pb2.Audio, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ..., speech_options: _Optional[_Union[_common_pb2.SpeechOptions, _Mapping]] = ..., rerank: _Optional[_Union[SpeechRerank, _Mapping]] = ..., sound_alike_weight: _Optional[float] = ...) -> None: ...
 
 class SpeechRerank(_message.Message):
     __slots__ = ("candidates", "sound_alike")

@@ -82,7 +82,8 @@ PROTOBUF_CONSTEXPR GetInfoResponse::GetInfoResponse(
   , /*decltype(_impl_.max_batch_)*/0u
   , /*decltype(_impl_.max_top_k_)*/0u
   , /*decltype(_impl_.rerank_gate_)*/0
-  , /*decltype(_impl_.rerank_sound_alike_)*/0u} {}
+  , /*decltype(_impl_.rerank_sound_alike_)*/0u
+  , /*decltype(_impl_.sound_alike_weight_)*/0} {}
 struct GetInfoResponseDefaultTypeInternal {
   PROTOBUF_CONSTEXPR GetInfoResponseDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -149,6 +150,7 @@ const uint32_t TableStruct_xmodal_2fv1_2finfo_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.speech_modes_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.rerank_gate_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.rerank_sound_alike_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.sound_alike_weight_),
   ~0u,
   ~0u,
   ~0u,
@@ -165,12 +167,13 @@ const uint32_t TableStruct_xmodal_2fv1_2finfo_2eproto::offsets[] PROTOBUF_SECTIO
   ~0u,
   0,
   1,
+  ~0u,
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::xmodal::v1::GetInfoRequest)},
   { 6, -1, -1, sizeof(::xmodal::v1::EncoderDescription)},
   { 18, 26, -1, sizeof(::xmodal::v1::GetInfoResponse_MetricsEntry_DoNotUse)},
-  { 28, 50, -1, sizeof(::xmodal::v1::GetInfoResponse)},
+  { 28, 51, -1, sizeof(::xmodal::v1::GetInfoResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -186,7 +189,7 @@ const char descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto[] PROTOBUF_SECTI
   "EncoderDescription\022%\n\010modality\030\001 \001(\0162\023.x"
   "modal.v1.Modality\022\014\n\004name\030\002 \001(\t\022\024\n\014archi"
   "tecture\030\003 \001(\t\022\023\n\013feature_dim\030\004 \001(\r\022\016\n\006so"
-  "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\220\004\n\017GetInfoResp"
+  "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\254\004\n\017GetInfoResp"
   "onse\022\017\n\007version\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022/"
   "\n\010encoders\030\003 \003(\0132\035.xmodal.v1.EncoderDesc"
   "ription\022\022\n\nshared_dim\030\004 \001(\r\022\025\n\rcheckpoin"
@@ -197,19 +200,19 @@ const char descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto[] PROTOBUF_SECTI
   "\003(\0132\'.xmodal.v1.GetInfoResponse.MetricsE"
   "ntry\022+\n\014speech_modes\030\016 \003(\0162\025.xmodal.v1.S"
   "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\022\037\n\022r"
-  "erank_sound_alike\030\020 \001(\rH\001\210\001\001\032.\n\014MetricsE"
-  "ntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\016\n\014"
-  "_rerank_gateB\025\n\023_rerank_sound_alike2O\n\013I"
-  "nfoService\022@\n\007GetInfo\022\031.xmodal.v1.GetInf"
-  "oRequest\032\032.xmodal.v1.GetInfoResponseb\006pr"
-  "oto3"
+  "erank_sound_alike\030\020 \001(\rH\001\210\001\001\022\032\n\022sound_al"
+  "ike_weight\030\021 \001(\002\032.\n\014MetricsEntry\022\013\n\003key\030"
+  "\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\016\n\014_rerank_gate"
+  "B\025\n\023_rerank_sound_alike2O\n\013InfoService\022@"
+  "\n\007GetInfo\022\031.xmodal.v1.GetInfoRequest\032\032.x"
+  "modal.v1.GetInfoResponseb\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_xmodal_2fv1_2finfo_2eproto_deps[1] = {
   &::descriptor_table_xmodal_2fv1_2fcommon_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_xmodal_2fv1_2finfo_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_xmodal_2fv1_2finfo_2eproto = {
-    false, false, 844, descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto,
+    false, false, 872, descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto,
     "xmodal/v1/info.proto",
     &descriptor_table_xmodal_2fv1_2finfo_2eproto_once, descriptor_table_xmodal_2fv1_2finfo_2eproto_deps, 1, 4,
     schemas, file_default_instances, TableStruct_xmodal_2fv1_2finfo_2eproto::offsets,
@@ -739,7 +742,8 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
     , decltype(_impl_.max_batch_){}
     , decltype(_impl_.max_top_k_){}
     , decltype(_impl_.rerank_gate_){}
-    , decltype(_impl_.rerank_sound_alike_){}};
+    , decltype(_impl_.rerank_sound_alike_){}
+    , decltype(_impl_.sound_alike_weight_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   _this->_impl_.metrics_.MergeFrom(from._impl_.metrics_);
@@ -800,8 +804,8 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.shared_dim_, &from._impl_.shared_dim_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.rerank_sound_alike_) -
-    reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.rerank_sound_alike_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.sound_alike_weight_) -
+    reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.sound_alike_weight_));
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.GetInfoResponse)
 }
 
@@ -829,6 +833,7 @@ inline void GetInfoResponse::SharedCtor(
     , decltype(_impl_.max_top_k_){0u}
     , decltype(_impl_.rerank_gate_){0}
     , decltype(_impl_.rerank_sound_alike_){0u}
+    , decltype(_impl_.sound_alike_weight_){0}
   };
   _impl_.version_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
@@ -918,6 +923,7 @@ void GetInfoResponse::Clear() {
         reinterpret_cast<char*>(&_impl_.rerank_sound_alike_) -
         reinterpret_cast<char*>(&_impl_.rerank_gate_)) + sizeof(_impl_.rerank_sound_alike_));
   }
+  _impl_.sound_alike_weight_ = 0;
   _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
@@ -1084,6 +1090,14 @@ const char* GetInfoResponse::_InternalParse(const char* ptr, ::_pbi::ParseContex
           _Internal::set_has_rerank_sound_alike(&has_bits);
           _impl_.rerank_sound_alike_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
           CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // float sound_alike_weight = 17;
+      case 17:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 141)) {
+          _impl_.sound_alike_weight_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
+          ptr += sizeof(float);
         } else
           goto handle_unusual;
         continue;
@@ -1270,6 +1284,16 @@ uint8_t* GetInfoResponse::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteUInt32ToArray(16, this->_internal_rerank_sound_alike(), target);
   }
 
+  // float sound_alike_weight = 17;
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_sound_alike_weight = this->_internal_sound_alike_weight();
+  uint32_t raw_sound_alike_weight;
+  memcpy(&raw_sound_alike_weight, &tmp_sound_alike_weight, sizeof(tmp_sound_alike_weight));
+  if (raw_sound_alike_weight != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteFloatToArray(17, this->_internal_sound_alike_weight(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1403,6 +1427,15 @@ size_t GetInfoResponse::ByteSizeLong() const {
     }
 
   }
+  // float sound_alike_weight = 17;
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_sound_alike_weight = this->_internal_sound_alike_weight();
+  uint32_t raw_sound_alike_weight;
+  memcpy(&raw_sound_alike_weight, &tmp_sound_alike_weight, sizeof(tmp_sound_alike_weight));
+  if (raw_sound_alike_weight != 0) {
+    total_size += 2 + 4;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -1467,6 +1500,13 @@ void GetInfoResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const 
     }
     _this->_impl_._has_bits_[0] |= cached_has_bits;
   }
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_sound_alike_weight = from._internal_sound_alike_weight();
+  uint32_t raw_sound_alike_weight;
+  memcpy(&raw_sound_alike_weight, &tmp_sound_alike_weight, sizeof(tmp_sound_alike_weight));
+  if (raw_sound_alike_weight != 0) {
+    _this->_internal_set_sound_alike_weight(from._internal_sound_alike_weight());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -1519,8 +1559,8 @@ void GetInfoResponse::InternalSwap(GetInfoResponse* other) {
       &other->_impl_.device_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.rerank_sound_alike_)
-      + sizeof(GetInfoResponse::_impl_.rerank_sound_alike_)
+      PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.sound_alike_weight_)
+      + sizeof(GetInfoResponse::_impl_.sound_alike_weight_)
       - PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.shared_dim_)>(
           reinterpret_cast<char*>(&_impl_.shared_dim_),
           reinterpret_cast<char*>(&other->_impl_.shared_dim_));

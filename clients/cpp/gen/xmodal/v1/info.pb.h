@@ -585,6 +585,7 @@ class GetInfoResponse final :
     kMaxTopKFieldNumber = 12,
     kRerankGateFieldNumber = 15,
     kRerankSoundAlikeFieldNumber = 16,
+    kSoundAlikeWeightFieldNumber = 17,
   };
   // repeated .xmodal.v1.EncoderDescription encoders = 3;
   int encoders_size() const;
@@ -798,6 +799,15 @@ class GetInfoResponse final :
   void _internal_set_rerank_sound_alike(uint32_t value);
   public:
 
+  // float sound_alike_weight = 17;
+  void clear_sound_alike_weight();
+  float sound_alike_weight() const;
+  void set_sound_alike_weight(float value);
+  private:
+  float _internal_sound_alike_weight() const;
+  void _internal_set_sound_alike_weight(float value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.GetInfoResponse)
  private:
   class _Internal;
@@ -829,6 +839,7 @@ class GetInfoResponse final :
     uint32_t max_top_k_;
     float rerank_gate_;
     uint32_t rerank_sound_alike_;
+    float sound_alike_weight_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2finfo_2eproto;
@@ -1690,6 +1701,26 @@ inline void GetInfoResponse::_internal_set_rerank_sound_alike(uint32_t value) {
 inline void GetInfoResponse::set_rerank_sound_alike(uint32_t value) {
   _internal_set_rerank_sound_alike(value);
   // @@protoc_insertion_point(field_set:xmodal.v1.GetInfoResponse.rerank_sound_alike)
+}
+
+// float sound_alike_weight = 17;
+inline void GetInfoResponse::clear_sound_alike_weight() {
+  _impl_.sound_alike_weight_ = 0;
+}
+inline float GetInfoResponse::_internal_sound_alike_weight() const {
+  return _impl_.sound_alike_weight_;
+}
+inline float GetInfoResponse::sound_alike_weight() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.GetInfoResponse.sound_alike_weight)
+  return _internal_sound_alike_weight();
+}
+inline void GetInfoResponse::_internal_set_sound_alike_weight(float value) {
+  
+  _impl_.sound_alike_weight_ = value;
+}
+inline void GetInfoResponse::set_sound_alike_weight(float value) {
+  _internal_set_sound_alike_weight(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.GetInfoResponse.sound_alike_weight)
 }
 
 #ifdef __GNUC__

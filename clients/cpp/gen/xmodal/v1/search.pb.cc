@@ -74,7 +74,8 @@ PROTOBUF_CONSTEXPR Hit::Hit(
   , /*decltype(_impl_.text_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.score_)*/0
   , /*decltype(_impl_.modality_)*/0
-  , /*decltype(_impl_.transcript_logprob_)*/0} {}
+  , /*decltype(_impl_.transcript_logprob_)*/0
+  , /*decltype(_impl_.sound_alike_)*/0} {}
 struct HitDefaultTypeInternal {
   PROTOBUF_CONSTEXPR HitDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -158,12 +159,14 @@ struct SearchByImageResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SearchByImageResponseDefaultTypeInternal _SearchByImageResponse_default_instance_;
 PROTOBUF_CONSTEXPR SearchBySpeechRequest::SearchBySpeechRequest(
     ::_pbi::ConstantInitialized): _impl_{
-    /*decltype(_impl_.collection_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+    /*decltype(_impl_._has_bits_)*/{}
+  , /*decltype(_impl_._cached_size_)*/{}
+  , /*decltype(_impl_.collection_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.audio_)*/nullptr
   , /*decltype(_impl_.options_)*/nullptr
   , /*decltype(_impl_.speech_options_)*/nullptr
   , /*decltype(_impl_.rerank_)*/nullptr
-  , /*decltype(_impl_._cached_size_)*/{}} {}
+  , /*decltype(_impl_.sound_alike_weight_)*/0} {}
 struct SearchBySpeechRequestDefaultTypeInternal {
   PROTOBUF_CONSTEXPR SearchBySpeechRequestDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -281,12 +284,14 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_.metadata_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_.text_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_.transcript_logprob_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::Hit, _impl_.sound_alike_),
   ~0u,
   ~0u,
   ~0u,
   ~0u,
   ~0u,
   0,
+  1,
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchResult, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -329,7 +334,7 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   ~0u,  // no _weak_field_map_
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchByImageResponse, _impl_.result_),
-  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _internal_metadata_),
   ~0u,  // no _extensions_
   ~0u,  // no _oneof_case_
@@ -340,6 +345,13 @@ const uint32_t TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets[] PROTOBUF_SECT
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.options_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.speech_options_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.rerank_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::SearchBySpeechRequest, _impl_.sound_alike_weight_),
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  ~0u,
+  0,
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SpeechRerank, _impl_._has_bits_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::SpeechRerank, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -384,17 +396,17 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 0, -1, -1, sizeof(::xmodal::v1::SearchOptions)},
   { 11, -1, -1, sizeof(::xmodal::v1::MetadataCondition)},
   { 19, 27, -1, sizeof(::xmodal::v1::Hit_MetadataEntry_DoNotUse)},
-  { 29, 41, -1, sizeof(::xmodal::v1::Hit)},
-  { 47, -1, -1, sizeof(::xmodal::v1::SearchResult)},
-  { 56, -1, -1, sizeof(::xmodal::v1::SearchByTextRequest)},
-  { 65, -1, -1, sizeof(::xmodal::v1::SearchByTextResponse)},
-  { 73, -1, -1, sizeof(::xmodal::v1::SearchByImageRequest)},
-  { 82, -1, -1, sizeof(::xmodal::v1::SearchByImageResponse)},
-  { 89, -1, -1, sizeof(::xmodal::v1::SearchBySpeechRequest)},
-  { 100, 108, -1, sizeof(::xmodal::v1::SpeechRerank)},
-  { 110, 119, -1, sizeof(::xmodal::v1::SearchBySpeechResponse)},
-  { 122, -1, -1, sizeof(::xmodal::v1::SearchByVectorRequest)},
-  { 132, -1, -1, sizeof(::xmodal::v1::SearchByVectorResponse)},
+  { 29, 42, -1, sizeof(::xmodal::v1::Hit)},
+  { 49, -1, -1, sizeof(::xmodal::v1::SearchResult)},
+  { 58, -1, -1, sizeof(::xmodal::v1::SearchByTextRequest)},
+  { 67, -1, -1, sizeof(::xmodal::v1::SearchByTextResponse)},
+  { 75, -1, -1, sizeof(::xmodal::v1::SearchByImageRequest)},
+  { 84, -1, -1, sizeof(::xmodal::v1::SearchByImageResponse)},
+  { 91, 103, -1, sizeof(::xmodal::v1::SearchBySpeechRequest)},
+  { 109, 117, -1, sizeof(::xmodal::v1::SpeechRerank)},
+  { 119, 128, -1, sizeof(::xmodal::v1::SearchBySpeechResponse)},
+  { 131, -1, -1, sizeof(::xmodal::v1::SearchByVectorRequest)},
+  { 141, -1, -1, sizeof(::xmodal::v1::SearchByVectorResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -421,57 +433,59 @@ const char descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto[] PROTOBUF_SEC
   "l.v1.Modality\0225\n\017metadata_filter\030\003 \003(\0132\034"
   ".xmodal.v1.MetadataCondition\022\016\n\006nprobe\030\004"
   " \001(\r\022\021\n\tef_search\030\005 \001(\r\"0\n\021MetadataCondi"
-  "tion\022\013\n\003key\030\001 \001(\t\022\016\n\006values\030\002 \003(\t\"\356\001\n\003Hi"
+  "tion\022\013\n\003key\030\001 \001(\t\022\016\n\006values\030\002 \003(\t\"\230\002\n\003Hi"
   "t\022\n\n\002id\030\001 \001(\t\022\r\n\005score\030\002 \001(\002\022%\n\010modality"
   "\030\003 \001(\0162\023.xmodal.v1.Modality\022.\n\010metadata\030"
   "\004 \003(\0132\034.xmodal.v1.Hit.MetadataEntry\022\014\n\004t"
   "ext\030\005 \001(\t\022\037\n\022transcript_logprob\030\006 \001(\002H\000\210"
-  "\001\001\032/\n\rMetadataEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005valu"
-  "e\030\002 \001(\t:\0028\001B\025\n\023_transcript_logprob\"a\n\014Se"
-  "archResult\022\034\n\004hits\030\001 \003(\0132\016.xmodal.v1.Hit"
-  "\022\020\n\010space_id\030\002 \001(\t\022!\n\006timing\030\003 \001(\0132\021.xmo"
-  "dal.v1.Timing\"b\n\023SearchByTextRequest\022\022\n\n"
-  "collection\030\001 \001(\t\022\014\n\004text\030\002 \001(\t\022)\n\007option"
-  "s\030\003 \001(\0132\030.xmodal.v1.SearchOptions\"R\n\024Sea"
-  "rchByTextResponse\022\'\n\006result\030\001 \001(\0132\027.xmod"
-  "al.v1.SearchResult\022\021\n\ttruncated\030\002 \001(\010\"d\n"
-  "\024SearchByImageRequest\022\022\n\ncollection\030\001 \001("
-  "\t\022\r\n\005image\030\002 \001(\014\022)\n\007options\030\003 \001(\0132\030.xmod"
-  "al.v1.SearchOptions\"@\n\025SearchByImageResp"
-  "onse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchR"
-  "esult\"\322\001\n\025SearchBySpeechRequest\022\022\n\ncolle"
-  "ction\030\001 \001(\t\022\037\n\005audio\030\002 \001(\0132\020.xmodal.v1.A"
-  "udio\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.Search"
-  "Options\0220\n\016speech_options\030\004 \001(\0132\030.xmodal"
-  ".v1.SpeechOptions\022\'\n\006rerank\030\005 \001(\0132\027.xmod"
-  "al.v1.SpeechRerank\"L\n\014SpeechRerank\022\022\n\nca"
-  "ndidates\030\001 \001(\r\022\030\n\013sound_alike\030\002 \001(\rH\000\210\001\001"
-  "B\016\n\014_sound_alike\"\215\001\n\026SearchBySpeechRespo"
-  "nse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchRe"
-  "sult\022\022\n\ntranscript\030\002 \001(\t\022\037\n\022transcript_l"
-  "ogprob\030\003 \001(\002H\000\210\001\001B\025\n\023_transcript_logprob"
-  "\"\213\001\n\025SearchByVectorRequest\022\022\n\ncollection"
-  "\030\001 \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal.v1.Vecto"
-  "r\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOpt"
-  "ions\022\020\n\010space_id\030\004 \001(\t\"A\n\026SearchByVector"
-  "Response\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Sea"
-  "rchResult2\342\002\n\rSearchService\022O\n\014SearchByT"
-  "ext\022\036.xmodal.v1.SearchByTextRequest\032\037.xm"
-  "odal.v1.SearchByTextResponse\022R\n\rSearchBy"
-  "Image\022\037.xmodal.v1.SearchByImageRequest\032 "
-  ".xmodal.v1.SearchByImageResponse\022U\n\016Sear"
-  "chBySpeech\022 .xmodal.v1.SearchBySpeechReq"
-  "uest\032!.xmodal.v1.SearchBySpeechResponse\022"
-  "U\n\016SearchByVector\022 .xmodal.v1.SearchByVe"
-  "ctorRequest\032!.xmodal.v1.SearchByVectorRe"
-  "sponseb\006proto3"
+  "\001\001\022\030\n\013sound_alike\030\007 \001(\002H\001\210\001\001\032/\n\rMetadata"
+  "Entry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\025\n"
+  "\023_transcript_logprobB\016\n\014_sound_alike\"a\n\014"
+  "SearchResult\022\034\n\004hits\030\001 \003(\0132\016.xmodal.v1.H"
+  "it\022\020\n\010space_id\030\002 \001(\t\022!\n\006timing\030\003 \001(\0132\021.x"
+  "modal.v1.Timing\"b\n\023SearchByTextRequest\022\022"
+  "\n\ncollection\030\001 \001(\t\022\014\n\004text\030\002 \001(\t\022)\n\007opti"
+  "ons\030\003 \001(\0132\030.xmodal.v1.SearchOptions\"R\n\024S"
+  "earchByTextResponse\022\'\n\006result\030\001 \001(\0132\027.xm"
+  "odal.v1.SearchResult\022\021\n\ttruncated\030\002 \001(\010\""
+  "d\n\024SearchByImageRequest\022\022\n\ncollection\030\001 "
+  "\001(\t\022\r\n\005image\030\002 \001(\014\022)\n\007options\030\003 \001(\0132\030.xm"
+  "odal.v1.SearchOptions\"@\n\025SearchByImageRe"
+  "sponse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Searc"
+  "hResult\"\212\002\n\025SearchBySpeechRequest\022\022\n\ncol"
+  "lection\030\001 \001(\t\022\037\n\005audio\030\002 \001(\0132\020.xmodal.v1"
+  ".Audio\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.Sear"
+  "chOptions\0220\n\016speech_options\030\004 \001(\0132\030.xmod"
+  "al.v1.SpeechOptions\022\'\n\006rerank\030\005 \001(\0132\027.xm"
+  "odal.v1.SpeechRerank\022\037\n\022sound_alike_weig"
+  "ht\030\006 \001(\002H\000\210\001\001B\025\n\023_sound_alike_weight\"L\n\014"
+  "SpeechRerank\022\022\n\ncandidates\030\001 \001(\r\022\030\n\013soun"
+  "d_alike\030\002 \001(\rH\000\210\001\001B\016\n\014_sound_alike\"\215\001\n\026S"
+  "earchBySpeechResponse\022\'\n\006result\030\001 \001(\0132\027."
+  "xmodal.v1.SearchResult\022\022\n\ntranscript\030\002 \001"
+  "(\t\022\037\n\022transcript_logprob\030\003 \001(\002H\000\210\001\001B\025\n\023_"
+  "transcript_logprob\"\213\001\n\025SearchByVectorReq"
+  "uest\022\022\n\ncollection\030\001 \001(\t\022!\n\006vector\030\002 \001(\013"
+  "2\021.xmodal.v1.Vector\022)\n\007options\030\003 \001(\0132\030.x"
+  "modal.v1.SearchOptions\022\020\n\010space_id\030\004 \001(\t"
+  "\"A\n\026SearchByVectorResponse\022\'\n\006result\030\001 \001"
+  "(\0132\027.xmodal.v1.SearchResult2\342\002\n\rSearchSe"
+  "rvice\022O\n\014SearchByText\022\036.xmodal.v1.Search"
+  "ByTextRequest\032\037.xmodal.v1.SearchByTextRe"
+  "sponse\022R\n\rSearchByImage\022\037.xmodal.v1.Sear"
+  "chByImageRequest\032 .xmodal.v1.SearchByIma"
+  "geResponse\022U\n\016SearchBySpeech\022 .xmodal.v1"
+  ".SearchBySpeechRequest\032!.xmodal.v1.Searc"
+  "hBySpeechResponse\022U\n\016SearchByVector\022 .xm"
+  "odal.v1.SearchByVectorRequest\032!.xmodal.v"
+  "1.SearchByVectorResponseb\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps[1] = {
   &::descriptor_table_xmodal_2fv1_2fcommon_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_xmodal_2fv1_2fsearch_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_xmodal_2fv1_2fsearch_2eproto = {
-    false, false, 1974, descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto,
+    false, false, 2072, descriptor_table_protodef_xmodal_2fv1_2fsearch_2eproto,
     "xmodal/v1/search.proto",
     &descriptor_table_xmodal_2fv1_2fsearch_2eproto_once, descriptor_table_xmodal_2fv1_2fsearch_2eproto_deps, 1, 14,
     schemas, file_default_instances, TableStruct_xmodal_2fv1_2fsearch_2eproto::offsets,
@@ -1066,6 +1080,9 @@ class Hit::_Internal {
   static void set_has_transcript_logprob(HasBits* has_bits) {
     (*has_bits)[0] |= 1u;
   }
+  static void set_has_sound_alike(HasBits* has_bits) {
+    (*has_bits)[0] |= 2u;
+  }
 };
 
 Hit::Hit(::PROTOBUF_NAMESPACE_ID::Arena* arena,
@@ -1088,7 +1105,8 @@ Hit::Hit(const Hit& from)
     , decltype(_impl_.text_){}
     , decltype(_impl_.score_){}
     , decltype(_impl_.modality_){}
-    , decltype(_impl_.transcript_logprob_){}};
+    , decltype(_impl_.transcript_logprob_){}
+    , decltype(_impl_.sound_alike_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   _this->_impl_.metadata_.MergeFrom(from._impl_.metadata_);
@@ -1109,8 +1127,8 @@ Hit::Hit(const Hit& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.score_, &from._impl_.score_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.transcript_logprob_) -
-    reinterpret_cast<char*>(&_impl_.score_)) + sizeof(_impl_.transcript_logprob_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.sound_alike_) -
+    reinterpret_cast<char*>(&_impl_.score_)) + sizeof(_impl_.sound_alike_));
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.Hit)
 }
 
@@ -1127,6 +1145,7 @@ inline void Hit::SharedCtor(
     , decltype(_impl_.score_){0}
     , decltype(_impl_.modality_){0}
     , decltype(_impl_.transcript_logprob_){0}
+    , decltype(_impl_.sound_alike_){0}
   };
   _impl_.id_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
@@ -1176,7 +1195,12 @@ void Hit::Clear() {
   ::memset(&_impl_.score_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.modality_) -
       reinterpret_cast<char*>(&_impl_.score_)) + sizeof(_impl_.modality_));
-  _impl_.transcript_logprob_ = 0;
+  cached_has_bits = _impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000003u) {
+    ::memset(&_impl_.transcript_logprob_, 0, static_cast<size_t>(
+        reinterpret_cast<char*>(&_impl_.sound_alike_) -
+        reinterpret_cast<char*>(&_impl_.transcript_logprob_)) + sizeof(_impl_.sound_alike_));
+  }
   _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
@@ -1243,6 +1267,15 @@ const char* Hit::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 53)) {
           _Internal::set_has_transcript_logprob(&has_bits);
           _impl_.transcript_logprob_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
+          ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
+      // optional float sound_alike = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 61)) {
+          _Internal::set_has_sound_alike(&has_bits);
+          _impl_.sound_alike_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
           ptr += sizeof(float);
         } else
           goto handle_unusual;
@@ -1350,6 +1383,12 @@ uint8_t* Hit::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteFloatToArray(6, this->_internal_transcript_logprob(), target);
   }
 
+  // optional float sound_alike = 7;
+  if (_internal_has_sound_alike()) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteFloatToArray(7, this->_internal_sound_alike(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1404,12 +1443,19 @@ size_t Hit::ByteSizeLong() const {
       ::_pbi::WireFormatLite::EnumSize(this->_internal_modality());
   }
 
-  // optional float transcript_logprob = 6;
   cached_has_bits = _impl_._has_bits_[0];
-  if (cached_has_bits & 0x00000001u) {
-    total_size += 1 + 4;
-  }
+  if (cached_has_bits & 0x00000003u) {
+    // optional float transcript_logprob = 6;
+    if (cached_has_bits & 0x00000001u) {
+      total_size += 1 + 4;
+    }
 
+    // optional float sound_alike = 7;
+    if (cached_has_bits & 0x00000002u) {
+      total_size += 1 + 4;
+    }
+
+  }
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -1445,8 +1491,15 @@ void Hit::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_N
   if (from._internal_modality() != 0) {
     _this->_internal_set_modality(from._internal_modality());
   }
-  if (from._internal_has_transcript_logprob()) {
-    _this->_internal_set_transcript_logprob(from._internal_transcript_logprob());
+  cached_has_bits = from._impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000003u) {
+    if (cached_has_bits & 0x00000001u) {
+      _this->_impl_.transcript_logprob_ = from._impl_.transcript_logprob_;
+    }
+    if (cached_has_bits & 0x00000002u) {
+      _this->_impl_.sound_alike_ = from._impl_.sound_alike_;
+    }
+    _this->_impl_._has_bits_[0] |= cached_has_bits;
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -1478,8 +1531,8 @@ void Hit::InternalSwap(Hit* other) {
       &other->_impl_.text_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(Hit, _impl_.transcript_logprob_)
-      + sizeof(Hit::_impl_.transcript_logprob_)
+      PROTOBUF_FIELD_OFFSET(Hit, _impl_.sound_alike_)
+      + sizeof(Hit::_impl_.sound_alike_)
       - PROTOBUF_FIELD_OFFSET(Hit, _impl_.score_)>(
           reinterpret_cast<char*>(&_impl_.score_),
           reinterpret_cast<char*>(&other->_impl_.score_));
@@ -2782,10 +2835,14 @@ void SearchByImageResponse::InternalSwap(SearchByImageResponse* other) {
 
 class SearchBySpeechRequest::_Internal {
  public:
+  using HasBits = decltype(std::declval<SearchBySpeechRequest>()._impl_._has_bits_);
   static const ::xmodal::v1::Audio& audio(const SearchBySpeechRequest* msg);
   static const ::xmodal::v1::SearchOptions& options(const SearchBySpeechRequest* msg);
   static const ::xmodal::v1::SpeechOptions& speech_options(const SearchBySpeechRequest* msg);
   static const ::xmodal::v1::SpeechRerank& rerank(const SearchBySpeechRequest* msg);
+  static void set_has_sound_alike_weight(HasBits* has_bits) {
+    (*has_bits)[0] |= 1u;
+  }
 };
 
 const ::xmodal::v1::Audio&
@@ -2826,12 +2883,14 @@ SearchBySpeechRequest::SearchBySpeechRequest(const SearchBySpeechRequest& from)
   : ::PROTOBUF_NAMESPACE_ID::Message() {
   SearchBySpeechRequest* const _this = this; (void)_this;
   new (&_impl_) Impl_{
-      decltype(_impl_.collection_){}
+      decltype(_impl_._has_bits_){from._impl_._has_bits_}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.collection_){}
     , decltype(_impl_.audio_){nullptr}
     , decltype(_impl_.options_){nullptr}
     , decltype(_impl_.speech_options_){nullptr}
     , decltype(_impl_.rerank_){nullptr}
-    , /*decltype(_impl_._cached_size_)*/{}};
+    , decltype(_impl_.sound_alike_weight_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   _impl_.collection_.InitDefault();
@@ -2854,6 +2913,7 @@ SearchBySpeechRequest::SearchBySpeechRequest(const SearchBySpeechRequest& from)
   if (from._internal_has_rerank()) {
     _this->_impl_.rerank_ = new ::xmodal::v1::SpeechRerank(*from._impl_.rerank_);
   }
+  _this->_impl_.sound_alike_weight_ = from._impl_.sound_alike_weight_;
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.SearchBySpeechRequest)
 }
 
@@ -2862,12 +2922,14 @@ inline void SearchBySpeechRequest::SharedCtor(
   (void)arena;
   (void)is_message_owned;
   new (&_impl_) Impl_{
-      decltype(_impl_.collection_){}
+      decltype(_impl_._has_bits_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.collection_){}
     , decltype(_impl_.audio_){nullptr}
     , decltype(_impl_.options_){nullptr}
     , decltype(_impl_.speech_options_){nullptr}
     , decltype(_impl_.rerank_){nullptr}
-    , /*decltype(_impl_._cached_size_)*/{}
+    , decltype(_impl_.sound_alike_weight_){0}
   };
   _impl_.collection_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
@@ -2920,11 +2982,14 @@ void SearchBySpeechRequest::Clear() {
     delete _impl_.rerank_;
   }
   _impl_.rerank_ = nullptr;
+  _impl_.sound_alike_weight_ = 0;
+  _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
 const char* SearchBySpeechRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
 #define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  _Internal::HasBits has_bits{};
   while (!ctx->Done(&ptr)) {
     uint32_t tag;
     ptr = ::_pbi::ReadTag(ptr, &tag);
@@ -2971,6 +3036,15 @@ const char* SearchBySpeechRequest::_InternalParse(const char* ptr, ::_pbi::Parse
         } else
           goto handle_unusual;
         continue;
+      // optional float sound_alike_weight = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 53)) {
+          _Internal::set_has_sound_alike_weight(&has_bits);
+          _impl_.sound_alike_weight_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
+          ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -2987,6 +3061,7 @@ const char* SearchBySpeechRequest::_InternalParse(const char* ptr, ::_pbi::Parse
     CHK_(ptr != nullptr);
   }  // while
 message_done:
+  _impl_._has_bits_.Or(has_bits);
   return ptr;
 failure:
   ptr = nullptr;
@@ -3036,6 +3111,12 @@ uint8_t* SearchBySpeechRequest::_InternalSerialize(
     target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
       InternalWriteMessage(5, _Internal::rerank(this),
         _Internal::rerank(this).GetCachedSize(), target, stream);
+  }
+
+  // optional float sound_alike_weight = 6;
+  if (_internal_has_sound_alike_weight()) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteFloatToArray(6, this->_internal_sound_alike_weight(), target);
   }
 
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
@@ -3089,6 +3170,12 @@ size_t SearchBySpeechRequest::ByteSizeLong() const {
         *_impl_.rerank_);
   }
 
+  // optional float sound_alike_weight = 6;
+  cached_has_bits = _impl_._has_bits_[0];
+  if (cached_has_bits & 0x00000001u) {
+    total_size += 1 + 4;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -3126,6 +3213,9 @@ void SearchBySpeechRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, 
     _this->_internal_mutable_rerank()->::xmodal::v1::SpeechRerank::MergeFrom(
         from._internal_rerank());
   }
+  if (from._internal_has_sound_alike_weight()) {
+    _this->_internal_set_sound_alike_weight(from._internal_sound_alike_weight());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -3145,13 +3235,14 @@ void SearchBySpeechRequest::InternalSwap(SearchBySpeechRequest* other) {
   auto* lhs_arena = GetArenaForAllocation();
   auto* rhs_arena = other->GetArenaForAllocation();
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  swap(_impl_._has_bits_[0], other->_impl_._has_bits_[0]);
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.collection_, lhs_arena,
       &other->_impl_.collection_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(SearchBySpeechRequest, _impl_.rerank_)
-      + sizeof(SearchBySpeechRequest::_impl_.rerank_)
+      PROTOBUF_FIELD_OFFSET(SearchBySpeechRequest, _impl_.sound_alike_weight_)
+      + sizeof(SearchBySpeechRequest::_impl_.sound_alike_weight_)
       - PROTOBUF_FIELD_OFFSET(SearchBySpeechRequest, _impl_.audio_)>(
           reinterpret_cast<char*>(&_impl_.audio_),
           reinterpret_cast<char*>(&other->_impl_.audio_));

@@ -662,6 +662,7 @@ class Hit final :
     kScoreFieldNumber = 2,
     kModalityFieldNumber = 3,
     kTranscriptLogprobFieldNumber = 6,
+    kSoundAlikeFieldNumber = 7,
   };
   // map<string, string> metadata = 4;
   int metadata_size() const;
@@ -739,6 +740,19 @@ class Hit final :
   void _internal_set_transcript_logprob(float value);
   public:
 
+  // optional float sound_alike = 7;
+  bool has_sound_alike() const;
+  private:
+  bool _internal_has_sound_alike() const;
+  public:
+  void clear_sound_alike();
+  float sound_alike() const;
+  void set_sound_alike(float value);
+  private:
+  float _internal_sound_alike() const;
+  void _internal_set_sound_alike(float value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.Hit)
  private:
   class _Internal;
@@ -759,6 +773,7 @@ class Hit final :
     float score_;
     int modality_;
     float transcript_logprob_;
+    float sound_alike_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
@@ -1787,6 +1802,7 @@ class SearchBySpeechRequest final :
     kOptionsFieldNumber = 3,
     kSpeechOptionsFieldNumber = 4,
     kRerankFieldNumber = 5,
+    kSoundAlikeWeightFieldNumber = 6,
   };
   // string collection = 1;
   void clear_collection();
@@ -1874,6 +1890,19 @@ class SearchBySpeechRequest final :
       ::xmodal::v1::SpeechRerank* rerank);
   ::xmodal::v1::SpeechRerank* unsafe_arena_release_rerank();
 
+  // optional float sound_alike_weight = 6;
+  bool has_sound_alike_weight() const;
+  private:
+  bool _internal_has_sound_alike_weight() const;
+  public:
+  void clear_sound_alike_weight();
+  float sound_alike_weight() const;
+  void set_sound_alike_weight(float value);
+  private:
+  float _internal_sound_alike_weight() const;
+  void _internal_set_sound_alike_weight(float value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.SearchBySpeechRequest)
  private:
   class _Internal;
@@ -1882,12 +1911,14 @@ class SearchBySpeechRequest final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::HasBits<1> _has_bits_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr collection_;
     ::xmodal::v1::Audio* audio_;
     ::xmodal::v1::SearchOptions* options_;
     ::xmodal::v1::SpeechOptions* speech_options_;
     ::xmodal::v1::SpeechRerank* rerank_;
-    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+    float sound_alike_weight_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2fsearch_2eproto;
@@ -3097,6 +3128,34 @@ inline void Hit::set_transcript_logprob(float value) {
   // @@protoc_insertion_point(field_set:xmodal.v1.Hit.transcript_logprob)
 }
 
+// optional float sound_alike = 7;
+inline bool Hit::_internal_has_sound_alike() const {
+  bool value = (_impl_._has_bits_[0] & 0x00000002u) != 0;
+  return value;
+}
+inline bool Hit::has_sound_alike() const {
+  return _internal_has_sound_alike();
+}
+inline void Hit::clear_sound_alike() {
+  _impl_.sound_alike_ = 0;
+  _impl_._has_bits_[0] &= ~0x00000002u;
+}
+inline float Hit::_internal_sound_alike() const {
+  return _impl_.sound_alike_;
+}
+inline float Hit::sound_alike() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.Hit.sound_alike)
+  return _internal_sound_alike();
+}
+inline void Hit::_internal_set_sound_alike(float value) {
+  _impl_._has_bits_[0] |= 0x00000002u;
+  _impl_.sound_alike_ = value;
+}
+inline void Hit::set_sound_alike(float value) {
+  _internal_set_sound_alike(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.Hit.sound_alike)
+}
+
 // -------------------------------------------------------------------
 
 // SearchResult
@@ -4274,6 +4333,34 @@ inline void SearchBySpeechRequest::set_allocated_rerank(::xmodal::v1::SpeechRera
   }
   _impl_.rerank_ = rerank;
   // @@protoc_insertion_point(field_set_allocated:xmodal.v1.SearchBySpeechRequest.rerank)
+}
+
+// optional float sound_alike_weight = 6;
+inline bool SearchBySpeechRequest::_internal_has_sound_alike_weight() const {
+  bool value = (_impl_._has_bits_[0] & 0x00000001u) != 0;
+  return value;
+}
+inline bool SearchBySpeechRequest::has_sound_alike_weight() const {
+  return _internal_has_sound_alike_weight();
+}
+inline void SearchBySpeechRequest::clear_sound_alike_weight() {
+  _impl_.sound_alike_weight_ = 0;
+  _impl_._has_bits_[0] &= ~0x00000001u;
+}
+inline float SearchBySpeechRequest::_internal_sound_alike_weight() const {
+  return _impl_.sound_alike_weight_;
+}
+inline float SearchBySpeechRequest::sound_alike_weight() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.SearchBySpeechRequest.sound_alike_weight)
+  return _internal_sound_alike_weight();
+}
+inline void SearchBySpeechRequest::_internal_set_sound_alike_weight(float value) {
+  _impl_._has_bits_[0] |= 0x00000001u;
+  _impl_.sound_alike_weight_ = value;
+}
+inline void SearchBySpeechRequest::set_sound_alike_weight(float value) {
+  _internal_set_sound_alike_weight(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.SearchBySpeechRequest.sound_alike_weight)
 }
 
 // -------------------------------------------------------------------

@@ -2042,6 +2042,16 @@ java.lang.String defaultValue);
      * @return The rerankSoundAlike.
      */
     int getRerankSoundAlike();
+
+    /**
+     * <pre>
+     * SearchBySpeech: weight of Hit.sound_alike in the ranking when a request leaves it unset (0 = off).
+     * </pre>
+     *
+     * <code>float sound_alike_weight = 17;</code>
+     * @return The soundAlikeWeight.
+     */
+    float getSoundAlikeWeight();
   }
   /**
    * Protobuf type {@code xmodal.v1.GetInfoResponse}
@@ -2738,6 +2748,21 @@ java.lang.String defaultValue) {
       return rerankSoundAlike_;
     }
 
+    public static final int SOUND_ALIKE_WEIGHT_FIELD_NUMBER = 17;
+    private float soundAlikeWeight_ = 0F;
+    /**
+     * <pre>
+     * SearchBySpeech: weight of Hit.sound_alike in the ranking when a request leaves it unset (0 = off).
+     * </pre>
+     *
+     * <code>float sound_alike_weight = 17;</code>
+     * @return The soundAlikeWeight.
+     */
+    @java.lang.Override
+    public float getSoundAlikeWeight() {
+      return soundAlikeWeight_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -2807,6 +2832,9 @@ java.lang.String defaultValue) {
       }
       if (((bitField0_ & 0x00000002) != 0)) {
         output.writeUInt32(16, rerankSoundAlike_);
+      }
+      if (java.lang.Float.floatToRawIntBits(soundAlikeWeight_) != 0) {
+        output.writeFloat(17, soundAlikeWeight_);
       }
       getUnknownFields().writeTo(output);
     }
@@ -2888,6 +2916,10 @@ java.lang.String defaultValue) {
         size += com.google.protobuf.CodedOutputStream
           .computeUInt32Size(16, rerankSoundAlike_);
       }
+      if (java.lang.Float.floatToRawIntBits(soundAlikeWeight_) != 0) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeFloatSize(17, soundAlikeWeight_);
+      }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
       return size;
@@ -2941,6 +2973,9 @@ java.lang.String defaultValue) {
         if (getRerankSoundAlike()
             != other.getRerankSoundAlike()) return false;
       }
+      if (java.lang.Float.floatToIntBits(getSoundAlikeWeight())
+          != java.lang.Float.floatToIntBits(
+              other.getSoundAlikeWeight())) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -2996,6 +3031,9 @@ java.lang.String defaultValue) {
         hash = (37 * hash) + RERANK_SOUND_ALIKE_FIELD_NUMBER;
         hash = (53 * hash) + getRerankSoundAlike();
       }
+      hash = (37 * hash) + SOUND_ALIKE_WEIGHT_FIELD_NUMBER;
+      hash = (53 * hash) + java.lang.Float.floatToIntBits(
+          getSoundAlikeWeight());
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -3170,6 +3208,7 @@ java.lang.String defaultValue) {
         bitField0_ = (bitField0_ & ~0x00002000);
         rerankGate_ = 0F;
         rerankSoundAlike_ = 0;
+        soundAlikeWeight_ = 0F;
         return this;
       }
 
@@ -3266,6 +3305,9 @@ java.lang.String defaultValue) {
         if (((from_bitField0_ & 0x00008000) != 0)) {
           result.rerankSoundAlike_ = rerankSoundAlike_;
           to_bitField0_ |= 0x00000002;
+        }
+        if (((from_bitField0_ & 0x00010000) != 0)) {
+          result.soundAlikeWeight_ = soundAlikeWeight_;
         }
         result.bitField0_ |= to_bitField0_;
       }
@@ -3406,6 +3448,9 @@ java.lang.String defaultValue) {
         if (other.hasRerankSoundAlike()) {
           setRerankSoundAlike(other.getRerankSoundAlike());
         }
+        if (other.getSoundAlikeWeight() != 0F) {
+          setSoundAlikeWeight(other.getSoundAlikeWeight());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -3536,6 +3581,11 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00008000;
                 break;
               } // case 128
+              case 141: {
+                soundAlikeWeight_ = input.readFloat();
+                bitField0_ |= 0x00010000;
+                break;
+              } // case 141
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -4999,6 +5049,50 @@ java.lang.String defaultValue) {
         onChanged();
         return this;
       }
+
+      private float soundAlikeWeight_ ;
+      /**
+       * <pre>
+       * SearchBySpeech: weight of Hit.sound_alike in the ranking when a request leaves it unset (0 = off).
+       * </pre>
+       *
+       * <code>float sound_alike_weight = 17;</code>
+       * @return The soundAlikeWeight.
+       */
+      @java.lang.Override
+      public float getSoundAlikeWeight() {
+        return soundAlikeWeight_;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech: weight of Hit.sound_alike in the ranking when a request leaves it unset (0 = off).
+       * </pre>
+       *
+       * <code>float sound_alike_weight = 17;</code>
+       * @param value The soundAlikeWeight to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSoundAlikeWeight(float value) {
+        
+        soundAlikeWeight_ = value;
+        bitField0_ |= 0x00010000;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech: weight of Hit.sound_alike in the ranking when a request leaves it unset (0 = off).
+       * </pre>
+       *
+       * <code>float sound_alike_weight = 17;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearSoundAlikeWeight() {
+        bitField0_ = (bitField0_ & ~0x00010000);
+        soundAlikeWeight_ = 0F;
+        onChanged();
+        return this;
+      }
       @java.lang.Override
       public final Builder setUnknownFields(
           final com.google.protobuf.UnknownFieldSet unknownFields) {
@@ -5097,7 +5191,7 @@ java.lang.String defaultValue) {
       "EncoderDescription\022%\n\010modality\030\001 \001(\0162\023.x" +
       "modal.v1.Modality\022\014\n\004name\030\002 \001(\t\022\024\n\014archi" +
       "tecture\030\003 \001(\t\022\023\n\013feature_dim\030\004 \001(\r\022\016\n\006so" +
-      "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\220\004\n\017GetInfoResp" +
+      "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\254\004\n\017GetInfoResp" +
       "onse\022\017\n\007version\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022/" +
       "\n\010encoders\030\003 \003(\0132\035.xmodal.v1.EncoderDesc" +
       "ription\022\022\n\nshared_dim\030\004 \001(\r\022\025\n\rcheckpoin" +
@@ -5108,12 +5202,12 @@ java.lang.String defaultValue) {
       "\003(\0132\'.xmodal.v1.GetInfoResponse.MetricsE" +
       "ntry\022+\n\014speech_modes\030\016 \003(\0162\025.xmodal.v1.S" +
       "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\022\037\n\022r" +
-      "erank_sound_alike\030\020 \001(\rH\001\210\001\001\032.\n\014MetricsE" +
-      "ntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\016\n\014" +
-      "_rerank_gateB\025\n\023_rerank_sound_alike2O\n\013I" +
-      "nfoService\022@\n\007GetInfo\022\031.xmodal.v1.GetInf" +
-      "oRequest\032\032.xmodal.v1.GetInfoResponseb\006pr" +
-      "oto3"
+      "erank_sound_alike\030\020 \001(\rH\001\210\001\001\022\032\n\022sound_al" +
+      "ike_weight\030\021 \001(\002\032.\n\014MetricsEntry\022\013\n\003key\030" +
+      "\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\016\n\014_rerank_gate" +
+      "B\025\n\023_rerank_sound_alike2O\n\013InfoService\022@" +
+      "\n\007GetInfo\022\031.xmodal.v1.GetInfoRequest\032\032.x" +
+      "modal.v1.GetInfoResponseb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -5137,7 +5231,7 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_GetInfoResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_GetInfoResponse_descriptor,
-        new java.lang.String[] { "Version", "Profile", "Encoders", "SharedDim", "CheckpointId", "Aligned", "AlignmentNote", "SpaceId", "IndexBackend", "Device", "MaxBatch", "MaxTopK", "Metrics", "SpeechModes", "RerankGate", "RerankSoundAlike", "RerankGate", "RerankSoundAlike", });
+        new java.lang.String[] { "Version", "Profile", "Encoders", "SharedDim", "CheckpointId", "Aligned", "AlignmentNote", "SpaceId", "IndexBackend", "Device", "MaxBatch", "MaxTopK", "Metrics", "SpeechModes", "RerankGate", "RerankSoundAlike", "SoundAlikeWeight", "RerankGate", "RerankSoundAlike", });
     internal_static_xmodal_v1_GetInfoResponse_MetricsEntry_descriptor =
       internal_static_xmodal_v1_GetInfoResponse_descriptor.getNestedTypes().get(0);
     internal_static_xmodal_v1_GetInfoResponse_MetricsEntry_fieldAccessorTable = new

@@ -2487,7 +2487,8 @@ public final class Search {
 
     /**
      * <pre>
-     * Cosine similarity in [-1, 1]; higher is closer.
+     * Cosine similarity in [-1, 1]; higher is closer. Hits come best first: by score, except in SearchBySpeech,
+     * which adds sound_alike_weight * sound_alike and applies `rerank` (see SearchBySpeechRequest).
      * </pre>
      *
      * <code>float score = 2;</code>
@@ -2582,6 +2583,27 @@ java.lang.String defaultValue);
      * @return The transcriptLogprob.
      */
     float getTranscriptLogprob();
+
+    /**
+     * <pre>
+     * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+     * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+     * </pre>
+     *
+     * <code>optional float sound_alike = 7;</code>
+     * @return Whether the soundAlike field is set.
+     */
+    boolean hasSoundAlike();
+    /**
+     * <pre>
+     * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+     * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+     * </pre>
+     *
+     * <code>optional float sound_alike = 7;</code>
+     * @return The soundAlike.
+     */
+    float getSoundAlike();
   }
   /**
    * Protobuf type {@code xmodal.v1.Hit}
@@ -2682,7 +2704,8 @@ java.lang.String defaultValue);
     private float score_ = 0F;
     /**
      * <pre>
-     * Cosine similarity in [-1, 1]; higher is closer.
+     * Cosine similarity in [-1, 1]; higher is closer. Hits come best first: by score, except in SearchBySpeech,
+     * which adds sound_alike_weight * sound_alike and applies `rerank` (see SearchBySpeechRequest).
      * </pre>
      *
      * <code>float score = 2;</code>
@@ -2868,6 +2891,35 @@ java.lang.String defaultValue) {
       return transcriptLogprob_;
     }
 
+    public static final int SOUND_ALIKE_FIELD_NUMBER = 7;
+    private float soundAlike_ = 0F;
+    /**
+     * <pre>
+     * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+     * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+     * </pre>
+     *
+     * <code>optional float sound_alike = 7;</code>
+     * @return Whether the soundAlike field is set.
+     */
+    @java.lang.Override
+    public boolean hasSoundAlike() {
+      return ((bitField0_ & 0x00000002) != 0);
+    }
+    /**
+     * <pre>
+     * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+     * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+     * </pre>
+     *
+     * <code>optional float sound_alike = 7;</code>
+     * @return The soundAlike.
+     */
+    @java.lang.Override
+    public float getSoundAlike() {
+      return soundAlike_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -2902,6 +2954,9 @@ java.lang.String defaultValue) {
       }
       if (((bitField0_ & 0x00000001) != 0)) {
         output.writeFloat(6, transcriptLogprob_);
+      }
+      if (((bitField0_ & 0x00000002) != 0)) {
+        output.writeFloat(7, soundAlike_);
       }
       getUnknownFields().writeTo(output);
     }
@@ -2940,6 +2995,10 @@ java.lang.String defaultValue) {
         size += com.google.protobuf.CodedOutputStream
           .computeFloatSize(6, transcriptLogprob_);
       }
+      if (((bitField0_ & 0x00000002) != 0)) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeFloatSize(7, soundAlike_);
+      }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
       return size;
@@ -2971,6 +3030,12 @@ java.lang.String defaultValue) {
             != java.lang.Float.floatToIntBits(
                 other.getTranscriptLogprob())) return false;
       }
+      if (hasSoundAlike() != other.hasSoundAlike()) return false;
+      if (hasSoundAlike()) {
+        if (java.lang.Float.floatToIntBits(getSoundAlike())
+            != java.lang.Float.floatToIntBits(
+                other.getSoundAlike())) return false;
+      }
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -2999,6 +3064,11 @@ java.lang.String defaultValue) {
         hash = (37 * hash) + TRANSCRIPT_LOGPROB_FIELD_NUMBER;
         hash = (53 * hash) + java.lang.Float.floatToIntBits(
             getTranscriptLogprob());
+      }
+      if (hasSoundAlike()) {
+        hash = (37 * hash) + SOUND_ALIKE_FIELD_NUMBER;
+        hash = (53 * hash) + java.lang.Float.floatToIntBits(
+            getSoundAlike());
       }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
@@ -3157,6 +3227,7 @@ java.lang.String defaultValue) {
         internalGetMutableMetadata().clear();
         text_ = "";
         transcriptLogprob_ = 0F;
+        soundAlike_ = 0F;
         return this;
       }
 
@@ -3210,6 +3281,10 @@ java.lang.String defaultValue) {
         if (((from_bitField0_ & 0x00000020) != 0)) {
           result.transcriptLogprob_ = transcriptLogprob_;
           to_bitField0_ |= 0x00000001;
+        }
+        if (((from_bitField0_ & 0x00000040) != 0)) {
+          result.soundAlike_ = soundAlike_;
+          to_bitField0_ |= 0x00000002;
         }
         result.bitField0_ |= to_bitField0_;
       }
@@ -3280,6 +3355,9 @@ java.lang.String defaultValue) {
         if (other.hasTranscriptLogprob()) {
           setTranscriptLogprob(other.getTranscriptLogprob());
         }
+        if (other.hasSoundAlike()) {
+          setSoundAlike(other.getSoundAlike());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -3340,6 +3418,11 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00000020;
                 break;
               } // case 53
+              case 61: {
+                soundAlike_ = input.readFloat();
+                bitField0_ |= 0x00000040;
+                break;
+              } // case 61
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -3432,7 +3515,8 @@ java.lang.String defaultValue) {
       private float score_ ;
       /**
        * <pre>
-       * Cosine similarity in [-1, 1]; higher is closer.
+       * Cosine similarity in [-1, 1]; higher is closer. Hits come best first: by score, except in SearchBySpeech,
+       * which adds sound_alike_weight * sound_alike and applies `rerank` (see SearchBySpeechRequest).
        * </pre>
        *
        * <code>float score = 2;</code>
@@ -3444,7 +3528,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Cosine similarity in [-1, 1]; higher is closer.
+       * Cosine similarity in [-1, 1]; higher is closer. Hits come best first: by score, except in SearchBySpeech,
+       * which adds sound_alike_weight * sound_alike and applies `rerank` (see SearchBySpeechRequest).
        * </pre>
        *
        * <code>float score = 2;</code>
@@ -3460,7 +3545,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Cosine similarity in [-1, 1]; higher is closer.
+       * Cosine similarity in [-1, 1]; higher is closer. Hits come best first: by score, except in SearchBySpeech,
+       * which adds sound_alike_weight * sound_alike and applies `rerank` (see SearchBySpeechRequest).
        * </pre>
        *
        * <code>float score = 2;</code>
@@ -3805,6 +3891,66 @@ java.lang.String defaultValue) {
       public Builder clearTranscriptLogprob() {
         bitField0_ = (bitField0_ & ~0x00000020);
         transcriptLogprob_ = 0F;
+        onChanged();
+        return this;
+      }
+
+      private float soundAlike_ ;
+      /**
+       * <pre>
+       * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+       * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+       * </pre>
+       *
+       * <code>optional float sound_alike = 7;</code>
+       * @return Whether the soundAlike field is set.
+       */
+      @java.lang.Override
+      public boolean hasSoundAlike() {
+        return ((bitField0_ & 0x00000040) != 0);
+      }
+      /**
+       * <pre>
+       * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+       * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+       * </pre>
+       *
+       * <code>optional float sound_alike = 7;</code>
+       * @return The soundAlike.
+       */
+      @java.lang.Override
+      public float getSoundAlike() {
+        return soundAlike_;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+       * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+       * </pre>
+       *
+       * <code>optional float sound_alike = 7;</code>
+       * @param value The soundAlike to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSoundAlike(float value) {
+        
+        soundAlike_ = value;
+        bitField0_ |= 0x00000040;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+       * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+       * </pre>
+       *
+       * <code>optional float sound_alike = 7;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearSoundAlike() {
+        bitField0_ = (bitField0_ & ~0x00000040);
+        soundAlike_ = 0F;
         onChanged();
         return this;
       }
@@ -8230,6 +8376,33 @@ java.lang.String defaultValue) {
      * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
      */
     xmodal.v1.Search.SpeechRerankOrBuilder getRerankOrBuilder();
+
+    /**
+     * <pre>
+     * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+     * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+     * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+     * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+     * weight above 0 is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>optional float sound_alike_weight = 6;</code>
+     * @return Whether the soundAlikeWeight field is set.
+     */
+    boolean hasSoundAlikeWeight();
+    /**
+     * <pre>
+     * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+     * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+     * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+     * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+     * weight above 0 is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>optional float sound_alike_weight = 6;</code>
+     * @return The soundAlikeWeight.
+     */
+    float getSoundAlikeWeight();
   }
   /**
    * Protobuf type {@code xmodal.v1.SearchBySpeechRequest}
@@ -8272,6 +8445,7 @@ java.lang.String defaultValue) {
               xmodal.v1.Search.SearchBySpeechRequest.class, xmodal.v1.Search.SearchBySpeechRequest.Builder.class);
     }
 
+    private int bitField0_;
     public static final int COLLECTION_FIELD_NUMBER = 1;
     @SuppressWarnings("serial")
     private volatile java.lang.Object collection_ = "";
@@ -8427,6 +8601,41 @@ java.lang.String defaultValue) {
       return rerank_ == null ? xmodal.v1.Search.SpeechRerank.getDefaultInstance() : rerank_;
     }
 
+    public static final int SOUND_ALIKE_WEIGHT_FIELD_NUMBER = 6;
+    private float soundAlikeWeight_ = 0F;
+    /**
+     * <pre>
+     * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+     * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+     * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+     * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+     * weight above 0 is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>optional float sound_alike_weight = 6;</code>
+     * @return Whether the soundAlikeWeight field is set.
+     */
+    @java.lang.Override
+    public boolean hasSoundAlikeWeight() {
+      return ((bitField0_ & 0x00000001) != 0);
+    }
+    /**
+     * <pre>
+     * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+     * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+     * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+     * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+     * weight above 0 is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>optional float sound_alike_weight = 6;</code>
+     * @return The soundAlikeWeight.
+     */
+    @java.lang.Override
+    public float getSoundAlikeWeight() {
+      return soundAlikeWeight_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -8456,6 +8665,9 @@ java.lang.String defaultValue) {
       if (rerank_ != null) {
         output.writeMessage(5, getRerank());
       }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        output.writeFloat(6, soundAlikeWeight_);
+      }
       getUnknownFields().writeTo(output);
     }
 
@@ -8483,6 +8695,10 @@ java.lang.String defaultValue) {
       if (rerank_ != null) {
         size += com.google.protobuf.CodedOutputStream
           .computeMessageSize(5, getRerank());
+      }
+      if (((bitField0_ & 0x00000001) != 0)) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeFloatSize(6, soundAlikeWeight_);
       }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
@@ -8521,6 +8737,12 @@ java.lang.String defaultValue) {
         if (!getRerank()
             .equals(other.getRerank())) return false;
       }
+      if (hasSoundAlikeWeight() != other.hasSoundAlikeWeight()) return false;
+      if (hasSoundAlikeWeight()) {
+        if (java.lang.Float.floatToIntBits(getSoundAlikeWeight())
+            != java.lang.Float.floatToIntBits(
+                other.getSoundAlikeWeight())) return false;
+      }
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -8549,6 +8771,11 @@ java.lang.String defaultValue) {
       if (hasRerank()) {
         hash = (37 * hash) + RERANK_FIELD_NUMBER;
         hash = (53 * hash) + getRerank().hashCode();
+      }
+      if (hasSoundAlikeWeight()) {
+        hash = (37 * hash) + SOUND_ALIKE_WEIGHT_FIELD_NUMBER;
+        hash = (53 * hash) + java.lang.Float.floatToIntBits(
+            getSoundAlikeWeight());
       }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
@@ -8700,6 +8927,7 @@ java.lang.String defaultValue) {
           rerankBuilder_.dispose();
           rerankBuilder_ = null;
         }
+        soundAlikeWeight_ = 0F;
         return this;
       }
 
@@ -8756,6 +8984,12 @@ java.lang.String defaultValue) {
               ? rerank_
               : rerankBuilder_.build();
         }
+        int to_bitField0_ = 0;
+        if (((from_bitField0_ & 0x00000020) != 0)) {
+          result.soundAlikeWeight_ = soundAlikeWeight_;
+          to_bitField0_ |= 0x00000001;
+        }
+        result.bitField0_ |= to_bitField0_;
       }
 
       @java.lang.Override
@@ -8819,6 +9053,9 @@ java.lang.String defaultValue) {
         if (other.hasRerank()) {
           mergeRerank(other.getRerank());
         }
+        if (other.hasSoundAlikeWeight()) {
+          setSoundAlikeWeight(other.getSoundAlikeWeight());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -8878,6 +9115,11 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00000010;
                 break;
               } // case 42
+              case 53: {
+                soundAlikeWeight_ = input.readFloat();
+                bitField0_ |= 0x00000020;
+                break;
+              } // case 53
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -9477,6 +9719,78 @@ java.lang.String defaultValue) {
           rerank_ = null;
         }
         return rerankBuilder_;
+      }
+
+      private float soundAlikeWeight_ ;
+      /**
+       * <pre>
+       * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+       * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+       * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+       * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+       * weight above 0 is INVALID_ARGUMENT.
+       * </pre>
+       *
+       * <code>optional float sound_alike_weight = 6;</code>
+       * @return Whether the soundAlikeWeight field is set.
+       */
+      @java.lang.Override
+      public boolean hasSoundAlikeWeight() {
+        return ((bitField0_ & 0x00000020) != 0);
+      }
+      /**
+       * <pre>
+       * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+       * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+       * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+       * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+       * weight above 0 is INVALID_ARGUMENT.
+       * </pre>
+       *
+       * <code>optional float sound_alike_weight = 6;</code>
+       * @return The soundAlikeWeight.
+       */
+      @java.lang.Override
+      public float getSoundAlikeWeight() {
+        return soundAlikeWeight_;
+      }
+      /**
+       * <pre>
+       * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+       * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+       * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+       * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+       * weight above 0 is INVALID_ARGUMENT.
+       * </pre>
+       *
+       * <code>optional float sound_alike_weight = 6;</code>
+       * @param value The soundAlikeWeight to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSoundAlikeWeight(float value) {
+        
+        soundAlikeWeight_ = value;
+        bitField0_ |= 0x00000020;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+       * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+       * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+       * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+       * weight above 0 is INVALID_ARGUMENT.
+       * </pre>
+       *
+       * <code>optional float sound_alike_weight = 6;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearSoundAlikeWeight() {
+        bitField0_ = (bitField0_ & ~0x00000020);
+        soundAlikeWeight_ = 0F;
+        onChanged();
+        return this;
       }
       @java.lang.Override
       public final Builder setUnknownFields(
@@ -13036,50 +13350,52 @@ java.lang.String defaultValue) {
       "l.v1.Modality\0225\n\017metadata_filter\030\003 \003(\0132\034" +
       ".xmodal.v1.MetadataCondition\022\016\n\006nprobe\030\004" +
       " \001(\r\022\021\n\tef_search\030\005 \001(\r\"0\n\021MetadataCondi" +
-      "tion\022\013\n\003key\030\001 \001(\t\022\016\n\006values\030\002 \003(\t\"\356\001\n\003Hi" +
+      "tion\022\013\n\003key\030\001 \001(\t\022\016\n\006values\030\002 \003(\t\"\230\002\n\003Hi" +
       "t\022\n\n\002id\030\001 \001(\t\022\r\n\005score\030\002 \001(\002\022%\n\010modality" +
       "\030\003 \001(\0162\023.xmodal.v1.Modality\022.\n\010metadata\030" +
       "\004 \003(\0132\034.xmodal.v1.Hit.MetadataEntry\022\014\n\004t" +
       "ext\030\005 \001(\t\022\037\n\022transcript_logprob\030\006 \001(\002H\000\210" +
-      "\001\001\032/\n\rMetadataEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005valu" +
-      "e\030\002 \001(\t:\0028\001B\025\n\023_transcript_logprob\"a\n\014Se" +
-      "archResult\022\034\n\004hits\030\001 \003(\0132\016.xmodal.v1.Hit" +
-      "\022\020\n\010space_id\030\002 \001(\t\022!\n\006timing\030\003 \001(\0132\021.xmo" +
-      "dal.v1.Timing\"b\n\023SearchByTextRequest\022\022\n\n" +
-      "collection\030\001 \001(\t\022\014\n\004text\030\002 \001(\t\022)\n\007option" +
-      "s\030\003 \001(\0132\030.xmodal.v1.SearchOptions\"R\n\024Sea" +
-      "rchByTextResponse\022\'\n\006result\030\001 \001(\0132\027.xmod" +
-      "al.v1.SearchResult\022\021\n\ttruncated\030\002 \001(\010\"d\n" +
-      "\024SearchByImageRequest\022\022\n\ncollection\030\001 \001(" +
-      "\t\022\r\n\005image\030\002 \001(\014\022)\n\007options\030\003 \001(\0132\030.xmod" +
-      "al.v1.SearchOptions\"@\n\025SearchByImageResp" +
-      "onse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchR" +
-      "esult\"\322\001\n\025SearchBySpeechRequest\022\022\n\ncolle" +
-      "ction\030\001 \001(\t\022\037\n\005audio\030\002 \001(\0132\020.xmodal.v1.A" +
-      "udio\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.Search" +
-      "Options\0220\n\016speech_options\030\004 \001(\0132\030.xmodal" +
-      ".v1.SpeechOptions\022\'\n\006rerank\030\005 \001(\0132\027.xmod" +
-      "al.v1.SpeechRerank\"L\n\014SpeechRerank\022\022\n\nca" +
-      "ndidates\030\001 \001(\r\022\030\n\013sound_alike\030\002 \001(\rH\000\210\001\001" +
-      "B\016\n\014_sound_alike\"\215\001\n\026SearchBySpeechRespo" +
-      "nse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.SearchRe" +
-      "sult\022\022\n\ntranscript\030\002 \001(\t\022\037\n\022transcript_l" +
-      "ogprob\030\003 \001(\002H\000\210\001\001B\025\n\023_transcript_logprob" +
-      "\"\213\001\n\025SearchByVectorRequest\022\022\n\ncollection" +
-      "\030\001 \001(\t\022!\n\006vector\030\002 \001(\0132\021.xmodal.v1.Vecto" +
-      "r\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.SearchOpt" +
-      "ions\022\020\n\010space_id\030\004 \001(\t\"A\n\026SearchByVector" +
-      "Response\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Sea" +
-      "rchResult2\342\002\n\rSearchService\022O\n\014SearchByT" +
-      "ext\022\036.xmodal.v1.SearchByTextRequest\032\037.xm" +
-      "odal.v1.SearchByTextResponse\022R\n\rSearchBy" +
-      "Image\022\037.xmodal.v1.SearchByImageRequest\032 " +
-      ".xmodal.v1.SearchByImageResponse\022U\n\016Sear" +
-      "chBySpeech\022 .xmodal.v1.SearchBySpeechReq" +
-      "uest\032!.xmodal.v1.SearchBySpeechResponse\022" +
-      "U\n\016SearchByVector\022 .xmodal.v1.SearchByVe" +
-      "ctorRequest\032!.xmodal.v1.SearchByVectorRe" +
-      "sponseb\006proto3"
+      "\001\001\022\030\n\013sound_alike\030\007 \001(\002H\001\210\001\001\032/\n\rMetadata" +
+      "Entry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\025\n" +
+      "\023_transcript_logprobB\016\n\014_sound_alike\"a\n\014" +
+      "SearchResult\022\034\n\004hits\030\001 \003(\0132\016.xmodal.v1.H" +
+      "it\022\020\n\010space_id\030\002 \001(\t\022!\n\006timing\030\003 \001(\0132\021.x" +
+      "modal.v1.Timing\"b\n\023SearchByTextRequest\022\022" +
+      "\n\ncollection\030\001 \001(\t\022\014\n\004text\030\002 \001(\t\022)\n\007opti" +
+      "ons\030\003 \001(\0132\030.xmodal.v1.SearchOptions\"R\n\024S" +
+      "earchByTextResponse\022\'\n\006result\030\001 \001(\0132\027.xm" +
+      "odal.v1.SearchResult\022\021\n\ttruncated\030\002 \001(\010\"" +
+      "d\n\024SearchByImageRequest\022\022\n\ncollection\030\001 " +
+      "\001(\t\022\r\n\005image\030\002 \001(\014\022)\n\007options\030\003 \001(\0132\030.xm" +
+      "odal.v1.SearchOptions\"@\n\025SearchByImageRe" +
+      "sponse\022\'\n\006result\030\001 \001(\0132\027.xmodal.v1.Searc" +
+      "hResult\"\212\002\n\025SearchBySpeechRequest\022\022\n\ncol" +
+      "lection\030\001 \001(\t\022\037\n\005audio\030\002 \001(\0132\020.xmodal.v1" +
+      ".Audio\022)\n\007options\030\003 \001(\0132\030.xmodal.v1.Sear" +
+      "chOptions\0220\n\016speech_options\030\004 \001(\0132\030.xmod" +
+      "al.v1.SpeechOptions\022\'\n\006rerank\030\005 \001(\0132\027.xm" +
+      "odal.v1.SpeechRerank\022\037\n\022sound_alike_weig" +
+      "ht\030\006 \001(\002H\000\210\001\001B\025\n\023_sound_alike_weight\"L\n\014" +
+      "SpeechRerank\022\022\n\ncandidates\030\001 \001(\r\022\030\n\013soun" +
+      "d_alike\030\002 \001(\rH\000\210\001\001B\016\n\014_sound_alike\"\215\001\n\026S" +
+      "earchBySpeechResponse\022\'\n\006result\030\001 \001(\0132\027." +
+      "xmodal.v1.SearchResult\022\022\n\ntranscript\030\002 \001" +
+      "(\t\022\037\n\022transcript_logprob\030\003 \001(\002H\000\210\001\001B\025\n\023_" +
+      "transcript_logprob\"\213\001\n\025SearchByVectorReq" +
+      "uest\022\022\n\ncollection\030\001 \001(\t\022!\n\006vector\030\002 \001(\013" +
+      "2\021.xmodal.v1.Vector\022)\n\007options\030\003 \001(\0132\030.x" +
+      "modal.v1.SearchOptions\022\020\n\010space_id\030\004 \001(\t" +
+      "\"A\n\026SearchByVectorResponse\022\'\n\006result\030\001 \001" +
+      "(\0132\027.xmodal.v1.SearchResult2\342\002\n\rSearchSe" +
+      "rvice\022O\n\014SearchByText\022\036.xmodal.v1.Search" +
+      "ByTextRequest\032\037.xmodal.v1.SearchByTextRe" +
+      "sponse\022R\n\rSearchByImage\022\037.xmodal.v1.Sear" +
+      "chByImageRequest\032 .xmodal.v1.SearchByIma" +
+      "geResponse\022U\n\016SearchBySpeech\022 .xmodal.v1" +
+      ".SearchBySpeechRequest\032!.xmodal.v1.Searc" +
+      "hBySpeechResponse\022U\n\016SearchByVector\022 .xm" +
+      "odal.v1.SearchByVectorRequest\032!.xmodal.v" +
+      "1.SearchByVectorResponseb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -13103,7 +13419,7 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_Hit_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_Hit_descriptor,
-        new java.lang.String[] { "Id", "Score", "Modality", "Metadata", "Text", "TranscriptLogprob", "TranscriptLogprob", });
+        new java.lang.String[] { "Id", "Score", "Modality", "Metadata", "Text", "TranscriptLogprob", "SoundAlike", "TranscriptLogprob", "SoundAlike", });
     internal_static_xmodal_v1_Hit_MetadataEntry_descriptor =
       internal_static_xmodal_v1_Hit_descriptor.getNestedTypes().get(0);
     internal_static_xmodal_v1_Hit_MetadataEntry_fieldAccessorTable = new
@@ -13145,7 +13461,7 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_SearchBySpeechRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_SearchBySpeechRequest_descriptor,
-        new java.lang.String[] { "Collection", "Audio", "Options", "SpeechOptions", "Rerank", });
+        new java.lang.String[] { "Collection", "Audio", "Options", "SpeechOptions", "Rerank", "SoundAlikeWeight", "SoundAlikeWeight", });
     internal_static_xmodal_v1_SpeechRerank_descriptor =
       getDescriptor().getMessageTypes().get(9);
     internal_static_xmodal_v1_SpeechRerank_fieldAccessorTable = new

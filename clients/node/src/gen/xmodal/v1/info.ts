@@ -74,7 +74,11 @@ export interface GetInfoResponse {
    * SearchBySpeech `rerank`: sound-alike texts scored when a request leaves SpeechRerank.sound_alike unset.
    * Unset when the server cannot re-rank.
    */
-  rerankSoundAlike?: number | undefined;
+  rerankSoundAlike?:
+    | number
+    | undefined;
+  /** SearchBySpeech: weight of Hit.sound_alike in the ranking when a request leaves it unset (0 = off). */
+  soundAlikeWeight: number;
 }
 
 export interface GetInfoResponse_MetricsEntry {
@@ -305,6 +309,7 @@ function createBaseGetInfoResponse(): GetInfoResponse {
     speechModes: [],
     rerankGate: undefined,
     rerankSoundAlike: undefined,
+    soundAlikeWeight: 0,
   };
 }
 
@@ -361,6 +366,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     }
     if (message.rerankSoundAlike !== undefined) {
       writer.uint32(128).uint32(message.rerankSoundAlike);
+    }
+    if (message.soundAlikeWeight !== 0) {
+      writer.uint32(141).float(message.soundAlikeWeight);
     }
     return writer;
   },
@@ -519,6 +527,14 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
             message.rerankSoundAlike = reader.uint32();
             continue;
           }
+          case 17: {
+            if (tag !== 141) {
+              break;
+            }
+
+            message.soundAlikeWeight = reader.float();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -604,6 +620,11 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
         : isSet(object.rerank_sound_alike)
         ? globalThis.Number(object.rerank_sound_alike)
         : undefined,
+      soundAlikeWeight: isSet(object.soundAlikeWeight)
+        ? globalThis.Number(object.soundAlikeWeight)
+        : isSet(object.sound_alike_weight)
+        ? globalThis.Number(object.sound_alike_weight)
+        : 0,
     };
   },
 
@@ -663,6 +684,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     if (message.rerankSoundAlike !== undefined) {
       obj.rerankSoundAlike = Math.round(message.rerankSoundAlike);
     }
+    if (message.soundAlikeWeight !== 0) {
+      obj.soundAlikeWeight = floatToJson(message.soundAlikeWeight);
+    }
     return obj;
   },
 
@@ -695,6 +719,7 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     message.speechModes = object.speechModes?.map((e) => e) || [];
     message.rerankGate = object.rerankGate ?? undefined;
     message.rerankSoundAlike = object.rerankSoundAlike ?? undefined;
+    message.soundAlikeWeight = object.soundAlikeWeight ?? 0;
     return message;
   },
 };

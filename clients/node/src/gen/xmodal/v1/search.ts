@@ -54,7 +54,10 @@ export interface MetadataCondition {
 
 export interface Hit {
   id: string;
-  /** Cosine similarity in [-1, 1]; higher is closer. */
+  /**
+   * Cosine similarity in [-1, 1]; higher is closer. Hits come best first: by score, except in SearchBySpeech,
+   * which adds sound_alike_weight * sound_alike and applies `rerank` (see SearchBySpeechRequest).
+   */
   score: number;
   modality: Modality;
   metadata: { [key: string]: string };
@@ -65,7 +68,14 @@ export interface Hit {
    * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
    * verbatim). Unset for hits that were not scored.
    */
-  transcriptLogprob?: number | undefined;
+  transcriptLogprob?:
+    | number
+    | undefined;
+  /**
+   * SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
+   * letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
+   */
+  soundAlike?: number | undefined;
 }
 
 export interface Hit_MetadataEntry {
@@ -113,7 +123,17 @@ export interface SearchBySpeechRequest {
     | SpeechOptions
     | undefined;
   /** Optional: re-rank the best hits by how well their text explains the audio. Unset: off. */
-  rerank?: SpeechRerank | undefined;
+  rerank?:
+    | SpeechRerank
+    | undefined;
+  /**
+   * Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
+   * sounds like the transcript), over the best hits of the vector search joined with the texts that sound most
+   * like the transcript. Unset: the server's default (GetInfoResponse.sound_alike_weight); 0 = the vector
+   * search alone; at most 10. Needs the transcript: in speech mode DIRECT the default does not apply, and a
+   * weight above 0 is INVALID_ARGUMENT.
+   */
+  soundAlikeWeight?: number | undefined;
 }
 
 /**
@@ -414,7 +434,7 @@ export const MetadataCondition: MessageFns<MetadataCondition> = {
 };
 
 function createBaseHit(): Hit {
-  return { id: "", score: 0, modality: 0, metadata: {}, text: "", transcriptLogprob: undefined };
+  return { id: "", score: 0, modality: 0, metadata: {}, text: "", transcriptLogprob: undefined, soundAlike: undefined };
 }
 
 export const Hit: MessageFns<Hit> = {
@@ -436,6 +456,9 @@ export const Hit: MessageFns<Hit> = {
     }
     if (message.transcriptLogprob !== undefined) {
       writer.uint32(53).float(message.transcriptLogprob);
+    }
+    if (message.soundAlike !== undefined) {
+      writer.uint32(61).float(message.soundAlike);
     }
     return writer;
   },
@@ -504,6 +527,14 @@ export const Hit: MessageFns<Hit> = {
             message.transcriptLogprob = reader.float();
             continue;
           }
+          case 7: {
+            if (tag !== 61) {
+              break;
+            }
+
+            message.soundAlike = reader.float();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -541,6 +572,11 @@ export const Hit: MessageFns<Hit> = {
         : isSet(object.transcript_logprob)
         ? globalThis.Number(object.transcript_logprob)
         : undefined,
+      soundAlike: isSet(object.soundAlike)
+        ? globalThis.Number(object.soundAlike)
+        : isSet(object.sound_alike)
+        ? globalThis.Number(object.sound_alike)
+        : undefined,
     };
   },
 
@@ -570,6 +606,9 @@ export const Hit: MessageFns<Hit> = {
     if (message.transcriptLogprob !== undefined) {
       obj.transcriptLogprob = floatToJson(message.transcriptLogprob);
     }
+    if (message.soundAlike !== undefined) {
+      obj.soundAlike = floatToJson(message.soundAlike);
+    }
     return obj;
   },
 
@@ -592,6 +631,7 @@ export const Hit: MessageFns<Hit> = {
     );
     message.text = object.text ?? "";
     message.transcriptLogprob = object.transcriptLogprob ?? undefined;
+    message.soundAlike = object.soundAlike ?? undefined;
     return message;
   },
 };
@@ -1151,7 +1191,14 @@ export const SearchByImageResponse: MessageFns<SearchByImageResponse> = {
 };
 
 function createBaseSearchBySpeechRequest(): SearchBySpeechRequest {
-  return { collection: "", audio: undefined, options: undefined, speechOptions: undefined, rerank: undefined };
+  return {
+    collection: "",
+    audio: undefined,
+    options: undefined,
+    speechOptions: undefined,
+    rerank: undefined,
+    soundAlikeWeight: undefined,
+  };
 }
 
 export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
@@ -1170,6 +1217,9 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
     }
     if (message.rerank !== undefined) {
       SpeechRerank.encode(message.rerank, writer.uint32(42).fork()).join();
+    }
+    if (message.soundAlikeWeight !== undefined) {
+      writer.uint32(53).float(message.soundAlikeWeight);
     }
     return writer;
   },
@@ -1227,6 +1277,14 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
             message.rerank = SpeechRerank.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 53) {
+              break;
+            }
+
+            message.soundAlikeWeight = reader.float();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1250,6 +1308,11 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
         ? SpeechOptions.fromJSON(object.speech_options)
         : undefined,
       rerank: isSet(object.rerank) ? SpeechRerank.fromJSON(object.rerank) : undefined,
+      soundAlikeWeight: isSet(object.soundAlikeWeight)
+        ? globalThis.Number(object.soundAlikeWeight)
+        : isSet(object.sound_alike_weight)
+        ? globalThis.Number(object.sound_alike_weight)
+        : undefined,
     };
   },
 
@@ -1270,6 +1333,9 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
     if (message.rerank !== undefined) {
       obj.rerank = SpeechRerank.toJSON(message.rerank);
     }
+    if (message.soundAlikeWeight !== undefined) {
+      obj.soundAlikeWeight = floatToJson(message.soundAlikeWeight);
+    }
     return obj;
   },
 
@@ -1289,6 +1355,7 @@ export const SearchBySpeechRequest: MessageFns<SearchBySpeechRequest> = {
     message.rerank = (object.rerank !== undefined && object.rerank !== null)
       ? SpeechRerank.fromPartial(object.rerank)
       : undefined;
+    message.soundAlikeWeight = object.soundAlikeWeight ?? undefined;
     return message;
   },
 };
