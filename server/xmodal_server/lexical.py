@@ -1,20 +1,20 @@
-"""Sound-alike matching of a spoken query's transcript against a collection's texts: re-ranking candidates
-that the transcript's embedding misses.
+"""Sound-alike matching of a spoken query's transcript against a collection's texts, for what the
+transcript's embedding misses.
 
 Why: when Whisper mishears a name ("mull dives flag" for "maldives flag", "mokolia flag" for "mongolia
 flag") the transcript's sentence embedding lands on a neighbour in meaning ("indonesia flag"), and the right
-text is often not even in the top 25, so re-ranking by the audio cannot recover it. The misheard spelling
-still shares most of its letters and consonant sounds with the right text. On 200 validation clips against
-the whole corpus (bench/results/lexical_candidates_trial.txt) this matching alone put the right sentence first
-for 0.875 of clips (the fused search: 0.775); added to the re-ranking's top 25, 10 sound-alike texts raised the
-share of clips whose right sentence gets scored from 0.870 to 0.960, and R@1 after re-ranking from 0.870 to 0.950.
+text is often not even in the top 25. The misheard spelling still shares most of its letters and consonant
+sounds with the right text. Validation (bench/results/lexical_candidates_trial.txt, whole-corpus gallery):
+this matching alone put the right sentence first for 0.875 of 200 clips (the fused search: 0.775). The service
+uses it twice: in the ranking of every speech search (cosine + weight x similarity; R@1 0.790 -> 0.872 over
+811 clips at 0.6), and as extra re-ranking candidates (R@1 after re-ranking 0.870 -> 0.950 with 10).
 
 What is compared: character n-grams of the letters with word breaks removed (misheard word boundaries:
 "sea chills" / "seychelles"), and n-grams of a sound skeleton: consonants folded into Soundex classes, every
 vowel one symbol, repeats collapsed ("mull dives" and "maldives" both read 5a43a1a2; "mokolia" 5a2a4a shares
-most of its n-grams with "mongolia" 5a52a4a). Digits are spelled out, as
-Whisper writes "8" where a gallery says "eight" and the other way round. Weights: TF-IDF over the indexed
-texts, cosine similarity; the index is an in-memory inverted file, built from the stored texts.
+most of its n-grams with "mongolia" 5a52a4a). Digits are spelled out, as Whisper writes "8" where a gallery
+says "eight" and the other way round. Weights: TF-IDF over the indexed texts, cosine similarity; the index is
+an in-memory inverted file, built from the stored texts.
 """
 from __future__ import annotations
 
@@ -139,13 +139,14 @@ class LexicalIndex:
 
 
 class CollectionTexts:
-    """One ``LexicalIndex`` per collection, for SearchBySpeech re-ranking: built from the stored texts on a
-    collection's first re-ranked query (that query waits: about 1.3 s per 10,000 texts), rebuilt in the
+    """One ``LexicalIndex`` per collection, for SearchBySpeech: built from the stored texts on a collection's
+    first speech query with a transcript (that query waits: about 1.3 s per 10,000 texts), rebuilt in the
     background after the server writes to it.
 
     A stale index is safe: every candidate it names is read back from the collection before use (a deleted
-    item is gone; modality and metadata filters are checked on what is stored), so staleness only delays
-    when a new text can join as a sound-alike candidate; the vector search finds it at once.
+    item is gone; modality and metadata filters are checked on what is stored), and the service compares each
+    hit's stored text afresh (``LexicalIndex.similarity``), so staleness only delays when a new text can be
+    found by sound; the vector search finds it at once.
     """
 
     def __init__(self) -> None:
