@@ -89,7 +89,6 @@ class LexicalIndex:
         order = np.argsort(gram, kind="stable")
         self.rows, self.vals = item[order], w[order].astype(np.float32)
         self.offsets = np.concatenate([[0], np.cumsum(df)])
-        self.position = {item_id: i for i, item_id in enumerate(self.ids)}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -179,7 +178,7 @@ class CollectionTexts:
 
     def _build(self, name: str, coll, generation: int) -> LexicalIndex:
         try:
-            index = LexicalIndex((r[0], r[2]) for r in coll.payloads())
+            index = LexicalIndex(coll.texts())
             with self._lock:
                 have = self._built.get(name)
                 if have is None or have[0] is not coll or have[1] < generation:

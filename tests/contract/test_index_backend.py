@@ -107,6 +107,14 @@ def test_delete_reports_missing_and_removes_from_search(coll):
     assert coll.get(["i1"], False) == ([], ["i1"])
 
 
+def test_texts_lists_every_item_with_a_text_after_writes(coll):
+    coll.upsert([NewItem(id="i5", modality="text", vector=XB[5], text="five again"),
+                 NewItem(id="mute", modality="image", vector=XB[6])])  # no text: not listed
+    coll.delete(["i2"])
+    got = dict(coll.texts())
+    assert got == {**{f"i{k}": f"t{k}" for k in range(N) if k not in (2, 5)}, "i5": "five again"}
+
+
 def truth(q: np.ndarray, k: int, where=(), modalities=()) -> list[str]:
     keep = [j for j in range(N)
             if all(meta(j)[key] in values for key, values in where) and (not modalities or modality(j) in modalities)]

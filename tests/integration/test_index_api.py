@@ -186,7 +186,7 @@ def test_bad_input_is_invalid_argument_naming_the_item_and_writes_nothing(client
     assert client.get_collection(name)["item_count"] == 1
 
 
-def test_the_milvus_backend_serves_the_same_api(tmp_path):
+def test_the_milvus_backend_serves_the_same_api(tmp_path, speech_wav):
     """--index-backend milvus (Milvus Lite under the data directory) behind the real server."""
     pytest.importorskip("milvus_lite")
     from conftest import ServerThread
@@ -207,6 +207,9 @@ def test_the_milvus_backend_serves_the_same_api(tmp_path):
             hits = c.search_text("notes", "reset the router", top_k=3, where={"room": "kitchen"}).hits
             assert [h.id for h in hits][0] == "b" and {h.metadata["room"] for h in hits} == {"kitchen"}
             assert code_of(lambda: c.search_text("notes", "x", where={"floor": "1"}))[0] == grpc.StatusCode.INVALID_ARGUMENT
+            # Speech: the sound-alike index reads the stored texts back from Milvus, and re-ranking its vectors.
+            said = c.search_speech("notes", speech_wav, top_k=3, rerank=3, where={"room": "kitchen"})
+            assert {h.id for h in said.hits} == {"b", "c"} and all(h.sound_alike is not None for h in said.hits)
             assert c.delete_items("notes", ["a", "zz"]) == (1, ["zz"])
             assert c.get_collection("notes")["item_count"] == 2 and c.get_collection("notes")["index_type"] == "hnsw"
     finally:

@@ -1,5 +1,5 @@
 """Sound-alike matching (lexical.py) for SearchBySpeech re-ranking candidates, on hand-made cases; the
-per-collection index cache against a fake collection (FakeCollection: payloads() only, no store)."""
+per-collection index cache against a fake collection (FakeCollection: texts() only, no store)."""
 from __future__ import annotations
 
 import threading
@@ -54,18 +54,18 @@ def test_sound_alike_extras_join_only_by_passing_the_gate():
 
 
 class FakeCollection:
-    """Stands in for an IndexBackend: payloads() rows (id, modality, text, payload, kind, metadata) only."""
+    """Stands in for an IndexBackend: texts() rows (id, text) only."""
 
     def __init__(self, texts: dict[str, str]):
-        self.texts = dict(texts)
+        self.stored = dict(texts)
         self.reads = 0
         self.gate = threading.Event()
         self.gate.set()
 
-    def payloads(self):
+    def texts(self):
         self.gate.wait(5)
         self.reads += 1
-        return [(i, "text", t, None, "", {}) for i, t in self.texts.items()]
+        return list(self.stored.items())
 
 
 def _wait_for(cond, seconds=5.0):
@@ -79,7 +79,7 @@ def test_collection_texts_builds_once_then_rebuilds_in_the_background_after_writ
     cache, coll = CollectionTexts(), FakeCollection({"a": "maldives flag"})
     first = cache.get("c", coll)
     assert cache.get("c", coll) is first and coll.reads == 1  # no write: no rebuild
-    coll.texts["b"] = "mongolia flag"
+    coll.stored["b"] = "mongolia flag"
     coll.gate.clear()  # hold the rebuild until the stale index has been served
     cache.changed("c")
     assert cache.get("c", coll) is first  # the stale index answers at once

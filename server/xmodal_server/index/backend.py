@@ -14,7 +14,7 @@ knows: the collection's dim, which metadata fields exist, which ids exist.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -129,6 +129,9 @@ class IndexBackend(Protocol):
 
     def payloads(self) -> list[tuple[str, str, str, bytes | None, str, dict[str, str]]]:
         """(id, modality, text, payload, payload_kind, metadata) of every item, for re-embedding."""
+
+    def texts(self) -> Iterator[tuple[str, str]]:
+        """(id, text) of every item that has a text (SearchBySpeech's sound-alike index, ``lexical.py``)."""
 
     def close(self) -> None: ...
 

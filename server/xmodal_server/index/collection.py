@@ -548,6 +548,12 @@ class Collection(IndexBackend):
             rows = self._db.execute("SELECT id, modality, text, payload, payload_kind, metadata FROM items ORDER BY rowid").fetchall()
         return [(*r[:5], json.loads(r[5])) for r in rows]
 
+    @_reports_corruption
+    def texts(self) -> Iterator[tuple[str, str]]:
+        with self._lock:  # read at once: the rows are few bytes each, and the lock must not outlive the call
+            rows = self._db.execute("SELECT id, text FROM items WHERE text != '' ORDER BY rowid").fetchall()
+        return iter(rows)
+
 
 def _create_durably(path: Path) -> None:
     with open(path, "w") as f:

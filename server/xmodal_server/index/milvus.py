@@ -26,7 +26,7 @@ import json
 import logging
 import threading
 import time
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -148,6 +148,14 @@ class MilvusCollection(IndexBackend):
         )
         return [[Hit(h["id"], float(h["distance"]), h["entity"]["modality"], dict(h["entity"]["metadata"]),
                      h["entity"]["text"]) for h in hits] for hits in result]
+
+    def texts(self) -> Iterator[tuple[str, str]]:
+        it = self._client.query_iterator(self._milvus, batch_size=1000, filter='text != ""', output_fields=["id", "text"])
+        try:
+            while batch := it.next():
+                yield from ((r["id"], r["text"]) for r in batch)
+        finally:
+            it.close()
 
     def payloads(self):
         raise FailedPrecondition(f"collection {self.name!r} is in Milvus, which keeps no original image/audio bytes, "
