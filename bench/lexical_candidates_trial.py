@@ -47,7 +47,7 @@ def main() -> int:
     from xmodal_server.align.pipeline import build_encoders, load_speech_backbone, protocol_data
     from xmodal_server.encoders.heads import default_checkpoint, load_checkpoint, speech_vectors
     from xmodal_server.evaluation.metrics import retrieval_metrics
-    from xmodal_server.evaluation.rerank_eval import ScoreCache, reranked_sims, sound_alike_extra, sound_alike_sims
+    from xmodal_server.evaluation.rerank_eval import ScoreCache, reranked_sims, sound_alike_sims
     from xmodal_server.lexical import LexicalIndex
 
     rep = Report(f"SearchBySpeech sound-alike re-ranking candidates trial ({args.split} split)", torch_threads=True)
@@ -85,7 +85,8 @@ def main() -> int:
             held = []
             for row, t, j in zip(sims, truth, rows):
                 top = np.argsort(-row, kind="stable")[:k]
-                held.append(t in set(top.tolist()) | set(sound_alike_extra(lexical, s.transcripts[j], set(top.tolist()), n)))
+                extra = {int(i) for i, _ in lexical.search(s.transcripts[j], n, {str(g) for g in top})}
+                held.append(t in set(top.tolist()) | extra)
             t0 = time.perf_counter()
             r = retrieval_metrics(name, "r", reranked_sims(sims, [s.paths[j] for j in rows], [s.transcripts[j] for j in rows],
                                                            texts, cache, k, gate, f"{name} +{n}", sound_alike=n), truth)

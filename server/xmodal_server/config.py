@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import InvalidInput
+from .rerank import MAX_CANDIDATES
 
 ENV_PREFIX = "XMODAL_"
 
@@ -165,8 +166,8 @@ class Config:
                 raise InvalidInput(f"config {name}={getattr(self, name)}: must be at least 1")
         if not 0 <= self.sound_alike_weight <= 10:
             raise InvalidInput(f"config sound_alike_weight={self.sound_alike_weight}: must be 0 (off) to 10")
-        if not 0 <= self.rerank_sound_alike <= 64:
-            raise InvalidInput(f"config rerank_sound_alike={self.rerank_sound_alike}: must be 0 (off) to 64")
+        if not 0 <= self.rerank_sound_alike <= MAX_CANDIDATES:
+            raise InvalidInput(f"config rerank_sound_alike={self.rerank_sound_alike}: must be 0 (off) to {MAX_CANDIDATES}")
         if self.demo_limit < 0:
             raise InvalidInput(f"config demo_limit={self.demo_limit}: must be 0 (all) or more")
         if self.max_audio_seconds <= 0 or self.grace_seconds < 0:

@@ -22,7 +22,7 @@ import re
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import numpy as np
 
@@ -123,18 +123,20 @@ class LexicalIndex:
         vals = np.concatenate([self.vals[s] * w for s, w in zip(spans, q)])
         return np.bincount(rows, vals, minlength=len(self.ids)).astype(np.float32)
 
-    def search(self, text: str, k: int) -> list[tuple[str, float]]:
-        """The best ``k`` items sharing at least one n-gram with ``text``: (id, score), best first."""
-        return self.search_scores(self.scores(text), k)
+    def search(self, text: str, k: int, skip: Collection[str] = ()) -> list[tuple[str, float]]:
+        """The best ``k`` items sharing at least one n-gram with ``text``, leaving out the ids in ``skip``
+        (those a caller already holds): (id, score), best first."""
+        return self.search_scores(self.scores(text), k, skip)
 
-    def search_scores(self, s: np.ndarray, k: int) -> list[tuple[str, float]]:
+    def search_scores(self, s: np.ndarray, k: int, skip: Collection[str] = ()) -> list[tuple[str, float]]:
         """``search`` from the ``scores`` of a text already computed."""
-        if k < len(s):  # only the best k need sorting
-            part = np.argpartition(-s, k)[:k]
+        want = k + len(skip)  # enough that k remain once the skipped ones are left out
+        if want < len(s):  # only the best need sorting
+            part = np.argpartition(-s, want)[:want]
             top = part[np.argsort(-s[part], kind="stable")]
         else:
             top = np.argsort(-s, kind="stable")
-        return [(self.ids[i], float(s[i])) for i in top[:k] if s[i] > 0]
+        return [(self.ids[i], float(s[i])) for i in top if s[i] > 0 and self.ids[i] not in skip][:k]
 
 
 class CollectionTexts:

@@ -446,11 +446,7 @@ class Service:
                                      f"{collection!r} is in {coll.space_id!r}; embed the query with this server")
         self.check_top_k(top_k)
         if rerank:
-            self.check_rerank(rerank, kind, speech)
-            sound_alike = self.config.rerank_sound_alike if sound_alike is None else sound_alike
-            if not 0 <= sound_alike <= MAX_CANDIDATES:
-                raise InvalidInput(f"rerank.sound_alike={sound_alike} is out of range: use 0 (none) to {MAX_CANDIDATES}, "
-                                   f"or leave it unset for the server's default ({self.config.rerank_sound_alike})")
+            sound_alike = self.check_rerank(rerank, kind, speech, sound_alike)
         weight = self._sound_alike_weight(kind, speech, sound_alike_weight)
         where = check_where(where)
         params = check_search_params(params or SearchParams())
@@ -471,11 +467,12 @@ class Service:
                 collection, coll, out, hits, weight, pool, modalities, where), None)
         if rerank:
             also, extra = await clock.run("index_ms", lambda: self._sound_alike_hits(
-                collection, coll, out, hits, rerank, int(sound_alike or 0), modalities, where), None)
+                collection, coll, out, hits, rerank, sound_alike, modalities, where), None)
             hits, out = await self._rerank(clock, decoded[0], out, hits, rerank, also, extra)
         return hits[:top_k], out, clock.done()
 
-    def check_rerank(self, candidates: int, kind: str, speech: SpeechOptions | None) -> None:
+    def check_rerank(self, candidates: int, kind: str, speech: SpeechOptions | None, sound_alike: int | None) -> int:
+        """Checks a re-ranking request; returns its count of sound-alike candidates (None: the server's)."""
         if kind != SPEECH:
             raise InvalidInput("rerank applies to speech queries only")
         if not 1 <= candidates <= MAX_CANDIDATES:
@@ -485,6 +482,12 @@ class Service:
                                      "audio, so this server cannot re-rank; leave rerank unset")
         if self._speech_mode(speech) == "direct":
             raise InvalidInput("rerank needs the query's transcript: use speech mode FUSED or TRANSCRIBE, not DIRECT")
+        if sound_alike is None:
+            return self.config.rerank_sound_alike
+        if not 0 <= sound_alike <= MAX_CANDIDATES:
+            raise InvalidInput(f"rerank.sound_alike={sound_alike} is out of range: use 0 (none) to {MAX_CANDIDATES}, "
+                               f"or leave it unset for the server's default ({self.config.rerank_sound_alike})")
+        return sound_alike
 
     def _sound_alike_weight(self, kind: str, speech: SpeechOptions | None, asked: float | None) -> float:
         """The sound-alike weight of a search: 0 unless a speech query has a transcript to compare."""
@@ -517,8 +520,7 @@ class Service:
         """``hits`` joined with the ``pool`` texts that sound most like the transcript, each with its
         ``sound_alike`` similarity, ranked by score + weight x sound_alike. Blocking: runs off the event loop."""
         index, transcript = self.sound_alike.get(name, coll), (out.transcripts or [""])[0]
-        have = {h.id for h in hits}
-        found = [i for i, _ in index.search(transcript, pool) if i not in have]
+        found = [i for i, _ in index.search(transcript, pool, {h.id for h in hits})]
         joined = hits + self._read_hits(coll, found, out, modalities, where)
         # Compared afresh from each hit's stored text (not read from the index), so a text written since the
         # index was built ranks nearly as it will once the index catches up; only finding texts by sound lags.
@@ -536,8 +538,7 @@ class Service:
         if n == 0 or not transcript:
             return set(), []
         position = {h.id: i for i, h in enumerate(hits)}
-        found = [i for i, _ in self.sound_alike.get(name, coll).search(transcript, n + window)
-                 if position.get(i, window) >= window][:n]
+        found = [i for i, _ in self.sound_alike.get(name, coll).search(transcript, n, {h.id for h in hits[:window]})]
         also = {position[i] for i in found if i in position}
         return also, self._read_hits(coll, [i for i in found if i not in position], out, modalities, where)
 

@@ -33,6 +33,7 @@ def test_a_misheard_transcript_finds_the_text_it_sounds_like(heard, meant):
     assert len(index) == len(FLAGS) - 1  # the empty text is left out
     best = index.search(heard, 3)
     assert FLAGS[int(best[0][0])] == meant, best
+    assert index.search(heard, 2, skip={best[0][0]}) == best[1:3]  # still 2 once the best is skipped
     assert [s for _, s in best] == sorted((s for _, s in best), reverse=True)
 
 
@@ -41,6 +42,7 @@ def test_scores_are_cosines_and_unrelated_texts_are_not_returned():
     s = index.scores("maldives flag")
     assert s[0] == pytest.approx(1.0, abs=1e-5) and s[1] == 0.0
     assert [i for i, _ in index.search("maldives flag", 5)] == ["a"]
+    assert index.search("maldives flag", 5, skip={"a"}) == []  # what the caller holds is left out
     assert LexicalIndex([]).search("anything", 3) == []
 
 

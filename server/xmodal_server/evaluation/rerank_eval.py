@@ -67,21 +67,14 @@ def reranked_sims(sims: np.ndarray, clips: list[Path], transcripts: list[str], g
     lexical = LexicalIndex((str(i), t) for i, t in enumerate(gallery_texts)) if sound_alike else None
     for q in tqdm(range(len(sims)), desc=desc, unit="clip", leave=False):
         top = np.argsort(-sims[q], kind="stable")[:k]
-        cand = list(top) + sound_alike_extra(lexical, transcripts[q], set(top.tolist()), sound_alike)
+        cand = list(top) + ([int(i) for i, _ in lexical.search(transcripts[q], sound_alike, {str(g) for g in top})]
+                            if lexical is not None else [])
         texts = [spoken_form(gallery_texts[g]) for g in cand]
         lp = cache.get(clips[q], texts + [spoken_form(transcripts[q])])
         order = rerank_order(sims[q, cand], list(lp[:-1]), float(lp[-1]), gate, searched=len(top))
         out[q, np.asarray(cand)[order]] = sims[q].max() + 1.0 + np.arange(len(order), 0, -1)
     cache.save()
     return out
-
-
-def sound_alike_extra(lexical: LexicalIndex | None, transcript: str, have: set[int], n: int) -> list[int]:
-    """Gallery positions of the best ``n`` sound-alike texts of ``transcript`` that are not in ``have``."""
-    if lexical is None or n <= 0:
-        return []
-    found = [int(i) for i, _ in lexical.search(transcript, n + len(have))]
-    return [i for i in found if i not in have][:n]
 
 
 def sound_alike_sims(sims: np.ndarray, transcripts: list[str], gallery_texts: list[str], weight: float) -> np.ndarray:
