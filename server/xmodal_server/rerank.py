@@ -20,6 +20,14 @@ from collections.abc import Sequence
 import numpy as np
 
 MAX_CANDIDATES = 64
+# A text far longer than what was heard cannot have been said in the clip, so it cannot pass the gate and
+# need not be scored: the decoder's cost grows with every token, and an answer collection's long texts were
+# most of it. Measured over the cached scores (bench/results/rerank_length.txt, bench/rerank_length_trial.py):
+# on the validation clips this rule skips 85 % of the scored characters and no text that passed the gate (the
+# closest skipped one was 2.97 per token below the transcript; the gate is 2.0), the most generous of the rules
+# tried that skip about as much; on test it skips 54 % and again nothing that passed. The sentences said ran at
+# most 19.1 characters a second, below the 20 that are always allowed.
+SAYABLE_PER_HEARD, SAYABLE_SLACK, SAYABLE_PER_SECOND = 3.0, 20, 20.0
 
 
 def rerank_order(scores: Sequence[float], logprobs: Sequence[float | None], heard: float, gate: float,
@@ -38,6 +46,13 @@ def rerank_order(scores: Sequence[float], logprobs: Sequence[float | None], hear
     passed.sort(key=lambda i: (-float(logprobs[i]), -float(scores[i]), i))  # type: ignore[arg-type]
     inside = set(passed)
     return passed + [i for i in range(searched) if i not in inside]
+
+
+def sayable(text: str, heard: str, seconds: float) -> bool:
+    """Whether ``text`` could have been said in a clip of ``seconds`` whose transcript is ``heard`` (both in
+    ``spoken_form``): at most 3 x the transcript's length + 20 characters, or 20 characters a second, whichever
+    allows more (so a transcript that lost words does not exclude the sentence that was said)."""
+    return len(text) <= max(SAYABLE_PER_HEARD * len(heard) + SAYABLE_SLACK, SAYABLE_PER_SECOND * seconds)
 
 
 def spoken_form(text: str) -> str:

@@ -34,8 +34,8 @@ from .encoders.base import IMAGE, SPEECH, TEXT
 from .errors import FailedPrecondition, InvalidInput, XmodalError
 from .index.backend import CollectionStore, Hit, NewItem, SearchParams, StoredItem, Where
 from .lexical import POOL as SOUND_ALIKE_POOL, CollectionTexts
-from .media import MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
-from .rerank import MAX_CANDIDATES, rerank_order, spoken_form
+from .media import TARGET_SAMPLE_RATE, MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
+from .rerank import MAX_CANDIDATES, rerank_order, sayable, spoken_form
 
 if TYPE_CHECKING:
     from .index.backend import IndexBackend
@@ -549,17 +549,19 @@ class Service:
         (an extra hit stays only if it passes the gate); each scored hit carries its log-probability per token."""
         searched = len(hits)
         hits = hits + extra
-        scored = [i for i, h in enumerate(hits) if h.text and (i < n or i in also or i >= searched)]
-        texts = [spoken_form(hits[i].text) for i in scored] + [spoken_form((out.transcripts or [""])[0])]
+        heard, seconds = spoken_form((out.transcripts or [""])[0]), len(wave) / TARGET_SAMPLE_RATE
+        spoken = {i: spoken_form(h.text) for i, h in enumerate(hits) if h.text and (i < n or i in also or i >= searched)}
+        scored = [i for i, t in spoken.items() if sayable(t, heard, seconds)]  # the rest cannot pass the gate
+        texts = [spoken[i] for i in scored] + [heard]
         [lp] = await clock.wait("model_ms", self.batchers[RERANK].submit([(wave, texts, (out.states or [None])[0])]))
         logprobs: list[float | None] = [None] * len(hits)
         for j, i in enumerate(scored):
             logprobs[i] = float(lp[j])
-        heard = float(lp[-1])
-        order = rerank_order([h.score for h in hits], logprobs, heard, float(self.embedder.speech.rerank_gate),  # type: ignore[arg-type]
+        own = float(lp[-1])
+        order = rerank_order([h.score for h in hits], logprobs, own, float(self.embedder.speech.rerank_gate),  # type: ignore[arg-type]
                              searched=searched)
         return ([dataclasses.replace(hits[i], transcript_logprob=logprobs[i]) for i in order],
-                dataclasses.replace(out, transcript_logprobs=[heard], states=None))
+                dataclasses.replace(out, transcript_logprobs=[own], states=None))
 
     def _rerank_call(self, items: list[tuple[np.ndarray, list[str], Any]], key: Hashable) -> list[np.ndarray]:
         with self._model_context():

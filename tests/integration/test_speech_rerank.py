@@ -65,6 +65,18 @@ def test_a_gallery_of_answers_keeps_its_order(client, speech_wav):
     assert all(h.transcript_logprob < ranked.transcript_logprob - 0.5 for h in ranked.hits)  # never said
 
 
+def test_texts_too_long_to_have_been_said_are_not_scored(client, speech_wav):
+    long_answer = ("You can return most items within 30 days of delivery for a full refund; start the return from "
+                   "your orders page, print the label, and drop the parcel at any post office near you.")
+    name = collection(client, ANSWERS + [("long", long_answer)])
+    plain = client.search_speech(name, speech_wav, top_k=5)
+    ranked = client.search_speech(name, speech_wav, top_k=5, rerank=5)
+    assert [h.id for h in ranked.hits] == [h.id for h in plain.hits]  # it could not have passed the gate anyway
+    by_id = {h.id: h for h in ranked.hits}
+    assert by_id["long"].transcript_logprob is None  # rerank.sayable: ~190 characters in a ~2.5 s clip
+    assert all(by_id[i].transcript_logprob is not None for i, _ in ANSWERS)
+
+
 def test_fewer_results_than_candidates_and_items_without_text(client, speech_wav):
     name = collection(client, UTTERANCES)
     client.add_items(name, [Item.vector("vec", [1.0] + [0.0] * 383)])

@@ -39,6 +39,16 @@ def test_spoken_form_drops_case_and_punctuation_but_keeps_apostrophes():
     assert spoken_form("the kids' toys aren't here") == "the kids toys aren't here"
 
 
+def test_texts_too_long_to_have_been_said_are_not_sayable():
+    from xmodal_server.rerank import sayable
+
+    heard = "how do i reset my password"  # 26 characters
+    assert sayable("how do i reset my password please", heard, 2.0)
+    assert sayable("x" * (3 * 26 + 20), heard, 2.0) and not sayable("x" * (3 * 26 + 21), heard, 2.0)
+    # A transcript that lost words does not exclude the sentence: 20 characters a second are always allowed.
+    assert not sayable("x" * 150, "you", 2.0) and sayable("x" * 150, "you", 7.5)
+
+
 class FakeScoreCache:
     """Stands in for evaluation.rerank_eval.ScoreCache: fixed log-probabilities per text, no audio."""
 
@@ -47,6 +57,10 @@ class FakeScoreCache:
 
     def get(self, clip, texts):
         return np.array([self.scores[t] for t in texts])
+
+    @staticmethod
+    def seconds(clip):
+        return 2.0
 
     def save(self):
         pass
@@ -64,6 +78,25 @@ def test_reranked_sims_reorders_only_the_top_k_and_metrics_read_the_new_order():
     assert list(np.argsort(-ranked[0])) == [1, 0, 2, 3]  # "stop" (outside the top 3) is never promoted
     assert retrieval_metrics("t", "m", ranked, [1]).r1 == 1.0
     assert retrieval_metrics("t", "m", sims, [1]).r1 == 0.0
+
+
+def test_reranked_sims_leaves_texts_too_long_to_have_been_said_unscored():
+    from xmodal_server.evaluation.rerank_eval import reranked_sims
+
+    answer = "you can return most items within thirty days of delivery for a full refund " * 2  # 150 characters
+    gallery = [answer, "return an item", "track my order"]
+    asked = []
+
+    class Recording(FakeScoreCache):
+        def get(self, clip, texts):
+            asked.extend(texts)
+            return super().get(clip, texts)
+
+    cache = Recording({"return an item": -0.4, "track my order": -3.0, "return an item.": -0.3})
+    sims = np.array([[0.9, 0.8, 0.1]])
+    ranked = reranked_sims(sims, ["clip.wav"], ["Return an item."], gallery, cache, k=3, gate=0.5, desc="t")
+    assert answer.strip() not in asked and "track my order" in asked  # 150 > max(3 x 14 + 20, 2 s x 20)
+    assert list(np.argsort(-ranked[0])) == [1, 0, 2]  # the unscored answer keeps its place among the rest
 
 
 def test_eval_rerank_depths_are_parsed_and_checked():

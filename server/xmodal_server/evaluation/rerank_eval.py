@@ -12,13 +12,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from tqdm import tqdm
 
 from ..align.corpus import FAQ_QUESTION
 from ..encoders.heads import Checkpoint, speech_vectors
 from ..lexical import POOL, LexicalIndex
 from ..media import MediaLimits, decode_audio
-from ..rerank import rerank_order, spoken_form
+from ..rerank import rerank_order, sayable, spoken_form
 from .metrics import RetrievalResult, retrieval_metrics
 from .protocol import ProtocolData, real_gallery
 from .report import _atomic_write
@@ -50,6 +51,11 @@ class ScoreCache:
                 self.save()
         return np.array([known[t] for t in texts])
 
+    @staticmethod
+    def seconds(clip: Path) -> float:
+        """The clip's duration, from its header (the length rule, ``rerank.sayable``, needs it)."""
+        return float(sf.info(str(clip)).duration)
+
     def save(self) -> None:
         if not self._dirty:
             return
@@ -69,9 +75,14 @@ def reranked_sims(sims: np.ndarray, clips: list[Path], transcripts: list[str], g
         top = np.argsort(-sims[q], kind="stable")[:k]
         cand = list(top) + ([int(i) for i, _ in lexical.search(transcripts[q], sound_alike, {str(g) for g in top})]
                             if lexical is not None else [])
+        heard, seconds = spoken_form(transcripts[q]), cache.seconds(clips[q])
         texts = [spoken_form(gallery_texts[g]) for g in cand]
-        lp = cache.get(clips[q], texts + [spoken_form(transcripts[q])])
-        order = rerank_order(sims[q, cand], list(lp[:-1]), float(lp[-1]), gate, searched=len(top))
+        scored = [j for j, t in enumerate(texts) if sayable(t, heard, seconds)]  # as the server skips them
+        lp = cache.get(clips[q], [texts[j] for j in scored] + [heard])
+        logprobs: list[float | None] = [None] * len(cand)
+        for j, v in zip(scored, lp[:-1]):
+            logprobs[j] = float(v)
+        order = rerank_order(sims[q, cand], logprobs, float(lp[-1]), gate, searched=len(top))
         out[q, np.asarray(cand)[order]] = sims[q].max() + 1.0 + np.arange(len(order), 0, -1)
     cache.save()
     return out

@@ -180,7 +180,8 @@ type Hit struct {
 	Text string `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
 	// SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
 	// the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-	// verbatim). Unset for hits that were not scored.
+	// verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+	// (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
 	TranscriptLogprob *float32 `protobuf:"fixed32,6,opt,name=transcript_logprob,json=transcriptLogprob,proto3,oneof" json:"transcript_logprob,omitempty"`
 	// SearchBySpeech with a sound_alike_weight: similarity in [0, 1] of this hit's `text` to the transcript by
 	// letters and consonant sounds (TF-IDF cosine). Unset for hits without text and for other searches.
@@ -660,7 +661,8 @@ func (x *SearchBySpeechRequest) GetSoundAlikeWeight() float32 {
 // stored transcript) as the transcript of the query. Hits whose text explains the audio about as well as what
 // the model itself heard (within GetInfoResponse.rerank_gate of `transcript_logprob` per token) come first,
 // best explained first; every other hit follows in score order, so a gallery of texts nobody says verbatim
-// (FAQ answers, product descriptions) keeps its order. Needs the transcript: speech mode FUSED or TRANSCRIBE.
+// (FAQ answers, product descriptions) keeps its order; texts too long to have been said in the clip are not
+// scored (they could not pass the gate). Needs the transcript: speech mode FUSED or TRANSCRIBE.
 type SpeechRerank struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache

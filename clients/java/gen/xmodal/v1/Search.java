@@ -2565,7 +2565,8 @@ java.lang.String defaultValue);
      * <pre>
      * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
      * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-     * verbatim). Unset for hits that were not scored.
+     * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+     * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
      * </pre>
      *
      * <code>optional float transcript_logprob = 6;</code>
@@ -2576,7 +2577,8 @@ java.lang.String defaultValue);
      * <pre>
      * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
      * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-     * verbatim). Unset for hits that were not scored.
+     * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+     * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
      * </pre>
      *
      * <code>optional float transcript_logprob = 6;</code>
@@ -2866,7 +2868,8 @@ java.lang.String defaultValue) {
      * <pre>
      * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
      * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-     * verbatim). Unset for hits that were not scored.
+     * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+     * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
      * </pre>
      *
      * <code>optional float transcript_logprob = 6;</code>
@@ -2880,7 +2883,8 @@ java.lang.String defaultValue) {
      * <pre>
      * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
      * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-     * verbatim). Unset for hits that were not scored.
+     * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+     * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
      * </pre>
      *
      * <code>optional float transcript_logprob = 6;</code>
@@ -3836,7 +3840,8 @@ java.lang.String defaultValue) {
        * <pre>
        * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
        * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-       * verbatim). Unset for hits that were not scored.
+       * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+       * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
        * </pre>
        *
        * <code>optional float transcript_logprob = 6;</code>
@@ -3850,7 +3855,8 @@ java.lang.String defaultValue) {
        * <pre>
        * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
        * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-       * verbatim). Unset for hits that were not scored.
+       * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+       * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
        * </pre>
        *
        * <code>optional float transcript_logprob = 6;</code>
@@ -3864,7 +3870,8 @@ java.lang.String defaultValue) {
        * <pre>
        * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
        * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-       * verbatim). Unset for hits that were not scored.
+       * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+       * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
        * </pre>
        *
        * <code>optional float transcript_logprob = 6;</code>
@@ -3882,7 +3889,8 @@ java.lang.String defaultValue) {
        * <pre>
        * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
        * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-       * verbatim). Unset for hits that were not scored.
+       * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+       * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
        * </pre>
        *
        * <code>optional float transcript_logprob = 6;</code>
@@ -9902,7 +9910,8 @@ java.lang.String defaultValue) {
    * stored transcript) as the transcript of the query. Hits whose text explains the audio about as well as what
    * the model itself heard (within GetInfoResponse.rerank_gate of `transcript_logprob` per token) come first,
    * best explained first; every other hit follows in score order, so a gallery of texts nobody says verbatim
-   * (FAQ answers, product descriptions) keeps its order. Needs the transcript: speech mode FUSED or TRANSCRIBE.
+   * (FAQ answers, product descriptions) keeps its order; texts too long to have been said in the clip are not
+   * scored (they could not pass the gate). Needs the transcript: speech mode FUSED or TRANSCRIBE.
    * </pre>
    *
    * Protobuf type {@code xmodal.v1.SpeechRerank}
@@ -10171,7 +10180,8 @@ java.lang.String defaultValue) {
      * stored transcript) as the transcript of the query. Hits whose text explains the audio about as well as what
      * the model itself heard (within GetInfoResponse.rerank_gate of `transcript_logprob` per token) come first,
      * best explained first; every other hit follows in score order, so a gallery of texts nobody says verbatim
-     * (FAQ answers, product descriptions) keeps its order. Needs the transcript: speech mode FUSED or TRANSCRIBE.
+     * (FAQ answers, product descriptions) keeps its order; texts too long to have been said in the clip are not
+     * scored (they could not pass the gate). Needs the transcript: speech mode FUSED or TRANSCRIBE.
      * </pre>
      *
      * Protobuf type {@code xmodal.v1.SpeechRerank}

@@ -66,7 +66,8 @@ export interface Hit {
   /**
    * SearchBySpeech with `rerank`: the speech model's mean log-probability per token of this hit's `text` as
    * the transcript of the query audio (0 = certain; near SearchBySpeechResponse.transcript_logprob = said
-   * verbatim). Unset for hits that were not scored.
+   * verbatim). Unset for hits that were not scored, among them texts too long to have been said in the clip
+   * (over 3 x the transcript's characters + 20 and over 20 characters per second of audio).
    */
   transcriptLogprob?:
     | number
@@ -142,7 +143,8 @@ export interface SearchBySpeechRequest {
  * stored transcript) as the transcript of the query. Hits whose text explains the audio about as well as what
  * the model itself heard (within GetInfoResponse.rerank_gate of `transcript_logprob` per token) come first,
  * best explained first; every other hit follows in score order, so a gallery of texts nobody says verbatim
- * (FAQ answers, product descriptions) keeps its order. Needs the transcript: speech mode FUSED or TRANSCRIBE.
+ * (FAQ answers, product descriptions) keeps its order; texts too long to have been said in the clip are not
+ * scored (they could not pass the gate). Needs the transcript: speech mode FUSED or TRANSCRIBE.
  */
 export interface SpeechRerank {
   /** How many of the best hits to score: 0 = off, else 1..64 (and at least top_k hits are searched). */
