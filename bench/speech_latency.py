@@ -88,8 +88,13 @@ def main() -> int:
         results = {}
         calls = {"text (baseline)": lambda: c.search_text("faq", "how long do I have to return an item I bought online", top_k=5)}
         calls.update({f"speech {m}": (lambda m=m: c.search_speech("faq", wav, top_k=5, mode=m)) for m in modes})
-        # The default ranking adds the sound-alike term (GetInfo.sound_alike_weight); without it, same request:
-        calls[f"speech {modes[0]}, sound-alike weight 0"] = lambda: c.search_speech("faq", wav, top_k=5, sound_alike_weight=0)
+        # The server's default re-ranks (GetInfo.rerank_candidates) and adds the sound-alike term
+        # (GetInfo.sound_alike_weight); without them, same request:
+        calls[f"speech {modes[0]}, no re-ranking"] = lambda: c.search_speech("faq", wav, top_k=5, rerank=0)
+        calls[f"speech {modes[0]}, no re-ranking, weight 0"] = lambda: c.search_speech(
+            "faq", wav, top_k=5, rerank=0, sound_alike_weight=0)
+        calls[f"speech {modes[0]}, questions"] = lambda: c.search_speech("questions", wav, top_k=5)
+        calls[f"speech {modes[0]}, no re-ranking, questions"] = lambda: c.search_speech("questions", wav, top_k=5, rerank=0)
         depths = [int(k) for k in args.rerank.split(",") if k.strip()] if info.HasField("rerank_gate") else []
         extras = [int(n) for n in args.sound_alike.split(",") if n.strip()]
         for name in ("faq", "questions"):
@@ -111,7 +116,8 @@ def main() -> int:
     rep.log(f"checkpoint {info.checkpoint_id}; utterance {seconds:.1f} s; collections: faq ({len(rows)} FAQ answers, "
             f"the default for every call), questions ({len(questions)} FAQ questions: short utterances)")
     rep.log(f"speech modes with a transcript rank by cosine + {info.sound_alike_weight:g} x sound-alike similarity "
-            "(the server's default) unless the row says weight 0")
+            f"and re-rank the best {info.rerank_candidates} hits + {info.rerank_sound_alike} sound-alike texts (the "
+            "server's defaults) unless the row says otherwise")
     rep.log("rerank K + N: the search's best K hits and N sound-alike texts scored by the speech model")
     rep.log(f"{'call':<44} {'p50 ms':>8} {'p95 ms':>8} {'p50 / text p50':>15}")
     for name, lat in results.items():

@@ -33,7 +33,7 @@ from .embedder import Embedded, Embedder
 from .encoders.base import IMAGE, SPEECH, TEXT
 from .errors import FailedPrecondition, InvalidInput, XmodalError
 from .index.backend import CollectionStore, Hit, NewItem, SearchParams, StoredItem, Where
-from .lexical import POOL as SOUND_ALIKE_POOL, CollectionTexts
+from .lexical import POOL as SOUND_ALIKE_POOL, CollectionTexts, LexicalIndex
 from .media import TARGET_SAMPLE_RATE, MediaLimits, check_text, decode_audio, decode_image, decode_pcm_s16le
 from .rerank import MAX_CANDIDATES, rerank_order, sayable, spoken_form
 
@@ -429,13 +429,14 @@ class Service:
     async def search(self, collection: str, kind: str, query: Any, top_k: int, modalities: Sequence[str],
                      speech: SpeechOptions | None = None, where: Sequence[tuple[str, Sequence[str]]] = (),
                      params: SearchParams | None = None, vector_space: str = "",
-                     rerank: int = 0, sound_alike: int | None = None,
+                     rerank: int | None = 0, sound_alike: int | None = None,
                      sound_alike_weight: float | None = None) -> tuple[list[Hit], Embedded, Timing]:
         """``where``: metadata conditions, ANDed, each (key, accepted values). ``kind`` VECTOR: ``query`` is a
         float32 vector already in the shared space (nothing is decoded or embedded); ``vector_space``, when
-        given, is the space it was made in and must be the collection's. ``rerank`` (speech only): re-rank the
-        best ``rerank`` hits, and ``sound_alike`` texts that sound like the transcript (None: the configured
-        ``rerank_sound_alike``), by the speech model's likelihood of their texts (``rerank.py``); the returned
+        given, is the space it was made in and must be the collection's. ``rerank`` (speech only; None: the
+        server's default, ``_rerank_depth``): re-rank the best ``rerank`` hits, and ``sound_alike`` texts that
+        sound like the transcript (None: the configured ``rerank_sound_alike``), by the speech model's
+        likelihood of their texts (``rerank.py``); the returned
         Embedded then carries the transcript's own log-probability per token. ``sound_alike_weight`` (speech
         only; None: the configured one): hits ranked by cosine + weight x how much their text sounds like the
         transcript (``_sound_alike_ranked``), before any re-ranking."""
@@ -445,6 +446,7 @@ class Service:
             raise FailedPrecondition(f"the query vector was made in space {vector_space!r} but collection "
                                      f"{collection!r} is in {coll.space_id!r}; embed the query with this server")
         self.check_top_k(top_k)
+        rerank = self._rerank_depth(kind, speech, rerank)
         if rerank:
             sound_alike = self.check_rerank(rerank, kind, speech, sound_alike)
         weight = self._sound_alike_weight(kind, speech, sound_alike_weight)
@@ -462,14 +464,23 @@ class Service:
         key = (coll, tuple(sorted(set(modalities))), where, params)
         pool = max(top_k, rerank, SOUND_ALIKE_POOL if weight else 0)
         [hits] = await clock.wait("index_ms", self.batchers[SEARCH].submit([(out.vectors[0], pool)], key))
-        if weight and (out.transcripts or [""])[0]:
-            hits = await clock.run("index_ms", lambda: self._sound_alike_ranked(
-                collection, coll, out, hits, weight, pool, modalities, where), None)
+        transcript = (out.transcripts or [""])[0]
+        also, extra = set(), []
+        if transcript and (weight or (rerank and sound_alike)):
+            hits, also, extra = await clock.run("index_ms", lambda: self._by_sound(
+                collection, coll, out, hits, weight, pool, rerank, sound_alike, modalities, where), None)
         if rerank:
-            also, extra = await clock.run("index_ms", lambda: self._sound_alike_hits(
-                collection, coll, out, hits, rerank, sound_alike, modalities, where), None)
             hits, out = await self._rerank(clock, decoded[0], out, hits, rerank, also, extra)
         return hits[:top_k], out, clock.done()
+
+    def _rerank_depth(self, kind: str, speech: SpeechOptions | None, asked: int | None) -> int:
+        """The re-ranking depth of a search: the request's (0 = off), or, when it asks nothing, the server's
+        default for a speech query that can be re-ranked (the encoder scores texts, the mode has a transcript)."""
+        if asked is not None:
+            return asked
+        if kind != SPEECH or self.embedder.speech.rerank_gate is None or self._speech_mode(speech) == "direct":
+            return 0
+        return self.config.rerank_candidates
 
     def check_rerank(self, candidates: int, kind: str, speech: SpeechOptions | None, sound_alike: int | None) -> int:
         """Checks a re-ranking request; returns its count of sound-alike candidates (None: the server's)."""
@@ -515,12 +526,26 @@ class Service:
                 for it in items if (not wanted or it.modality in wanted)
                 and all(it.metadata.get(key) in values for key, values in where)]
 
-    def _sound_alike_ranked(self, name: str, coll: "IndexBackend", out: Embedded, hits: list[Hit], weight: float,
-                            pool: int, modalities: Sequence[str], where: Where) -> list[Hit]:
+    def _by_sound(self, name: str, coll: "IndexBackend", out: Embedded, hits: list[Hit], weight: float, pool: int,
+                  rerank: int, n: int, modalities: Sequence[str], where: Where) -> tuple[list[Hit], set[int], list[Hit]]:
+        """The sound-alike steps of a speech search (``lexical.py``): ``hits`` ranked with the ``weight``, and the
+        re-ranking's ``n`` extra candidates (``_sound_alike_hits``). How much every text sounds like the
+        transcript is computed once for both. Blocking: runs off the event loop."""
+        transcript = (out.transcripts or [""])[0]
+        index = self.sound_alike.get(name, coll)
+        sounds = _Sounds(index, transcript, index.scores(transcript))
+        if weight:
+            hits = self._sound_alike_ranked(sounds, coll, out, hits, weight, pool, modalities, where)
+        also, extra = self._sound_alike_hits(sounds, coll, out, hits, rerank, n, modalities, where) if rerank and n \
+            else (set(), [])
+        return hits, also, extra
+
+    def _sound_alike_ranked(self, sounds: "_Sounds", coll: "IndexBackend", out: Embedded, hits: list[Hit],
+                            weight: float, pool: int, modalities: Sequence[str], where: Where) -> list[Hit]:
         """``hits`` joined with the ``pool`` texts that sound most like the transcript, each with its
         ``sound_alike`` similarity, ranked by score + weight x sound_alike. Blocking: runs off the event loop."""
-        index, transcript = self.sound_alike.get(name, coll), (out.transcripts or [""])[0]
-        found = [i for i, _ in index.search(transcript, pool, {h.id for h in hits})]
+        index, transcript = sounds.index, sounds.transcript
+        found = [i for i, _ in index.search_scores(sounds.scores, pool, {h.id for h in hits})]
         joined = hits + self._read_hits(coll, found, out, modalities, where)
         # Compared afresh from each hit's stored text (not read from the index), so a text written since the
         # index was built ranks nearly as it will once the index catches up; only finding texts by sound lags.
@@ -529,16 +554,13 @@ class Service:
         order = sorted(range(len(joined)), key=lambda i: -(joined[i].score + weight * (sims[i] or 0.0)))
         return [dataclasses.replace(joined[i], sound_alike=sims[i]) for i in order]
 
-    def _sound_alike_hits(self, name: str, coll: "IndexBackend", out: Embedded, hits: list[Hit], window: int, n: int,
-                          modalities: Sequence[str], where: Where) -> tuple[set[int], list[Hit]]:
+    def _sound_alike_hits(self, sounds: "_Sounds", coll: "IndexBackend", out: Embedded, hits: list[Hit], window: int,
+                          n: int, modalities: Sequence[str], where: Where) -> tuple[set[int], list[Hit]]:
         """Up to ``n`` items whose texts sound like the transcript (``lexical.py``) and are not among the first
         ``window`` hits: (positions of those already among ``hits``, the others read back from the collection).
         Blocking: runs off the event loop."""
-        transcript = (out.transcripts or [""])[0]
-        if n == 0 or not transcript:
-            return set(), []
         position = {h.id: i for i, h in enumerate(hits)}
-        found = [i for i, _ in self.sound_alike.get(name, coll).search(transcript, n, {h.id for h in hits[:window]})]
+        found = [i for i, _ in sounds.index.search_scores(sounds.scores, n, {h.id for h in hits[:window]})]
         also = {position[i] for i in found if i in position}
         return also, self._read_hits(coll, [i for i in found if i not in position], out, modalities, where)
 
@@ -552,6 +574,8 @@ class Service:
         heard, seconds = spoken_form((out.transcripts or [""])[0]), len(wave) / TARGET_SAMPLE_RATE
         spoken = {i: spoken_form(h.text) for i, h in enumerate(hits) if h.text and (i < n or i in also or i >= searched)}
         scored = [i for i, t in spoken.items() if sayable(t, heard, seconds)]  # the rest cannot pass the gate
+        if not scored:  # nothing to score (a collection of images, or only long answers): the search's order
+            return hits[:searched], dataclasses.replace(out, states=None)
         texts = [spoken[i] for i in scored] + [heard]
         [lp] = await clock.wait("model_ms", self.batchers[RERANK].submit([(wave, texts, (out.states or [None])[0])]))
         logprobs: list[float | None] = [None] * len(hits)
@@ -574,6 +598,15 @@ class Service:
         k = max(top_k for _, top_k in queries)
         found = coll.search_many(np.stack([v for v, _ in queries]), k, modalities, where, params)
         return [hits[:top_k] for hits, (_, top_k) in zip(found, queries)]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sounds:
+    """A transcript's sound-alike similarities (``LexicalIndex.scores``) with the index they index into, so the
+    ranking and the re-ranking of one query read the same snapshot even if a rebuild swaps the index between."""
+    index: LexicalIndex
+    transcript: str
+    scores: np.ndarray
 
 
 def _split_rows(out: Embedded) -> list[tuple]:

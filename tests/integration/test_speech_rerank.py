@@ -1,12 +1,15 @@
 """SearchBySpeech re-ranking (SpeechRerank) against the real server: Whisper scores hit texts against the audio."""
 from __future__ import annotations
 
+import io
 import uuid
 
 import grpc
 import pytest
+from PIL import Image
 
 from xmodal import Item, XmodalClientError
+from xmodal_server.config import Config
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +41,35 @@ def test_info_reports_the_gate(client):
     info = client.info()
     assert info.HasField("rerank_gate") and 0 < info.rerank_gate < 5
     assert info.HasField("rerank_sound_alike") and info.rerank_sound_alike == 10  # Config.rerank_sound_alike
+    assert info.rerank_candidates == Config().rerank_candidates > 0
+
+
+def test_a_request_without_rerank_gets_the_servers_default_depth(client, speech_wav):
+    depth = client.info().rerank_candidates
+    name = collection(client, UTTERANCES + ANSWERS)
+    default = client.search_speech(name, speech_wav, top_k=10)
+    explicit = client.search_speech(name, speech_wav, top_k=10, rerank=depth)
+    assert default.transcript_logprob is not None and default.hits[0].id == "said"
+    assert [(h.id, h.transcript_logprob) for h in default.hits] == [(h.id, h.transcript_logprob) for h in explicit.hits]
+    off = client.search_speech(name, speech_wav, top_k=10, rerank=0)
+    assert off.transcript_logprob is None and all(h.transcript_logprob is None for h in off.hits)
+    # DIRECT has no transcript: the default does not apply (an explicit rerank is INVALID_ARGUMENT, below).
+    direct = client.search_speech(name, speech_wav, top_k=10, mode="direct")
+    assert direct.transcript_logprob is None and all(h.transcript_logprob is None for h in direct.hits)
+    with pytest.raises(ValueError, match="explicit rerank"):  # extras without a depth: the client says so
+        client.search_speech(name, speech_wav, sound_alike=3)
+
+
+def test_nothing_to_score_leaves_the_search_as_it_was(client, speech_wav):
+    name = f"rr-{uuid.uuid4().hex[:8]}"
+    client.create_collection(name)
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buf, format="PNG")
+    client.add_items(name, [Item.image("img", buf.getvalue()), Item.vector("vec", [1.0] + [0.0] * 383)])
+    result = client.search_speech(name, speech_wav, top_k=5, rerank=5)
+    assert {h.id for h in result.hits} == {"img", "vec"}
+    assert result.transcript_logprob is None  # no text among the candidates: the decoder was not asked
+    assert [h.id for h in result.hits] == [h.id for h in client.search_speech(name, speech_wav, top_k=5, rerank=0).hits]
 
 
 def test_the_utterance_said_comes_first_and_the_gate_orders_the_hits(client, speech_wav):
@@ -58,7 +90,7 @@ def test_the_utterance_said_comes_first_and_the_gate_orders_the_hits(client, spe
 
 def test_a_gallery_of_answers_keeps_its_order(client, speech_wav):
     name = collection(client, ANSWERS)
-    plain = client.search_speech(name, speech_wav, top_k=4)
+    plain = client.search_speech(name, speech_wav, top_k=4, rerank=0)
     ranked = client.search_speech(name, speech_wav, top_k=4, rerank=4)
     assert [h.id for h in ranked.hits] == [h.id for h in plain.hits]
     assert ranked.hits[0].id == "returns-window"
@@ -69,7 +101,7 @@ def test_texts_too_long_to_have_been_said_are_not_scored(client, speech_wav):
     long_answer = ("You can return most items within 30 days of delivery for a full refund; start the return from "
                    "your orders page, print the label, and drop the parcel at any post office near you.")
     name = collection(client, ANSWERS + [("long", long_answer)])
-    plain = client.search_speech(name, speech_wav, top_k=5)
+    plain = client.search_speech(name, speech_wav, top_k=5, rerank=0)
     ranked = client.search_speech(name, speech_wav, top_k=5, rerank=5)
     assert [h.id for h in ranked.hits] == [h.id for h in plain.hits]  # it could not have passed the gate anyway
     by_id = {h.id: h for h in ranked.hits}
@@ -110,7 +142,7 @@ def test_texts_that_sound_like_the_transcript_are_scored_beyond_the_window(clien
     assert {"said", "gift", "exchange"} <= scored, scored
     alone = client.search_speech(name, speech_wav, top_k=10, rerank=1, sound_alike=0)  # per request: none
     assert [h.id for h in alone.hits if h.transcript_logprob is not None] == ["said"]
-    assert [h.id for h in alone.hits] == [h.id for h in client.search_speech(name, speech_wav, top_k=10).hits]
+    assert [h.id for h in alone.hits] == [h.id for h in client.search_speech(name, speech_wav, top_k=10, rerank=0).hits]
 
 
 def test_sound_alike_candidates_honour_filters_and_deletes(client, speech_wav):
@@ -137,17 +169,17 @@ def test_speech_hits_are_ranked_by_score_plus_the_weighted_sound_alike_similarit
     assert weight == pytest.approx(0.6)  # Config.sound_alike_weight
     name = collection(client, UTTERANCES + ANSWERS)
     client.add_items(name, [Item.vector("vec", [1.0] + [0.0] * 383)])
-    result = client.search_speech(name, speech_wav, top_k=11)
+    result = client.search_speech(name, speech_wav, top_k=11, rerank=0)  # the ranking before any re-ranking
     by_id = {h.id: h for h in result.hits}
     assert by_id["vec"].sound_alike is None  # no text to compare
     assert by_id["said"].sound_alike == pytest.approx(1.0, abs=1e-3)  # heard word for word
     assert all(0 <= h.sound_alike <= 1 + 1e-6 for h in result.hits if h.id != "vec")
     ranked = [h.score + weight * (h.sound_alike or 0.0) for h in result.hits]
     assert ranked == sorted(ranked, reverse=True)
-    plain = client.search_speech(name, speech_wav, top_k=11, sound_alike_weight=0)
+    plain = client.search_speech(name, speech_wav, top_k=11, sound_alike_weight=0, rerank=0)
     assert all(h.sound_alike is None for h in plain.hits)
     assert [h.score for h in plain.hits] == sorted((h.score for h in plain.hits), reverse=True)
-    heavy = client.search_speech(name, speech_wav, top_k=11, sound_alike_weight=10)
+    heavy = client.search_speech(name, speech_wav, top_k=11, sound_alike_weight=10, rerank=0)
     assert [h.id for h in heavy.hits][:3] == [h.id for h in sorted(heavy.hits, key=lambda h: -(h.sound_alike or 0))][:3]
 
 

@@ -37,6 +37,9 @@ def test_cli_flags_via_argparse(tmp_path):
     ({"XMODAL_BATCH_MAX_DELAY_MS": "-1"}, ">= 0"),
     ({"XMODAL_METRICS_PORT": "-2"}, "-1 \\(off\\)"),
     ({"XMODAL_CUDA_DTYPE": "fp8"}, "must be one of"),
+    ({"XMODAL_RERANK_CANDIDATES": "65"}, "rerank_candidates=65: must be 0 \\(off\\) to 64"),
+    ({"XMODAL_RERANK_SOUND_ALIKE": "-1"}, "rerank_sound_alike=-1"),
+    ({"XMODAL_SOUND_ALIKE_WEIGHT": "11"}, "sound_alike_weight=11"),
 ])
 def test_bad_values_are_refused_with_a_clear_message(env, phrase):
     with pytest.raises(InvalidInput, match=phrase):

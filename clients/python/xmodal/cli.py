@@ -71,14 +71,14 @@ def _add_query(p: argparse.ArgumentParser, search: bool = False) -> None:
                    help="with --speech: how speech reaches the space (default: the server's best measured mode)")
     p.add_argument("--direct-weight", type=float, help="with --speech-mode fused: weight of the direct path, 0..1")
     if search:
-        p.add_argument("--rerank", type=int, default=0, metavar="K",
+        p.add_argument("--rerank", type=_int_range(0, 64), default=None, metavar="K",
                        help="with --speech: score the texts of the best K hits (1..64) against the audio and put the ones "
-                            "said verbatim first; for collections of utterances such as commands (default 0: off)")
+                            "said verbatim first; 0 = off (default: the server's, see xmodal info)")
         p.add_argument("--sound-alike-weight", type=float, default=None, metavar="W",
                        help="with --speech: rank hits by score + W x how much their text sounds like the transcript "
                             "(0 = the vector search alone, at most 10; default: the server's, see xmodal info)")
         p.add_argument("--sound-alike", type=_int_range(0, 64), default=None, metavar="N",
-                       help="with --rerank: also score N texts that sound like the transcript (misheard names the "
+                       help="with --rerank K: also score N texts that sound like the transcript (misheard names the "
                             "search misses; 0 = none; default: the server's, see xmodal info)")
 
 
@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
             p_.add_argument("--rerank", type=_depths, default=(), metavar="K[,K...]",
                             help="also measure SearchBySpeech re-ranking of the fused top K (one method per K, e.g. 25,64) "
                                  "on the speech tasks with text galleries (the speech model scores each clip's K texts: "
-                                 "~1 s a clip on 2 CPU cores the first time, cached in --work-dir afterwards); default: skip")
+                                 "~1 s a clip on 2 CPU cores the first time, cached in --work-dir afterwards); the server's "
+                                 "default re-ranking (--rerank-candidates) is always measured")
             p_.add_argument("--sound-alike", type=_int_range(0, 64), default=None, metavar="N",
                             help="with --rerank: each K is measured alone and with N sound-alike candidates, as the "
                                  "server's --rerank-sound-alike (0..64; default: the server's default)")
@@ -322,8 +323,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
             for e in info.encoders:
                 print(f"  {M.MODALITY_NAMES.get(e.modality):<6} {e.name:<20} {e.architecture} -> head {e.head}")
             modes = [common_pb2.SpeechMode.Name(m).removeprefix("SPEECH_MODE_").lower() for m in info.speech_modes]
-            rerank = (f"; search --rerank K: gate {info.rerank_gate:.1f} log-prob per token, "
-                      f"{info.rerank_sound_alike} sound-alike texts" if info.HasField("rerank_gate")
+            rerank = (f"; re-ranking (search --rerank K): top {info.rerank_candidates or 'off'} by default, gate "
+                      f"{info.rerank_gate:.1f} log-prob per token, {info.rerank_sound_alike} sound-alike texts"
+                      if info.HasField("rerank_gate")
                       else "; no re-ranking (the speech encoder cannot score texts)")
             print(f"speech modes: {', '.join(modes)} (first = default){rerank}; sound-alike weight "
                   f"{info.sound_alike_weight:g} (search --sound-alike-weight W)")
@@ -468,7 +470,10 @@ def _hint(code: grpc.StatusCode, opts: dict) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "search" and args.sound_alike is not None and args.rerank is None:
+        parser.error("search --sound-alike N applies to an explicit --rerank K (the server's default depth: xmodal info)")
     if args.command == "serve":
         if getattr(args, "server_missing", False):
             print("error: the server package (xmodal_server) is not installed; install the full project", file=sys.stderr)

@@ -130,20 +130,25 @@ class _Calls:
 
     def search_speech(self, collection: str, audio: M.Media, top_k: int = 10, modalities: Iterable[str] = (),
                       pcm_sample_rate: int = 0, mode: str = "", direct_weight: float | None = None, *,
-                      where: M.Where | None = None, nprobe: int = 0, ef_search: int = 0, rerank: int = 0,
+                      where: M.Where | None = None, nprobe: int = 0, ef_search: int = 0, rerank: int | None = None,
                       sound_alike: int | None = None, sound_alike_weight: float | None = None) -> M.SearchResult:
-        """``rerank`` (1..64, 0 = off): the speech model scores the texts of that many best hits against the
-        audio and moves the ones said verbatim to the top; for collections of utterances (commands, canonical
-        questions). Each scored hit then has ``transcript_logprob``. ``sound_alike`` (0..64; None: the
-        server's default, ``info().rerank_sound_alike``): also score that many texts that sound like the
-        transcript, for misheard names the search itself misses. ``sound_alike_weight`` (0..10; None: the
+        """``rerank`` (1..64; 0 = off; None: the server's default, ``info().rerank_candidates``): the speech
+        model scores the texts of that many best hits against the audio and moves the ones said verbatim to the
+        top, which matters for collections of utterances (commands, canonical questions). Each scored hit then
+        has ``transcript_logprob``. ``sound_alike`` (0..64, with an explicit ``rerank``; None: the server's
+        default, ``info().rerank_sound_alike``): also score that many texts that sound like the transcript, for
+        misheard names the search itself misses. ``sound_alike_weight`` (0..10; None: the
         server's default, ``info().sound_alike_weight``): hits are ranked by score + weight x ``Hit.sound_alike``
         (how much their text sounds like the transcript); 0 = the vector search alone."""
+        if rerank is None and sound_alike is not None:
+            raise ValueError("sound_alike applies to an explicit rerank: pass rerank=K too "
+                             "(the server's default depth is info().rerank_candidates)")
         req = search_pb2.SearchBySpeechRequest(collection=collection, audio=M.audio(audio, pcm_sample_rate),
                                                options=M.options(top_k, modalities, where, nprobe, ef_search),
                                                speech_options=M.speech_options(mode, direct_weight),
-                                               rerank=search_pb2.SpeechRerank(candidates=rerank, sound_alike=sound_alike),
                                                sound_alike_weight=sound_alike_weight)
+        if rerank is not None:  # unset: the server's default depth
+            req.rerank.CopyFrom(search_pb2.SpeechRerank(candidates=rerank, sound_alike=sound_alike))
         return self._call(self._search.SearchBySpeech, req, M.search_result)
 
     def search_vector(self, collection: str, vector: Sequence[float], top_k: int = 10, modalities: Iterable[str] = (),

@@ -352,7 +352,8 @@ def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, li
     """The protocol on the test split for ``checkpoint``, baselines in the same run; each K of ``rerank`` adds
     the fused search with its top K re-ranked by the speech model (``evaluation/rerank_eval.py``), alone and
     with ``sound_alike`` sound-alike candidates (default: the server's ``rerank_sound_alike``); the fused search
-    ranked with the ``sound_alike_weight`` (default: the server's), alone and under each re-ranking depth."""
+    ranked with the ``sound_alike_weight`` (default: the server's), alone and under each re-ranking depth; and
+    always SearchBySpeech's default (the server's re-ranking depth, sound-alike texts and weight)."""
     from ..encoders.heads import default_checkpoint
 
     checkpoint = checkpoint or default_checkpoint(profile)
@@ -370,15 +371,17 @@ def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, li
     from ..config import Config
     from ..evaluation.rerank_eval import rerank_results, sound_alike_results
 
-    weight = Config().sound_alike_weight if sound_alike_weight is None else sound_alike_weight
+    cfg = Config()
+    weight = cfg.sound_alike_weight if sound_alike_weight is None else sound_alike_weight
+    extras = sorted({0, cfg.rerank_sound_alike if sound_alike is None else sound_alike})
     if weight:
         results += sound_alike_results(ckpt, data, "test", weight)
-    if rerank:
-        extras = sorted({0, Config().rerank_sound_alike if sound_alike is None else sound_alike})
-        for k in rerank:
-            for n in extras:
-                results += rerank_results(ckpt, data, "test", encoders[SPEECH], work / "features", k, n)
-            if weight:  # the server's default ranking with re-ranking on
-                results += rerank_results(ckpt, data, "test", encoders[SPEECH], work / "features", k, extras[-1], weight)
+    # (depth, sound-alike texts, weight) of each re-ranked row: every --rerank K alone, with the extras, and under
+    # the weight; and always what SearchBySpeech does by default, when this speech model can re-rank.
+    runs = [run for k in rerank for run in [(k, n, 0.0) for n in extras] + ([(k, extras[-1], weight)] if weight else [])]
+    if cfg.rerank_candidates and encoders[SPEECH].rerank_gate is not None:
+        runs.append((cfg.rerank_candidates, cfg.rerank_sound_alike, cfg.sound_alike_weight))
+    for k, n, w in dict.fromkeys(runs):
+        results += rerank_results(ckpt, data, "test", encoders[SPEECH], work / "features", k, n, w)
     return write_report(results, out_dir, title=f"xmodal eval — {ckpt.id}",
                         meta=_meta(ckpt.id, profile, f"xmodal eval --checkpoint {checkpoint or 'builtin'}"))

@@ -169,7 +169,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         self.get = get
         self.metrics = metrics
 
-    async def _search(self, request, kind: str, query, speech=None, vector_space: str = "", rerank: int = 0,
+    async def _search(self, request, kind: str, query, speech=None, vector_space: str = "", rerank: int | None = 0,
                       sound_alike: int | None = None, sound_alike_weight: float | None = None):
         s = _require(self.get)
         opts = request.options
@@ -196,10 +196,12 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
     @grpc_errors
     async def SearchBySpeech(self, request, context):
         speech = cv.speech_options_from_proto(request.speech_options)
+        # SpeechRerank unset: the server's default depth; set: the request's (candidates 0 = off).
+        rerank = request.rerank.candidates if request.HasField("rerank") else None
         sound_alike = request.rerank.sound_alike if request.rerank.HasField("sound_alike") else None
         weight = request.sound_alike_weight if request.HasField("sound_alike_weight") else None
         result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech,
-                                         rerank=request.rerank.candidates, sound_alike=sound_alike,
+                                         rerank=rerank, sound_alike=sound_alike,
                                          sound_alike_weight=weight)
         return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0],
                                                  transcript_logprob=(out.transcript_logprobs or [None])[0])
@@ -245,6 +247,7 @@ class InfoServicer(info_pb2_grpc.InfoServiceServicer, MeasuredServicer):
             speech_modes=[cv.SPEECH_MODE_TO_PROTO[m] for m in e.speech_modes],
             rerank_gate=e.speech.rerank_gate,
             rerank_sound_alike=s.config.rerank_sound_alike if e.speech.rerank_gate is not None else None,
+            rerank_candidates=s.config.rerank_candidates if e.speech.rerank_gate is not None else 0,
             sound_alike_weight=s.config.sound_alike_weight,
         )
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from xmodal.v1 import common_pb2 as xmodal_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14xmodal/v1/info.proto\x12\txmodal.v1\x1a\x16xmodal/v1/common.proto\"\x10\n\x0eGetInfoRequest\"\x92\x01\n\x12\x45ncoderDescription\x12%\n\x08modality\x18\x01 \x01(\x0e\x32\x13.xmodal.v1.Modality\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\x13\n\x0b\x66\x65\x61ture_dim\x18\x04 \x01(\r\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x0c\n\x04head\x18\x06 \x01(\t\"\xac\x04\n\x0fGetInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07profile\x18\x02 \x01(\t\x12/\n\x08\x65ncoders\x18\x03 \x03(\x0b\x32\x1d.xmodal.v1.EncoderDescription\x12\x12\n\nshared_dim\x18\x04 \x01(\r\x12\x15\n\rcheckpoint_id\x18\x05 \x01(\t\x12\x0f\n\x07\x61ligned\x18\x06 \x01(\x08\x12\x16\n\x0e\x61lignment_note\x18\x07 \x01(\t\x12\x10\n\x08space_id\x18\x08 \x01(\t\x12\x15\n\rindex_backend\x18\t \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\n \x01(\t\x12\x11\n\tmax_batch\x18\x0b \x01(\r\x12\x11\n\tmax_top_k\x18\x0c \x01(\r\x12\x38\n\x07metrics\x18\r \x03(\x0b\x32\'.xmodal.v1.GetInfoResponse.MetricsEntry\x12+\n\x0cspeech_modes\x18\x0e \x03(\x0e\x32\x15.xmodal.v1.SpeechMode\x12\x18\n\x0brerank_gate\x18\x0f \x01(\x02H\x00\x88\x01\x01\x12\x1f\n\x12rerank_sound_alike\x18\x10 \x01(\rH\x01\x88\x01\x01\x12\x1a\n\x12sound_alike_weight\x18\x11 \x01(\x02\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_rerank_gateB\x15\n\x13_rerank_sound_alike2O\n\x0bInfoService\x12@\n\x07GetInfo\x12\x19.xmodal.v1.GetInfoRequest\x1a\x1a.xmodal.v1.GetInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14xmodal/v1/info.proto\x12\txmodal.v1\x1a\x16xmodal/v1/common.proto\"\x10\n\x0eGetInfoRequest\"\x92\x01\n\x12\x45ncoderDescription\x12%\n\x08modality\x18\x01 \x01(\x0e\x32\x13.xmodal.v1.Modality\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x03 \x01(\t\x12\x13\n\x0b\x66\x65\x61ture_dim\x18\x04 \x01(\r\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x0c\n\x04head\x18\x06 \x01(\t\"\xc7\x04\n\x0fGetInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07profile\x18\x02 \x01(\t\x12/\n\x08\x65ncoders\x18\x03 \x03(\x0b\x32\x1d.xmodal.v1.EncoderDescription\x12\x12\n\nshared_dim\x18\x04 \x01(\r\x12\x15\n\rcheckpoint_id\x18\x05 \x01(\t\x12\x0f\n\x07\x61ligned\x18\x06 \x01(\x08\x12\x16\n\x0e\x61lignment_note\x18\x07 \x01(\t\x12\x10\n\x08space_id\x18\x08 \x01(\t\x12\x15\n\rindex_backend\x18\t \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\n \x01(\t\x12\x11\n\tmax_batch\x18\x0b \x01(\r\x12\x11\n\tmax_top_k\x18\x0c \x01(\r\x12\x38\n\x07metrics\x18\r \x03(\x0b\x32\'.xmodal.v1.GetInfoResponse.MetricsEntry\x12+\n\x0cspeech_modes\x18\x0e \x03(\x0e\x32\x15.xmodal.v1.SpeechMode\x12\x18\n\x0brerank_gate\x18\x0f \x01(\x02H\x00\x88\x01\x01\x12\x1f\n\x12rerank_sound_alike\x18\x10 \x01(\rH\x01\x88\x01\x01\x12\x1a\n\x12sound_alike_weight\x18\x11 \x01(\x02\x12\x19\n\x11rerank_candidates\x18\x12 \x01(\r\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_rerank_gateB\x15\n\x13_rerank_sound_alike2O\n\x0bInfoService\x12@\n\x07GetInfo\x12\x19.xmodal.v1.GetInfoRequest\x1a\x1a.xmodal.v1.GetInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,9 +39,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENCODERDESCRIPTION']._serialized_start=78
   _globals['_ENCODERDESCRIPTION']._serialized_end=224
   _globals['_GETINFORESPONSE']._serialized_start=227
-  _globals['_GETINFORESPONSE']._serialized_end=783
-  _globals['_GETINFORESPONSE_METRICSENTRY']._serialized_start=698
-  _globals['_GETINFORESPONSE_METRICSENTRY']._serialized_end=744
-  _globals['_INFOSERVICE']._serialized_start=785
-  _globals['_INFOSERVICE']._serialized_end=864
+  _globals['_GETINFORESPONSE']._serialized_end=810
+  _globals['_GETINFORESPONSE_METRICSENTRY']._serialized_start=725
+  _globals['_GETINFORESPONSE_METRICSENTRY']._serialized_end=771
+  _globals['_INFOSERVICE']._serialized_start=812
+  _globals['_INFOSERVICE']._serialized_end=891
 # @@protoc_insertion_point(module_scope)

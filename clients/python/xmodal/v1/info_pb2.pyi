@@ -28,7 +28,7 @@ class EncoderDescription(_message.Message):
     def __init__(self, modality: _Optional[_Union[_common_pb2.Modality, str]] = ..., name: _Optional[str] = ..., architecture: _Optional[str] = ..., feature_dim: _Optional[int] = ..., source: _Optional[str] = ..., head: _Optional[str] = ...) -> None: ...
 
 class GetInfoResponse(_message.Message):
-    __slots__ = ("version", "profile", "encoders", "shared_dim", "checkpoint_id", "aligned", "alignment_note", "space_id", "index_backend", "device", "max_batch", "max_top_k", "metrics", "speech_modes", "rerank_gate", "rerank_sound_alike", "sound_alike_weight")
+    __slots__ = ("version", "profile", "encoders", "shared_dim", "checkpoint_id", "aligned", "alignment_note", "space_id", "index_backend", "device", "max_batch", "max_top_k", "metrics", "speech_modes", "rerank_gate", "rerank_sound_alike", "sound_alike_weight", "rerank_candidates")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class GetInfoResponse(_message.Message):
     RERANK_GATE_FIELD_NUMBER: _ClassVar[int]
     RERANK_SOUND_ALIKE_FIELD_NUMBER: _ClassVar[int]
     SOUND_ALIKE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    RERANK_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     version: str
     profile: str
     encoders: _containers.RepeatedCompositeFieldContainer[EncoderDescription]
@@ -70,4 +71,5 @@ class GetInfoResponse(_message.Message):
     rerank_gate: float
     rerank_sound_alike: int
     sound_alike_weight: float
-    def __init__(self, version: _Optional[str] = ..., profile: _Optional[str] = ..., encoders: _Optional[_Iterable[_Union[EncoderDescription, _Mapping]]] = ..., shared_dim: _Optional[int] = ..., checkpoint_id: _Optional[str] = ..., aligned: _Optional[bool] = ..., alignment_note: _Optional[str] = ..., space_id: _Optional[str] = ..., index_backend: _Optional[str] = ..., device: _Optional[str] = ..., max_batch: _Optional[int] = ..., max_top_k: _Optional[int] = ..., metrics: _Optional[_Mapping[str, str]] = ..., speech_modes: _Optional[_Iterable[_Union[_common_pb2.SpeechMode, str]]] = ..., rerank_gate: _Optional[float] = ..., rerank_sound_alike: _Optional[int] = ..., sound_alike_weight: _Optional[float] = ...) -> None: ...
+    rerank_candidates: int
+    def __init__(self, version: _Optional[str] = ..., profile: _Optional[str] = ..., encoders: _Optional[_Iterable[_Union[EncoderDescription, _Mapping]]] = ..., shared_dim: _Optional[int] = ..., checkpoint_id: _Optional[str] = ..., aligned: _Optional[bool] = ..., alignment_note: _Optional[str] = ..., space_id: _Optional[str] = ..., index_backend: _Optional[str] = ..., device: _Optional[str] = ..., max_batch: _Optional[int] = ..., max_top_k: _Optional[int] = ..., metrics: _Optional[_Mapping[str, str]] = ..., speech_modes: _Optional[_Iterable[_Union[_common_pb2.SpeechMode, str]]] = ..., rerank_gate: _Optional[float] = ..., rerank_sound_alike: _Optional[int] = ..., sound_alike_weight: _Optional[float] = ..., rerank_candidates: _Optional[int] = ...) -> None: ...

@@ -83,7 +83,8 @@ PROTOBUF_CONSTEXPR GetInfoResponse::GetInfoResponse(
   , /*decltype(_impl_.max_top_k_)*/0u
   , /*decltype(_impl_.rerank_gate_)*/0
   , /*decltype(_impl_.rerank_sound_alike_)*/0u
-  , /*decltype(_impl_.sound_alike_weight_)*/0} {}
+  , /*decltype(_impl_.sound_alike_weight_)*/0
+  , /*decltype(_impl_.rerank_candidates_)*/0u} {}
 struct GetInfoResponseDefaultTypeInternal {
   PROTOBUF_CONSTEXPR GetInfoResponseDefaultTypeInternal()
       : _instance(::_pbi::ConstantInitialized{}) {}
@@ -151,6 +152,7 @@ const uint32_t TableStruct_xmodal_2fv1_2finfo_2eproto::offsets[] PROTOBUF_SECTIO
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.rerank_gate_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.rerank_sound_alike_),
   PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.sound_alike_weight_),
+  PROTOBUF_FIELD_OFFSET(::xmodal::v1::GetInfoResponse, _impl_.rerank_candidates_),
   ~0u,
   ~0u,
   ~0u,
@@ -168,12 +170,13 @@ const uint32_t TableStruct_xmodal_2fv1_2finfo_2eproto::offsets[] PROTOBUF_SECTIO
   0,
   1,
   ~0u,
+  ~0u,
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::xmodal::v1::GetInfoRequest)},
   { 6, -1, -1, sizeof(::xmodal::v1::EncoderDescription)},
   { 18, 26, -1, sizeof(::xmodal::v1::GetInfoResponse_MetricsEntry_DoNotUse)},
-  { 28, 51, -1, sizeof(::xmodal::v1::GetInfoResponse)},
+  { 28, 52, -1, sizeof(::xmodal::v1::GetInfoResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -189,7 +192,7 @@ const char descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto[] PROTOBUF_SECTI
   "EncoderDescription\022%\n\010modality\030\001 \001(\0162\023.x"
   "modal.v1.Modality\022\014\n\004name\030\002 \001(\t\022\024\n\014archi"
   "tecture\030\003 \001(\t\022\023\n\013feature_dim\030\004 \001(\r\022\016\n\006so"
-  "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\254\004\n\017GetInfoResp"
+  "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\307\004\n\017GetInfoResp"
   "onse\022\017\n\007version\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022/"
   "\n\010encoders\030\003 \003(\0132\035.xmodal.v1.EncoderDesc"
   "ription\022\022\n\nshared_dim\030\004 \001(\r\022\025\n\rcheckpoin"
@@ -201,18 +204,19 @@ const char descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto[] PROTOBUF_SECTI
   "ntry\022+\n\014speech_modes\030\016 \003(\0162\025.xmodal.v1.S"
   "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\022\037\n\022r"
   "erank_sound_alike\030\020 \001(\rH\001\210\001\001\022\032\n\022sound_al"
-  "ike_weight\030\021 \001(\002\032.\n\014MetricsEntry\022\013\n\003key\030"
-  "\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\016\n\014_rerank_gate"
-  "B\025\n\023_rerank_sound_alike2O\n\013InfoService\022@"
-  "\n\007GetInfo\022\031.xmodal.v1.GetInfoRequest\032\032.x"
-  "modal.v1.GetInfoResponseb\006proto3"
+  "ike_weight\030\021 \001(\002\022\031\n\021rerank_candidates\030\022 "
+  "\001(\r\032.\n\014MetricsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005valu"
+  "e\030\002 \001(\t:\0028\001B\016\n\014_rerank_gateB\025\n\023_rerank_s"
+  "ound_alike2O\n\013InfoService\022@\n\007GetInfo\022\031.x"
+  "modal.v1.GetInfoRequest\032\032.xmodal.v1.GetI"
+  "nfoResponseb\006proto3"
   ;
 static const ::_pbi::DescriptorTable* const descriptor_table_xmodal_2fv1_2finfo_2eproto_deps[1] = {
   &::descriptor_table_xmodal_2fv1_2fcommon_2eproto,
 };
 static ::_pbi::once_flag descriptor_table_xmodal_2fv1_2finfo_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_xmodal_2fv1_2finfo_2eproto = {
-    false, false, 872, descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto,
+    false, false, 899, descriptor_table_protodef_xmodal_2fv1_2finfo_2eproto,
     "xmodal/v1/info.proto",
     &descriptor_table_xmodal_2fv1_2finfo_2eproto_once, descriptor_table_xmodal_2fv1_2finfo_2eproto_deps, 1, 4,
     schemas, file_default_instances, TableStruct_xmodal_2fv1_2finfo_2eproto::offsets,
@@ -743,7 +747,8 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
     , decltype(_impl_.max_top_k_){}
     , decltype(_impl_.rerank_gate_){}
     , decltype(_impl_.rerank_sound_alike_){}
-    , decltype(_impl_.sound_alike_weight_){}};
+    , decltype(_impl_.sound_alike_weight_){}
+    , decltype(_impl_.rerank_candidates_){}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
   _this->_impl_.metrics_.MergeFrom(from._impl_.metrics_);
@@ -804,8 +809,8 @@ GetInfoResponse::GetInfoResponse(const GetInfoResponse& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.shared_dim_, &from._impl_.shared_dim_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.sound_alike_weight_) -
-    reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.sound_alike_weight_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.rerank_candidates_) -
+    reinterpret_cast<char*>(&_impl_.shared_dim_)) + sizeof(_impl_.rerank_candidates_));
   // @@protoc_insertion_point(copy_constructor:xmodal.v1.GetInfoResponse)
 }
 
@@ -834,6 +839,7 @@ inline void GetInfoResponse::SharedCtor(
     , decltype(_impl_.rerank_gate_){0}
     , decltype(_impl_.rerank_sound_alike_){0u}
     , decltype(_impl_.sound_alike_weight_){0}
+    , decltype(_impl_.rerank_candidates_){0u}
   };
   _impl_.version_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
@@ -923,7 +929,9 @@ void GetInfoResponse::Clear() {
         reinterpret_cast<char*>(&_impl_.rerank_sound_alike_) -
         reinterpret_cast<char*>(&_impl_.rerank_gate_)) + sizeof(_impl_.rerank_sound_alike_));
   }
-  _impl_.sound_alike_weight_ = 0;
+  ::memset(&_impl_.sound_alike_weight_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.rerank_candidates_) -
+      reinterpret_cast<char*>(&_impl_.sound_alike_weight_)) + sizeof(_impl_.rerank_candidates_));
   _impl_._has_bits_.Clear();
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
@@ -1098,6 +1106,14 @@ const char* GetInfoResponse::_InternalParse(const char* ptr, ::_pbi::ParseContex
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 141)) {
           _impl_.sound_alike_weight_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
           ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
+      // uint32 rerank_candidates = 18;
+      case 18:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 144)) {
+          _impl_.rerank_candidates_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
         } else
           goto handle_unusual;
         continue;
@@ -1294,6 +1310,12 @@ uint8_t* GetInfoResponse::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteFloatToArray(17, this->_internal_sound_alike_weight(), target);
   }
 
+  // uint32 rerank_candidates = 18;
+  if (this->_internal_rerank_candidates() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteUInt32ToArray(18, this->_internal_rerank_candidates(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1436,6 +1458,13 @@ size_t GetInfoResponse::ByteSizeLong() const {
     total_size += 2 + 4;
   }
 
+  // uint32 rerank_candidates = 18;
+  if (this->_internal_rerank_candidates() != 0) {
+    total_size += 2 +
+      ::_pbi::WireFormatLite::UInt32Size(
+        this->_internal_rerank_candidates());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -1507,6 +1536,9 @@ void GetInfoResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const 
   if (raw_sound_alike_weight != 0) {
     _this->_internal_set_sound_alike_weight(from._internal_sound_alike_weight());
   }
+  if (from._internal_rerank_candidates() != 0) {
+    _this->_internal_set_rerank_candidates(from._internal_rerank_candidates());
+  }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
 
@@ -1559,8 +1591,8 @@ void GetInfoResponse::InternalSwap(GetInfoResponse* other) {
       &other->_impl_.device_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.sound_alike_weight_)
-      + sizeof(GetInfoResponse::_impl_.sound_alike_weight_)
+      PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.rerank_candidates_)
+      + sizeof(GetInfoResponse::_impl_.rerank_candidates_)
       - PROTOBUF_FIELD_OFFSET(GetInfoResponse, _impl_.shared_dim_)>(
           reinterpret_cast<char*>(&_impl_.shared_dim_),
           reinterpret_cast<char*>(&other->_impl_.shared_dim_));

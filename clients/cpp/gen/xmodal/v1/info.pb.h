@@ -586,6 +586,7 @@ class GetInfoResponse final :
     kRerankGateFieldNumber = 15,
     kRerankSoundAlikeFieldNumber = 16,
     kSoundAlikeWeightFieldNumber = 17,
+    kRerankCandidatesFieldNumber = 18,
   };
   // repeated .xmodal.v1.EncoderDescription encoders = 3;
   int encoders_size() const;
@@ -808,6 +809,15 @@ class GetInfoResponse final :
   void _internal_set_sound_alike_weight(float value);
   public:
 
+  // uint32 rerank_candidates = 18;
+  void clear_rerank_candidates();
+  uint32_t rerank_candidates() const;
+  void set_rerank_candidates(uint32_t value);
+  private:
+  uint32_t _internal_rerank_candidates() const;
+  void _internal_set_rerank_candidates(uint32_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:xmodal.v1.GetInfoResponse)
  private:
   class _Internal;
@@ -840,6 +850,7 @@ class GetInfoResponse final :
     float rerank_gate_;
     uint32_t rerank_sound_alike_;
     float sound_alike_weight_;
+    uint32_t rerank_candidates_;
   };
   union { Impl_ _impl_; };
   friend struct ::TableStruct_xmodal_2fv1_2finfo_2eproto;
@@ -1721,6 +1732,26 @@ inline void GetInfoResponse::_internal_set_sound_alike_weight(float value) {
 inline void GetInfoResponse::set_sound_alike_weight(float value) {
   _internal_set_sound_alike_weight(value);
   // @@protoc_insertion_point(field_set:xmodal.v1.GetInfoResponse.sound_alike_weight)
+}
+
+// uint32 rerank_candidates = 18;
+inline void GetInfoResponse::clear_rerank_candidates() {
+  _impl_.rerank_candidates_ = 0u;
+}
+inline uint32_t GetInfoResponse::_internal_rerank_candidates() const {
+  return _impl_.rerank_candidates_;
+}
+inline uint32_t GetInfoResponse::rerank_candidates() const {
+  // @@protoc_insertion_point(field_get:xmodal.v1.GetInfoResponse.rerank_candidates)
+  return _internal_rerank_candidates();
+}
+inline void GetInfoResponse::_internal_set_rerank_candidates(uint32_t value) {
+  
+  _impl_.rerank_candidates_ = value;
+}
+inline void GetInfoResponse::set_rerank_candidates(uint32_t value) {
+  _internal_set_rerank_candidates(value);
+  // @@protoc_insertion_point(field_set:xmodal.v1.GetInfoResponse.rerank_candidates)
 }
 
 #ifdef __GNUC__

@@ -572,7 +572,8 @@ type SearchBySpeechRequest struct {
 	Audio         *Audio         `protobuf:"bytes,2,opt,name=audio,proto3" json:"audio,omitempty"`
 	Options       *SearchOptions `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
 	SpeechOptions *SpeechOptions `protobuf:"bytes,4,opt,name=speech_options,json=speechOptions,proto3" json:"speech_options,omitempty"`
-	// Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+	// Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+	// (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
 	Rerank *SpeechRerank `protobuf:"bytes,5,opt,name=rerank,proto3" json:"rerank,omitempty"`
 	// Hits are ranked by `score + sound_alike_weight * sound_alike` (Hit.sound_alike: how much the hit's text
 	// sounds like the transcript), over the best hits of the vector search joined with the texts that sound most

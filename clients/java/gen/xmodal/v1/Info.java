@@ -2052,6 +2052,17 @@ java.lang.String defaultValue);
      * @return The soundAlikeWeight.
      */
     float getSoundAlikeWeight();
+
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: how many best hits are re-ranked when a request leaves SpeechRerank unset
+     * (0 = only when a request asks; always 0 when the server cannot re-rank).
+     * </pre>
+     *
+     * <code>uint32 rerank_candidates = 18;</code>
+     * @return The rerankCandidates.
+     */
+    int getRerankCandidates();
   }
   /**
    * Protobuf type {@code xmodal.v1.GetInfoResponse}
@@ -2763,6 +2774,22 @@ java.lang.String defaultValue) {
       return soundAlikeWeight_;
     }
 
+    public static final int RERANK_CANDIDATES_FIELD_NUMBER = 18;
+    private int rerankCandidates_ = 0;
+    /**
+     * <pre>
+     * SearchBySpeech `rerank`: how many best hits are re-ranked when a request leaves SpeechRerank unset
+     * (0 = only when a request asks; always 0 when the server cannot re-rank).
+     * </pre>
+     *
+     * <code>uint32 rerank_candidates = 18;</code>
+     * @return The rerankCandidates.
+     */
+    @java.lang.Override
+    public int getRerankCandidates() {
+      return rerankCandidates_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -2835,6 +2862,9 @@ java.lang.String defaultValue) {
       }
       if (java.lang.Float.floatToRawIntBits(soundAlikeWeight_) != 0) {
         output.writeFloat(17, soundAlikeWeight_);
+      }
+      if (rerankCandidates_ != 0) {
+        output.writeUInt32(18, rerankCandidates_);
       }
       getUnknownFields().writeTo(output);
     }
@@ -2920,6 +2950,10 @@ java.lang.String defaultValue) {
         size += com.google.protobuf.CodedOutputStream
           .computeFloatSize(17, soundAlikeWeight_);
       }
+      if (rerankCandidates_ != 0) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeUInt32Size(18, rerankCandidates_);
+      }
       size += getUnknownFields().getSerializedSize();
       memoizedSize = size;
       return size;
@@ -2976,6 +3010,8 @@ java.lang.String defaultValue) {
       if (java.lang.Float.floatToIntBits(getSoundAlikeWeight())
           != java.lang.Float.floatToIntBits(
               other.getSoundAlikeWeight())) return false;
+      if (getRerankCandidates()
+          != other.getRerankCandidates()) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -3034,6 +3070,8 @@ java.lang.String defaultValue) {
       hash = (37 * hash) + SOUND_ALIKE_WEIGHT_FIELD_NUMBER;
       hash = (53 * hash) + java.lang.Float.floatToIntBits(
           getSoundAlikeWeight());
+      hash = (37 * hash) + RERANK_CANDIDATES_FIELD_NUMBER;
+      hash = (53 * hash) + getRerankCandidates();
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -3209,6 +3247,7 @@ java.lang.String defaultValue) {
         rerankGate_ = 0F;
         rerankSoundAlike_ = 0;
         soundAlikeWeight_ = 0F;
+        rerankCandidates_ = 0;
         return this;
       }
 
@@ -3308,6 +3347,9 @@ java.lang.String defaultValue) {
         }
         if (((from_bitField0_ & 0x00010000) != 0)) {
           result.soundAlikeWeight_ = soundAlikeWeight_;
+        }
+        if (((from_bitField0_ & 0x00020000) != 0)) {
+          result.rerankCandidates_ = rerankCandidates_;
         }
         result.bitField0_ |= to_bitField0_;
       }
@@ -3451,6 +3493,9 @@ java.lang.String defaultValue) {
         if (other.getSoundAlikeWeight() != 0F) {
           setSoundAlikeWeight(other.getSoundAlikeWeight());
         }
+        if (other.getRerankCandidates() != 0) {
+          setRerankCandidates(other.getRerankCandidates());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -3586,6 +3631,11 @@ java.lang.String defaultValue) {
                 bitField0_ |= 0x00010000;
                 break;
               } // case 141
+              case 144: {
+                rerankCandidates_ = input.readUInt32();
+                bitField0_ |= 0x00020000;
+                break;
+              } // case 144
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -5093,6 +5143,53 @@ java.lang.String defaultValue) {
         onChanged();
         return this;
       }
+
+      private int rerankCandidates_ ;
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: how many best hits are re-ranked when a request leaves SpeechRerank unset
+       * (0 = only when a request asks; always 0 when the server cannot re-rank).
+       * </pre>
+       *
+       * <code>uint32 rerank_candidates = 18;</code>
+       * @return The rerankCandidates.
+       */
+      @java.lang.Override
+      public int getRerankCandidates() {
+        return rerankCandidates_;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: how many best hits are re-ranked when a request leaves SpeechRerank unset
+       * (0 = only when a request asks; always 0 when the server cannot re-rank).
+       * </pre>
+       *
+       * <code>uint32 rerank_candidates = 18;</code>
+       * @param value The rerankCandidates to set.
+       * @return This builder for chaining.
+       */
+      public Builder setRerankCandidates(int value) {
+        
+        rerankCandidates_ = value;
+        bitField0_ |= 0x00020000;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * SearchBySpeech `rerank`: how many best hits are re-ranked when a request leaves SpeechRerank unset
+       * (0 = only when a request asks; always 0 when the server cannot re-rank).
+       * </pre>
+       *
+       * <code>uint32 rerank_candidates = 18;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearRerankCandidates() {
+        bitField0_ = (bitField0_ & ~0x00020000);
+        rerankCandidates_ = 0;
+        onChanged();
+        return this;
+      }
       @java.lang.Override
       public final Builder setUnknownFields(
           final com.google.protobuf.UnknownFieldSet unknownFields) {
@@ -5191,7 +5288,7 @@ java.lang.String defaultValue) {
       "EncoderDescription\022%\n\010modality\030\001 \001(\0162\023.x" +
       "modal.v1.Modality\022\014\n\004name\030\002 \001(\t\022\024\n\014archi" +
       "tecture\030\003 \001(\t\022\023\n\013feature_dim\030\004 \001(\r\022\016\n\006so" +
-      "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\254\004\n\017GetInfoResp" +
+      "urce\030\005 \001(\t\022\014\n\004head\030\006 \001(\t\"\307\004\n\017GetInfoResp" +
       "onse\022\017\n\007version\030\001 \001(\t\022\017\n\007profile\030\002 \001(\t\022/" +
       "\n\010encoders\030\003 \003(\0132\035.xmodal.v1.EncoderDesc" +
       "ription\022\022\n\nshared_dim\030\004 \001(\r\022\025\n\rcheckpoin" +
@@ -5203,11 +5300,12 @@ java.lang.String defaultValue) {
       "ntry\022+\n\014speech_modes\030\016 \003(\0162\025.xmodal.v1.S" +
       "peechMode\022\030\n\013rerank_gate\030\017 \001(\002H\000\210\001\001\022\037\n\022r" +
       "erank_sound_alike\030\020 \001(\rH\001\210\001\001\022\032\n\022sound_al" +
-      "ike_weight\030\021 \001(\002\032.\n\014MetricsEntry\022\013\n\003key\030" +
-      "\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001B\016\n\014_rerank_gate" +
-      "B\025\n\023_rerank_sound_alike2O\n\013InfoService\022@" +
-      "\n\007GetInfo\022\031.xmodal.v1.GetInfoRequest\032\032.x" +
-      "modal.v1.GetInfoResponseb\006proto3"
+      "ike_weight\030\021 \001(\002\022\031\n\021rerank_candidates\030\022 " +
+      "\001(\r\032.\n\014MetricsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005valu" +
+      "e\030\002 \001(\t:\0028\001B\016\n\014_rerank_gateB\025\n\023_rerank_s" +
+      "ound_alike2O\n\013InfoService\022@\n\007GetInfo\022\031.x" +
+      "modal.v1.GetInfoRequest\032\032.xmodal.v1.GetI" +
+      "nfoResponseb\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -5231,7 +5329,7 @@ java.lang.String defaultValue) {
     internal_static_xmodal_v1_GetInfoResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessageV3.FieldAccessorTable(
         internal_static_xmodal_v1_GetInfoResponse_descriptor,
-        new java.lang.String[] { "Version", "Profile", "Encoders", "SharedDim", "CheckpointId", "Aligned", "AlignmentNote", "SpaceId", "IndexBackend", "Device", "MaxBatch", "MaxTopK", "Metrics", "SpeechModes", "RerankGate", "RerankSoundAlike", "SoundAlikeWeight", "RerankGate", "RerankSoundAlike", });
+        new java.lang.String[] { "Version", "Profile", "Encoders", "SharedDim", "CheckpointId", "Aligned", "AlignmentNote", "SpaceId", "IndexBackend", "Device", "MaxBatch", "MaxTopK", "Metrics", "SpeechModes", "RerankGate", "RerankSoundAlike", "SoundAlikeWeight", "RerankCandidates", "RerankGate", "RerankSoundAlike", });
     internal_static_xmodal_v1_GetInfoResponse_MetricsEntry_descriptor =
       internal_static_xmodal_v1_GetInfoResponse_descriptor.getNestedTypes().get(0);
     internal_static_xmodal_v1_GetInfoResponse_MetricsEntry_fieldAccessorTable = new

@@ -8360,7 +8360,8 @@ java.lang.String defaultValue) {
 
     /**
      * <pre>
-     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+     * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
      * </pre>
      *
      * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -8369,7 +8370,8 @@ java.lang.String defaultValue) {
     boolean hasRerank();
     /**
      * <pre>
-     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+     * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
      * </pre>
      *
      * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -8378,7 +8380,8 @@ java.lang.String defaultValue) {
     xmodal.v1.Search.SpeechRerank getRerank();
     /**
      * <pre>
-     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+     * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
      * </pre>
      *
      * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -8575,7 +8578,8 @@ java.lang.String defaultValue) {
     private xmodal.v1.Search.SpeechRerank rerank_;
     /**
      * <pre>
-     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+     * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
      * </pre>
      *
      * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -8587,7 +8591,8 @@ java.lang.String defaultValue) {
     }
     /**
      * <pre>
-     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+     * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
      * </pre>
      *
      * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -8599,7 +8604,8 @@ java.lang.String defaultValue) {
     }
     /**
      * <pre>
-     * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+     * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+     * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
      * </pre>
      *
      * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9579,7 +9585,8 @@ java.lang.String defaultValue) {
           xmodal.v1.Search.SpeechRerank, xmodal.v1.Search.SpeechRerank.Builder, xmodal.v1.Search.SpeechRerankOrBuilder> rerankBuilder_;
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9590,7 +9597,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9605,7 +9613,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9625,7 +9634,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9643,7 +9653,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9666,7 +9677,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9683,7 +9695,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9695,7 +9708,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>
@@ -9710,7 +9724,8 @@ java.lang.String defaultValue) {
       }
       /**
        * <pre>
-       * Optional: re-rank the best hits by how well their text explains the audio. Unset: off.
+       * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+       * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
        * </pre>
        *
        * <code>.xmodal.v1.SpeechRerank rerank = 5;</code>

@@ -79,6 +79,11 @@ export interface GetInfoResponse {
     | undefined;
   /** SearchBySpeech: weight of Hit.sound_alike in the ranking when a request leaves it unset (0 = off). */
   soundAlikeWeight: number;
+  /**
+   * SearchBySpeech `rerank`: how many best hits are re-ranked when a request leaves SpeechRerank unset
+   * (0 = only when a request asks; always 0 when the server cannot re-rank).
+   */
+  rerankCandidates: number;
 }
 
 export interface GetInfoResponse_MetricsEntry {
@@ -310,6 +315,7 @@ function createBaseGetInfoResponse(): GetInfoResponse {
     rerankGate: undefined,
     rerankSoundAlike: undefined,
     soundAlikeWeight: 0,
+    rerankCandidates: 0,
   };
 }
 
@@ -369,6 +375,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     }
     if (message.soundAlikeWeight !== 0) {
       writer.uint32(141).float(message.soundAlikeWeight);
+    }
+    if (message.rerankCandidates !== 0) {
+      writer.uint32(144).uint32(message.rerankCandidates);
     }
     return writer;
   },
@@ -535,6 +544,14 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
             message.soundAlikeWeight = reader.float();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.rerankCandidates = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -625,6 +642,11 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
         : isSet(object.sound_alike_weight)
         ? globalThis.Number(object.sound_alike_weight)
         : 0,
+      rerankCandidates: isSet(object.rerankCandidates)
+        ? globalThis.Number(object.rerankCandidates)
+        : isSet(object.rerank_candidates)
+        ? globalThis.Number(object.rerank_candidates)
+        : 0,
     };
   },
 
@@ -687,6 +709,9 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     if (message.soundAlikeWeight !== 0) {
       obj.soundAlikeWeight = floatToJson(message.soundAlikeWeight);
     }
+    if (message.rerankCandidates !== 0) {
+      obj.rerankCandidates = Math.round(message.rerankCandidates);
+    }
     return obj;
   },
 
@@ -720,6 +745,7 @@ export const GetInfoResponse: MessageFns<GetInfoResponse> = {
     message.rerankGate = object.rerankGate ?? undefined;
     message.rerankSoundAlike = object.rerankSoundAlike ?? undefined;
     message.soundAlikeWeight = object.soundAlikeWeight ?? 0;
+    message.rerankCandidates = object.rerankCandidates ?? 0;
     return message;
   },
 };

@@ -123,7 +123,10 @@ export interface SearchBySpeechRequest {
   speechOptions?:
     | SpeechOptions
     | undefined;
-  /** Optional: re-rank the best hits by how well their text explains the audio. Unset: off. */
+  /**
+   * Re-rank the best hits by how well their text explains the audio. Unset: the server's default
+   * (GetInfoResponse.rerank_candidates hits, in speech modes with a transcript); candidates 0: off.
+   */
   rerank?:
     | SpeechRerank
     | undefined;
