@@ -110,26 +110,19 @@ def main() -> int:
     import torch.nn.functional as F
     from tqdm import tqdm
 
+    from emoji_val import emoji_val
     from report import Report
     from xmodal_server.align import data as D
     from xmodal_server.align.features import image_features
     from xmodal_server.align.model import LogitScale, MLPHead, info_nce
-    from xmodal_server.align.pipeline import build_encoders, image_task, protocol_data
     from xmodal_server.encoders.base import IMAGE, TEXT
-    from xmodal_server.encoders.heads import conse, l2_normalise
+    from xmodal_server.encoders.heads import l2_normalise
     from xmodal_server.evaluation.metrics import retrieval_metrics
 
     rep = Report("clipart trial: Debian clipart as extra image–caption pairs (emoji text→image, val)")
-    enc = build_encoders("embedded")
-    data = protocol_data(enc, args.work, with_real=False, train_styles=("apple", "facebook"))
-    task = image_task(data, enc, args.work)
-    concepts = data.emoji.concepts
-    idx, feats = data.emoji.styles["google"]
-    val_rows = [j for j, i in enumerate(idx) if concepts[i].split == "val"]
-    val_x = feats["features"][val_rows]
-    val_c = conse(feats["class_probs"][val_rows], data.class_vectors, 10)
-    captions = data.caption_vectors[[idx[j] for j in val_rows]]
-    correct = list(range(len(val_rows)))
+    val = emoji_val(args.work)
+    enc, data, task, concepts = val.encoders, val.data, val.task, val.data.emoji.concepts
+    val_x, val_c, captions, correct = val.x, val.conse, val.captions, val.correct
     held = [c for c in concepts if c.split != "train"]
     held_vectors = data.caption_vectors[[i for i, c in enumerate(concepts) if c.split != "train"]]
     held_words = {words(c.caption) for c in held}
@@ -202,7 +195,7 @@ def main() -> int:
 
     variants = {"emoji only (shipped recipe)": (), "+ tuxpaint": ("tuxpaint",), "+ openclipart": ("openclipart",),
                 "+ both": ("tuxpaint", "openclipart")}
-    rep.log(f"# emoji training rows {len(task.inputs)}, val concepts {len(val_rows)}; epochs {args.epochs}; ConSE {args.conse}")
+    rep.log(f"# emoji training rows {len(task.inputs)}, val concepts {len(val.ids)}; epochs {args.epochs}; ConSE {args.conse}")
     rep.log("\nvariant | val text→image R@1 | R@10 | MRR  (mean ± sd over seeds)")
     for name, names in tqdm(variants.items(), desc="variants"):
         rs = [run(names, seed) for seed in range(args.seeds)]

@@ -52,25 +52,17 @@ def main() -> int:
     from torch import nn
     from tqdm import tqdm
 
+    from emoji_val import emoji_val
     from report import Report
     from xmodal_server.align.corpus import FAQ_QUESTION
     from xmodal_server.align.model import LogitScale, MLPHead, info_nce
-    from xmodal_server.align.pipeline import build_encoders, image_task, protocol_data
-    from xmodal_server.encoders.heads import conse, l2_normalise
+    from xmodal_server.encoders.heads import l2_normalise
     from xmodal_server.evaluation.metrics import retrieval_metrics
 
     rep = Report("text side trial: frozen vs projected text, caption-word attributes (emoji text→image, val)")
-    enc = build_encoders("embedded")
-    data = protocol_data(enc, args.work, with_real=False, train_styles=("apple", "facebook"))
-    task = image_task(data, enc, args.work)
-    concepts = data.emoji.concepts
-    idx, feats = data.emoji.styles["google"]
-    val_rows = [j for j, i in enumerate(idx) if concepts[i].split == "val"]
-    val_ids = [idx[j] for j in val_rows]
-    val_x = feats["features"][val_rows]
-    val_c = conse(feats["class_probs"][val_rows], data.class_vectors, 10)
-    captions = data.caption_vectors[val_ids]
-    correct = list(range(len(val_rows)))
+    val = emoji_val(args.work)
+    data, task, concepts = val.data, val.task, val.data.emoji.concepts
+    val_ids, val_x, val_c, captions, correct = val.ids, val.x, val.conse, val.captions, val.correct
 
     # Word vocabulary from training captions and extra texts (test-time queries are captions only).
     train_concepts = sorted({int(g) for g in task.groups})
@@ -92,7 +84,7 @@ def main() -> int:
     mean, std = task.inputs.mean(0), task.inputs.std(0) + 1e-6
     X = torch.from_numpy(((task.inputs - mean) / std).astype(np.float32))
     VX = torch.from_numpy(((val_x - mean) / std).astype(np.float32))
-    rep.log(f"# training rows {len(X)}, val concepts {len(val_rows)}, caption words {len(vocab)} "
+    rep.log(f"# training rows {len(X)}, val concepts {len(val_ids)}, caption words {len(vocab)} "
             f"(val captions with a known word: {known:.2f}); epochs {args.epochs}; ConSE mix {args.conse}")
 
     class Residual(nn.Module):
