@@ -161,6 +161,7 @@ class App:
 
             await ensure_demo(service, self.config)
         self.service = service
+        service.warm_sound_alike()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("SERVING %d collections, %.1fs after start", len(service.store.list()), time.perf_counter() - self.started_at)
 

@@ -140,9 +140,10 @@ class LexicalIndex:
 
 
 class CollectionTexts:
-    """One ``LexicalIndex`` per collection, for SearchBySpeech: built from the stored texts on a collection's
-    first speech query with a transcript (that query waits: about 1.3 s per 10,000 texts), rebuilt in the
-    background after the server writes to it.
+    """One ``LexicalIndex`` per collection, for SearchBySpeech: built from the stored texts in the background
+    when the server starts (``warm``) or else on a collection's first speech query with a transcript (that query
+    waits: about 1.3 s per 10,000 texts), rebuilt in the background after the server writes to it. A query that
+    finds a build of its collection under way waits for it rather than building a second one.
 
     A stale index is safe: every candidate it names is read back from the collection before use (a deleted
     item is gone; modality and metadata filters are checked on what is stored), and the service compares each
@@ -151,7 +152,7 @@ class CollectionTexts:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified when a build ends
         self._built: dict[str, tuple[object, int, LexicalIndex]] = {}  # name -> (collection, generation, index)
         self._generation: Counter[str] = Counter()
         self._building: set[str] = set()
@@ -166,17 +167,34 @@ class CollectionTexts:
             self._built.pop(name, None)
             self._generation[name] += 1
 
+    def warm(self, name: str, coll) -> None:
+        """Start building ``coll``'s index in the background unless it has one or one is under way."""
+        with self._lock:
+            have = self._built.get(name)
+            if (have is not None and have[0] is coll) or name in self._building:
+                return
+            self._building.add(name)
+            self._start(name, coll, self._generation[name])
+
     def get(self, name: str, coll) -> LexicalIndex:
         """The index of ``coll`` (blocking: call it off the event loop)."""
         with self._lock:
-            generation, have = self._generation[name], self._built.get(name)
-            if have is not None and have[0] is coll:
-                if have[1] != generation and name not in self._building:
-                    self._building.add(name)
-                    threading.Thread(target=self._build, args=(name, coll, generation), daemon=True,
-                                     name=f"sound-alike-{name}").start()
-                return have[2]
+            while True:
+                generation, have = self._generation[name], self._built.get(name)
+                if have is not None and have[0] is coll:
+                    if have[1] != generation and name not in self._building:
+                        self._building.add(name)
+                        self._start(name, coll, generation)
+                    return have[2]
+                if name not in self._building:
+                    break
+                self._lock.wait()  # a build is under way (warm, or another query's first use): its result serves
+            self._building.add(name)
         return self._build(name, coll, generation)  # none yet for this collection (first use, reindexed)
+
+    def _start(self, name: str, coll, generation: int) -> None:
+        threading.Thread(target=self._build, args=(name, coll, generation), daemon=True,
+                         name=f"sound-alike-{name}").start()
 
     def _build(self, name: str, coll, generation: int) -> LexicalIndex:
         try:
@@ -189,3 +207,4 @@ class CollectionTexts:
         finally:
             with self._lock:
                 self._building.discard(name)
+                self._lock.notify_all()

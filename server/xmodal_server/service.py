@@ -216,6 +216,13 @@ class Service:
         self.batchers[RERANK] = runner(RERANK, self._rerank_call, self.model_pool, 0.0)
         self.sound_alike = CollectionTexts()  # re-ranking's sound-alike candidates (lexical.py), per collection
 
+    def warm_sound_alike(self) -> None:
+        """Start building every collection's sound-alike index in the background (at startup), so that the first
+        speech query of a large collection does not wait for it (~1.3 s per 10,000 texts)."""
+        if self.config.sound_alike_weight or (self.config.rerank_candidates and self.config.rerank_sound_alike):
+            for coll in self.store.list():
+                self.sound_alike.warm(coll.name, coll)
+
     async def aclose(self) -> None:
         """After the server stopped taking calls: resolve whatever still waits, then stop the pools."""
         for batcher in self.batchers.values():

@@ -90,6 +90,22 @@ def test_collection_texts_builds_once_then_rebuilds_in_the_background_after_writ
     assert [i for i, _ in cache.get("c", coll).search("mokolia flag", 1)] == ["b"] and coll.reads == 2
 
 
+def test_warm_builds_in_the_background_and_a_query_waits_for_it_rather_than_building_again():
+    cache, coll = CollectionTexts(), FakeCollection({"a": "maldives flag"})
+    coll.gate.clear()  # hold the warm-up build
+    cache.warm("c", coll)
+    got = []
+    query = threading.Thread(target=lambda: got.append(cache.get("c", coll)))
+    query.start()
+    time.sleep(0.1)
+    assert not got  # the query waits for the build under way
+    coll.gate.set()
+    query.join(5)
+    assert got and got[0] is cache.get("c", coll) and coll.reads == 1  # one build served both
+    cache.warm("c", coll)
+    assert coll.reads == 1  # already built: warm does nothing
+
+
 def test_a_new_collection_object_or_forget_builds_afresh():
     cache = CollectionTexts()
     old, new = FakeCollection({"a": "maldives flag"}), FakeCollection({"z": "panama flag"})
