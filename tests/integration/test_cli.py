@@ -60,6 +60,9 @@ def test_collections_add_search_embed(server, tmp_path, speech_wav):
     from xmodal_server.encoders.heads import default_checkpoint, load_checkpoint
 
     assert info["profile"] == "embedded" and info["checkpoint_id"] == load_checkpoint(default_checkpoint("embedded")).id
+    text = xmodal(server, "info").stdout
+    assert "top 5 by default" in text and "sound-alike weight 0.6" in text  # the server's speech defaults
+    assert "checkpoint metrics (test split, from xmodal align" in text and "emoji text→image" in text
 
     assert "deleted 1" in xmodal(server, "delete", name, "t1").stdout
     assert "deleted" in xmodal(server, "collections", "delete", name).stdout

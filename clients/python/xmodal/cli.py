@@ -329,6 +329,11 @@ def run(args: argparse.Namespace, client: Client) -> int:
                       else "; no re-ranking (the speech encoder cannot score texts)")
             print(f"speech modes: {', '.join(modes)} (first = default){rerank}; sound-alike weight "
                   f"{info.sound_alike_weight:g} (search --sound-alike-weight W)")
+            if info.metrics:
+                # The checkpoint's own numbers (xmodal align, per method); the server's speech search adds the
+                # sound-alike ranking and re-ranking on top, which xmodal eval measures.
+                print("checkpoint metrics (test split, from xmodal align; SearchBySpeech's defaults add sound-alike "
+                      "ranking and re-ranking: xmodal eval, README):")
             for key, value in sorted(info.metrics.items()):
                 print(f"  {key}: {value}")
             print(f"index: {info.index_backend}")
