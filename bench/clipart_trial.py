@@ -110,7 +110,7 @@ def main() -> int:
     import torch.nn.functional as F
     from tqdm import tqdm
 
-    from emoji_val import emoji_val
+    from emoji_val import emoji_val, seeds_row
     from report import Report
     from xmodal_server.align import data as D
     from xmodal_server.align.features import image_features
@@ -198,9 +198,7 @@ def main() -> int:
     rep.log(f"# emoji training rows {len(task.inputs)}, val concepts {len(val.ids)}; epochs {args.epochs}; ConSE {args.conse}")
     rep.log("\nvariant | val text→image R@1 | R@10 | MRR  (mean ± sd over seeds)")
     for name, names in tqdm(variants.items(), desc="variants"):
-        rs = [run(names, seed) for seed in range(args.seeds)]
-        r1, r10, mrr = (np.array([getattr(r, k) for r in rs]) for k in ("r1", "r10", "mrr"))
-        rep.log(f"{name:28s} | {r1.mean():.3f} ± {r1.std():.3f} | {r10.mean():.3f} | {mrr.mean():.3f} ± {mrr.std():.3f}")
+        rep.log(seeds_row(name, [run(names, seed) for seed in range(args.seeds)], 28))
     rep.write(args.out)
     return 0
 

@@ -1,6 +1,7 @@
 """The emoji text→image validation setup shared by the image-head trials (text_side_trial.py, clipart_trial.py):
 the embedded encoders, the protocol data with the shipped training styles, the training task of ``xmodal align``,
-and the validation queries (captions) and gallery (Google-style images: features and ConSE vectors)."""
+and the validation queries (captions) and gallery (Google-style images: features and ConSE vectors); and the
+report line of a variant over seeds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,3 +34,9 @@ def emoji_val(work: Path) -> EmojiVal:
     return EmojiVal(enc, data, image_task(data, enc, work), ids, feats["features"][rows],
                     conse(feats["class_probs"][rows], data.class_vectors, 10), data.caption_vectors[ids],
                     list(range(len(rows))))
+
+
+def seeds_row(name: str, results: list, width: int) -> str:
+    """A report line of one variant: R@1 (mean ± sd), R@10, MRR (mean ± sd) over its seeds' ``RetrievalResult``s."""
+    r1, r10, mrr = (np.array([getattr(r, m) for r in results]) for m in ("r1", "r10", "mrr"))
+    return f"{name:{width}s} | {r1.mean():.3f} ± {r1.std():.3f} | {r10.mean():.3f} | {mrr.mean():.3f} ± {mrr.std():.3f}"

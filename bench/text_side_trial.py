@@ -52,7 +52,7 @@ def main() -> int:
     from torch import nn
     from tqdm import tqdm
 
-    from emoji_val import emoji_val
+    from emoji_val import emoji_val, seeds_row
     from report import Report
     from xmodal_server.align.corpus import FAQ_QUESTION
     from xmodal_server.align.model import LogitScale, MLPHead, info_nce
@@ -172,8 +172,7 @@ def main() -> int:
                 rows.setdefault(name, []).append(r)
     rep.log("\nvariant | val text→image R@1 | R@10 | MRR  (mean ± sd over seeds; faq rows = typed FAQ R@1/MRR)")
     for name, rs in rows.items():
-        r1, r10, mrr = (np.array([getattr(r, m) for r in rs]) for m in ("r1", "r10", "mrr"))
-        rep.log(f"{name:24s} | {r1.mean():.3f} ± {r1.std():.3f} | {r10.mean():.3f} | {mrr.mean():.3f} ± {mrr.std():.3f}")
+        rep.log(seeds_row(name, rs, 24))
     rep.write(args.out)
     return 0
 
