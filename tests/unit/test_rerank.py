@@ -125,6 +125,22 @@ def test_counts_on_the_command_line_are_checked_by_argparse():
     assert parser.parse_args(["eval", "--sound-alike", "0"]).sound_alike == 0
     assert parser.parse_args(["eval"]).sound_alike is None  # the server's default
     assert parser.parse_args(["align", "--asr-rank", "4"]).asr_rank == 4
+    speech = ["search", "c", "--speech", "q.wav"]
+    for argv in ([*speech, "--rerank", "65"], [*speech, "--rerank", "-1"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)
+    assert parser.parse_args(speech).rerank is None  # the server's default depth
+    assert parser.parse_args([*speech, "--rerank", "0"]).rerank == 0  # off
+
+
+def test_search_sound_alike_without_an_explicit_rerank_is_refused_before_connecting(capsys):
+    import pytest
+
+    from xmodal.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--address", "127.0.0.1:1", "search", "c", "--speech", "q.wav", "--sound-alike", "3"])
+    assert e.value.code == 2 and "explicit --rerank K" in capsys.readouterr().err
 
 
 def test_sound_alike_sims_rank_the_pool_by_cosine_plus_weighted_similarity_above_the_rest():
