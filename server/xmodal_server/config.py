@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import InvalidInput
-from .rerank import MAX_CANDIDATES
+from .ranking.likelihood import MAX_CANDIDATES
 
 ENV_PREFIX = "XMODAL_"
 

@@ -1,16 +1,15 @@
-"""The one error vocabulary of xmodal, and the one table that maps it to gRPC status codes.
+"""The one error vocabulary of xmodal. The domain knows nothing of gRPC.
 
-Everything below the API layer raises these (never grpc types); ``api/errors.py`` is the single
-boundary that turns them into statuses. Messages are written for the caller: what was wrong, which
+Everything below the API layer raises these (never grpc types); ``api/errors.py`` holds the one table
+that maps them to gRPC status codes, at the single boundary that turns them into statuses. Messages are written for the caller: what was wrong, which
 item, and what to do.
 """
 from __future__ import annotations
 
-import grpc
 
 
 class XmodalError(Exception):
-    """Base class. ``code`` is looked up in STATUS_BY_ERROR, never set per raise."""
+    """Base class. Its gRPC status is looked up in ``api.errors.STATUS_BY_ERROR``, never set per raise."""
 
     def __init__(self, message: str, *, item: str | None = None):
         self.item = item
@@ -64,25 +63,3 @@ class DataLoss(XmodalError):
 
 class Internal(XmodalError):
     """A bug or an unexpected failure of a dependency."""
-
-
-STATUS_BY_ERROR: dict[type[XmodalError], grpc.StatusCode] = {
-    InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    Unavailable: grpc.StatusCode.UNAVAILABLE,
-    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
-    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
-    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-    DataLoss: grpc.StatusCode.DATA_LOSS,
-    Internal: grpc.StatusCode.INTERNAL,
-}
-
-
-def status_for(error: BaseException) -> grpc.StatusCode:
-    for cls in type(error).__mro__:
-        if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]
-    return grpc.StatusCode.INTERNAL

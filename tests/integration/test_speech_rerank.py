@@ -131,7 +131,7 @@ def test_bad_rerank_requests(client, speech_wav, kwargs, phrase):
     assert client.health() == "SERVING"
 
 
-# ---- sound-alike candidates (lexical.py; the server's rerank_sound_alike, 10 by default) -------------------
+# ---- sound-alike candidates (ranking/sound_alike.py; the server's rerank_sound_alike, 10 by default) -------------------
 
 def test_texts_that_sound_like_the_transcript_are_scored_beyond_the_window(client, speech_wav):
     name = collection(client, UTTERANCES + ANSWERS)

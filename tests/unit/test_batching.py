@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from xmodal_server.batching import Batcher, Unbatched, request_deadline
-from xmodal_server.errors import (DeadlineExceeded, Internal, InvalidInput, ResourceExhausted, Unavailable,
-                                  status_for)
+from xmodal_server.api.errors import status_for
+from xmodal_server.errors import DeadlineExceeded, Internal, InvalidInput, ResourceExhausted, Unavailable
 
 
 class FakeModel:

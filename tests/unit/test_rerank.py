@@ -1,7 +1,7 @@
-"""The re-ranking rule of SearchBySpeech (rerank.py), on hand-made cases."""
+"""The re-ranking rule of SearchBySpeech (ranking/likelihood.py), on hand-made cases."""
 import numpy as np
 
-from xmodal_server.rerank import per_token, rerank_order
+from xmodal_server.ranking.likelihood import per_token, rerank_order
 
 
 def test_texts_said_verbatim_move_first_best_explained_first():
@@ -30,7 +30,7 @@ def test_per_token_means():
 
 
 def test_spoken_form_drops_case_and_punctuation_but_keeps_apostrophes():
-    from xmodal_server.rerank import spoken_form
+    from xmodal_server.ranking.likelihood import spoken_form
 
     assert spoken_form("How long do I have to return an item?") == "how long do i have to return an item"
     assert spoken_form("  What's   the 2nd step -- exactly?! ") == "what's the 2nd step exactly"
@@ -40,7 +40,7 @@ def test_spoken_form_drops_case_and_punctuation_but_keeps_apostrophes():
 
 
 def test_texts_too_long_to_have_been_said_are_not_sayable():
-    from xmodal_server.rerank import sayable
+    from xmodal_server.ranking.likelihood import sayable
 
     heard = "how do i reset my password"  # 26 characters
     assert sayable("how do i reset my password please", heard, 2.0)
@@ -66,22 +66,22 @@ class FakeScoreCache:
         pass
 
 
-def test_reranked_sims_reorders_only_the_top_k_and_metrics_read_the_new_order():
+def test_planned_sims_rerank_only_the_top_k_and_metrics_read_the_new_order():
     from xmodal_server.evaluation.metrics import retrieval_metrics
-    from xmodal_server.evaluation.rerank_eval import reranked_sims
+    from xmodal_server.evaluation.rerank_eval import plan_of, planned_sims
 
     gallery = ["turn on the light", "turn off the light", "play music", "stop"]
     sims = np.array([[0.9, 0.8, 0.7, 0.1]])  # the search prefers "on"; the audio said "off"
     cache = FakeScoreCache({"turn on the light": -2.0, "turn off the light": -0.3, "play music": -5.0,
                             "stop": -0.2, "turn of the light": -0.3})
-    ranked = reranked_sims(sims, ["clip.wav"], ["Turn of the light."], gallery, cache, k=3, gate=0.5, desc="t")
+    ranked = planned_sims(plan_of(0.0, 3, 0, 0.5), sims, ["clip.wav"], ["Turn of the light."], gallery, cache, "t")
     assert list(np.argsort(-ranked[0])) == [1, 0, 2, 3]  # "stop" (outside the top 3) is never promoted
     assert retrieval_metrics("t", "m", ranked, [1]).r1 == 1.0
     assert retrieval_metrics("t", "m", sims, [1]).r1 == 0.0
 
 
-def test_reranked_sims_leaves_texts_too_long_to_have_been_said_unscored():
-    from xmodal_server.evaluation.rerank_eval import reranked_sims
+def test_planned_sims_leave_texts_too_long_to_have_been_said_unscored():
+    from xmodal_server.evaluation.rerank_eval import plan_of, planned_sims
 
     answer = "you can return most items within thirty days of delivery for a full refund " * 2  # 150 characters
     gallery = [answer, "return an item", "track my order"]
@@ -94,7 +94,7 @@ def test_reranked_sims_leaves_texts_too_long_to_have_been_said_unscored():
 
     cache = Recording({"return an item": -0.4, "track my order": -3.0, "return an item.": -0.3})
     sims = np.array([[0.9, 0.8, 0.1]])
-    ranked = reranked_sims(sims, ["clip.wav"], ["Return an item."], gallery, cache, k=3, gate=0.5, desc="t")
+    ranked = planned_sims(plan_of(0.0, 3, 0, 0.5), sims, ["clip.wav"], ["Return an item."], gallery, cache, "t")
     assert answer.strip() not in asked and "track my order" in asked  # 150 > max(3 x 14 + 20, 2 s x 20)
     assert list(np.argsort(-ranked[0])) == [1, 0, 2]  # the unscored answer keeps its place among the rest
 
@@ -143,17 +143,18 @@ def test_search_sound_alike_without_an_explicit_rerank_is_refused_before_connect
     assert e.value.code == 2 and "explicit --rerank K" in capsys.readouterr().err
 
 
-def test_sound_alike_sims_rank_the_pool_by_cosine_plus_weighted_similarity_above_the_rest():
-    from xmodal_server.evaluation.rerank_eval import reranked_sims, sound_alike_sims
+def test_planned_sims_rank_the_pool_by_cosine_plus_weighted_similarity_above_the_rest():
+    from xmodal_server.evaluation.rerank_eval import plan_of, planned_sims
 
     gallery = ["maldives flag", "indonesia flag", "play music", "stop"]
     sims = np.array([[0.5, 0.6, 0.2, 0.1]])  # the embedding prefers the wrong flag
-    assert np.array_equal(sound_alike_sims(sims, ["mull dives flag"], gallery, 0.0), sims)
-    out = sound_alike_sims(sims, ["mull dives flag"], gallery, 1.0)
+    plain = planned_sims(plan_of(0.0), sims, ["clip.wav"], ["mull dives flag"], gallery, None, "t")
+    assert list(np.argsort(-plain[0])) == list(np.argsort(-sims[0]))  # weight 0: the vector search's order
+    out = planned_sims(plan_of(1.0), sims, ["clip.wav"], ["mull dives flag"], gallery, None, "t")
     assert list(np.argsort(-out[0]))[:2] == [0, 1]  # sounds like the first: it moves up
     assert (out[0] > 1.0).all()  # a pool of 64 holds this whole gallery
     # Re-ranking on top of it (FakeScoreCache): only texts the audio explains move; the rest keep that order.
     cache = FakeScoreCache({"maldives flag": -3.0, "indonesia flag": -0.2, "play music": -5.0, "stop": -4.0,
                             "mull dives flag": -0.3})
-    ranked = reranked_sims(out, ["clip.wav"], ["mull dives flag"], gallery, cache, k=2, gate=0.5, desc="t")
-    assert list(np.argsort(-ranked[0])) == [1, 0, 2, 3] or list(np.argsort(-ranked[0]))[:2] == [1, 0]
+    ranked = planned_sims(plan_of(1.0, 2, 0, 0.5), sims, ["clip.wav"], ["mull dives flag"], gallery, cache, "t")
+    assert list(np.argsort(-ranked[0])) == [1, 0, 2, 3]

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 import grpc
 
-from ..errors import InvalidInput, PermissionDenied, Unauthenticated, XmodalError, status_for
+from ..errors import InvalidInput, PermissionDenied, Unauthenticated, XmodalError
+from .errors import status_for
 from .interceptors import observe
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The single place where domain errors become gRPC statuses, and where each RPC is measured.
 
 Every servicer method is wrapped by ``@grpc_errors``: an ``XmodalError`` aborts with the code from
-``errors.STATUS_BY_ERROR`` and its message; anything else is a bug, logged with its traceback and
+``STATUS_BY_ERROR`` (below) and its message; anything else is a bug, logged with its traceback and
 reported as INTERNAL without leaking internals to the caller. Because this wrapper sees every outcome,
 it also records the RPC metrics (count by method and status code, latency) and hands the call's
 deadline to the batchers (``batching.request_deadline``).
@@ -16,14 +16,37 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import grpc
 
+from .. import errors as E
 from ..batching import request_deadline
-from ..errors import XmodalError, status_for
+from ..errors import XmodalError
 from ..logs import request_id
 
 if TYPE_CHECKING:
     from ..metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+# The one table from the domain's error vocabulary (``errors.py``) to gRPC status codes.
+STATUS_BY_ERROR: dict[type[E.XmodalError], grpc.StatusCode] = {
+    E.InvalidInput: grpc.StatusCode.INVALID_ARGUMENT,
+    E.NotFound: grpc.StatusCode.NOT_FOUND,
+    E.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    E.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    E.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    E.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    E.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    E.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    E.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    E.DataLoss: grpc.StatusCode.DATA_LOSS,
+    E.Internal: grpc.StatusCode.INTERNAL,
+}
+
+
+def status_for(error: BaseException) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return grpc.StatusCode.INTERNAL
 
 
 class MeasuredServicer:

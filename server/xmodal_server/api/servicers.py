@@ -19,7 +19,7 @@ from xmodal.v1 import (
 
 from ..encoders.base import IMAGE, SPEECH, TEXT
 from ..errors import InvalidInput, Unavailable
-from ..service import VECTOR, ItemInput, Service, item_label
+from ..service import VECTOR, ItemInput, SearchRequest, Service, item_label
 from . import convert as cv
 from .errors import MeasuredServicer, grpc_errors
 
@@ -173,11 +173,11 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
                       sound_alike: int | None = None, sound_alike_weight: float | None = None):
         s = _require(self.get)
         opts = request.options
-        hits, out, timing = await s.search(
+        hits, out, timing = await s.search(SearchRequest(
             request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech,
             where=cv.filter_from_proto(opts.metadata_filter), params=cv.search_params_from_proto(opts),
             vector_space=vector_space, rerank=rerank, sound_alike=sound_alike, sound_alike_weight=sound_alike_weight,
-        )
+        ))
         result = search_pb2.SearchResult(
             hits=cv.hits_to_proto(hits), space_id=s.embedder.space_id, timing=cv.timing_to_proto(timing)
         )

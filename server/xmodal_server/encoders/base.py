@@ -80,7 +80,7 @@ class ImageEncoder(Encoder):
 class SpeechEncoder(Encoder):
     # Whether ``forward(..., transcribe=True)`` fills ``Features.transcripts``.
     can_transcribe: bool
-    # SearchBySpeech re-ranking (``rerank.py``): how far below the transcript's own log-probability per token
+    # SearchBySpeech re-ranking (``ranking/likelihood.py``): how far below the transcript's own log-probability per token
     # a text may score and still count as said verbatim; None = this encoder cannot score texts.
     rerank_gate: float | None = None
 

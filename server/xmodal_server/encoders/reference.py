@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from ..rerank import per_token
+from ..ranking.likelihood import per_token
 from .base import IMAGE, SPEECH, EncoderInfo, Features, ImageEncoder, SpeechEncoder
 from .finetune import TopLayers, check_state, exportable
 from .registry import EncoderSpec

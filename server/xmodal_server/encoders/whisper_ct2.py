@@ -24,7 +24,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from ..rerank import per_token
+from ..ranking.likelihood import per_token
 from .base import SPEECH, EncoderInfo, Features, SpeechEncoder
 from .finetune import merge_low_rank
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 SAMPLES_PER_FRAME = 320  # hop 160 x conv2 stride 2: one encoder frame per 20 ms
 MAX_NEW_TOKENS = 200
-# SearchBySpeech re-ranking gate (log-probability per token below the transcript's own; rerank.py), chosen on
+# SearchBySpeech re-ranking gate (log-probability per token below the transcript's own; ranking/likelihood.py), chosen on
 # the validation clips (bench/results/speech_rescore_trial.txt), measured again with the shipped checkpoint's
 # decoder adapters: speech→text over the whole corpus 0.775 -> 0.870 at gate 1.5-2.0 (the ceiling: the right
 # sentence in the top 25), while the best FAQ answer to a spoken question is 4.5 or more below the transcript
@@ -316,7 +316,7 @@ class WhisperTinyEncoder(SpeechEncoder):
     def score_texts(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
         """Log-probability of each text as the transcript of ``wave``: the sum over its tokens and the end of
         text, as Whisper's decoder gives it (teacher-forced, the same token filters as decoding), so the text
-        that best explains the audio scores highest. SearchBySpeech re-ranking (``rerank.py``) asks it which of
+        that best explains the audio scores highest. SearchBySpeech re-ranking (``ranking/likelihood.py``) asks it which of
         a gallery's best texts was said, gated against the transcript's own score so that texts never said
         (answers) keep their order. One encoder pass, then one decoder pass for all texts together."""
         return self._scores(wave, self.text_tokens(texts), state)

@@ -1,5 +1,6 @@
-"""The protocol's speech tasks with SearchBySpeech re-ranking (``rerank.py``), as the server does it:
-the fused search's best K hits, their texts scored against the clip by the speech model, reordered by the gate.
+"""The protocol's speech tasks ranked as SearchBySpeech ranks them: the server's own plan
+(``ranking/plan.py``) run by the server's own ranker (``ranking/ranker.py``) over each clip's row of cached
+similarities; sound-alike ranking, and re-ranking by the speech model's likelihood of each text, with the gate.
 
 Scoring costs one encoder pass per clip plus the decoder over K texts (about a second a clip on 2 CPU
 cores), so scores are cached on disk per (speech encoder, clip, text) and saved as they come: a rerun, or
@@ -7,9 +8,12 @@ a run interrupted and started again, scores only what it has not scored yet.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -17,14 +21,17 @@ from tqdm import tqdm
 
 from ..align.corpus import FAQ_QUESTION
 from ..encoders.heads import Checkpoint, speech_vectors
-from ..lexical import POOL, LexicalIndex
+from ..index.backend import Hit
 from ..media import MediaLimits, decode_audio
-from ..rerank import rerank_order, sayable, spoken_form
+from ..ranking.plan import POOL, SearchPlan, plan_search
+from ..ranking.ranker import rank
+from ..ranking.sound_alike import SoundAlikeIndex
 from .metrics import RetrievalResult, retrieval_metrics
 from .protocol import ProtocolData, real_gallery
 from .report import _atomic_write
 
 SAVE_EVERY = 20  # clips between cache saves
+T = TypeVar("T")
 
 
 class ScoreCache:
@@ -53,7 +60,7 @@ class ScoreCache:
 
     @staticmethod
     def seconds(clip: Path) -> float:
-        """The clip's duration, from its header (the length rule, ``rerank.sayable``, needs it)."""
+        """The clip's duration, from its header (the length rule, ``likelihood.sayable``, needs it)."""
         return float(sf.info(str(clip)).duration)
 
     def save(self) -> None:
@@ -64,47 +71,58 @@ class ScoreCache:
         self._dirty = 0
 
 
-def reranked_sims(sims: np.ndarray, clips: list[Path], transcripts: list[str], gallery_texts: list[str],
-                  cache: ScoreCache, k: int, gate: float, desc: str, sound_alike: int = 0) -> np.ndarray:
-    """``sims`` (queries x gallery) with each query's top ``k`` reordered by the re-ranking rule: the new
-    order is written as scores above every other item's, so rank-based metrics read it directly.
-    ``sound_alike``: also score the best that many sound-alike texts (``lexical.py``) outside the top ``k``."""
-    out = sims.astype(np.float64, copy=True)
-    lexical = LexicalIndex((str(i), t) for i, t in enumerate(gallery_texts)) if sound_alike else None
-    for q in tqdm(range(len(sims)), desc=desc, unit="clip", leave=False):
-        top = np.argsort(-sims[q], kind="stable")[:k]
-        cand = list(top) + ([int(i) for i, _ in lexical.search(transcripts[q], sound_alike, {str(g) for g in top})]
-                            if lexical is not None else [])
-        heard, seconds = spoken_form(transcripts[q]), cache.seconds(clips[q])
-        texts = [spoken_form(gallery_texts[g]) for g in cand]
-        scored = [j for j, t in enumerate(texts) if sayable(t, heard, seconds)]  # as the server skips them
-        lp = cache.get(clips[q], [texts[j] for j in scored] + [heard])
-        logprobs: list[float | None] = [None] * len(cand)
-        for j, v in zip(scored, lp[:-1]):
-            logprobs[j] = float(v)
-        order = rerank_order(sims[q, cand], logprobs, float(lp[-1]), gate, searched=len(top))
-        out[q, np.asarray(cand)[order]] = sims[q].max() + 1.0 + np.arange(len(order), 0, -1)
-    cache.save()
-    return out
+@dataclass
+class _CachedGallery:
+    """One clip's gallery as the ranker sees it (``ranking.ranker.Gallery``): the clip's row of cached
+    similarities stands in for the index, the score cache for the speech model."""
+    sims: np.ndarray  # (gallery,) cosine of the clip's vector with each gallery text
+    texts: list[str]
+    index: SoundAlikeIndex
+    transcript: str
+    seconds: float
+    clip: Path
+    cache: ScoreCache | None
+
+    def _hit(self, g: int) -> Hit:
+        return Hit(str(g), float(self.sims[g]), "text", {}, self.texts[g])
+
+    async def nearest(self, k: int) -> list[Hit]:
+        return [self._hit(int(g)) for g in np.argsort(-self.sims, kind="stable")[:k]]
+
+    async def read(self, ids: list[str]) -> list[Hit]:
+        return [self._hit(int(i)) for i in ids]
+
+    async def sound_index(self) -> SoundAlikeIndex:
+        return self.index
+
+    async def likelihoods(self, texts: list[str]) -> np.ndarray:
+        if self.cache is None:
+            raise ValueError("this plan re-ranks: give a score cache")
+        return self.cache.get(self.clip, texts)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        return fn()
 
 
-def sound_alike_sims(sims: np.ndarray, transcripts: list[str], gallery_texts: list[str], weight: float) -> np.ndarray:
-    """The server's SearchBySpeech ranking with a sound-alike weight (``Service._sound_alike_ranked``): the
-    search's best ``POOL`` joined with the ``POOL`` texts that sound most like the transcript, ranked by
-    cosine + weight x sound-alike similarity, written above every other item's score."""
+def planned_sims(plan: SearchPlan, sims: np.ndarray, clips: list[Path], transcripts: list[str],
+                 gallery_texts: list[str], cache: ScoreCache | None, desc: str) -> np.ndarray:
+    """``sims`` (queries x gallery) with each query's hits, as the server's ranker orders them under ``plan``,
+    written as scores above every other item's, so rank-based metrics read the served order directly (the rest
+    keep their cosine order below)."""
     out = sims.astype(np.float64, copy=True)
-    if not weight:
-        return out
-    lexical = LexicalIndex((str(i), t) for i, t in enumerate(gallery_texts))
-    where = np.array([int(i) for i in lexical.ids], dtype=np.int64)
-    for q in range(len(sims)):
-        found = lexical.scores(transcripts[q])
-        similarity = np.zeros(sims.shape[1])
-        similarity[where] = found
-        pool = set(np.argsort(-sims[q], kind="stable")[:POOL].tolist())
-        pool.update(int(i) for i, _ in lexical.search_scores(found, POOL))
-        cand = np.fromiter(pool, dtype=np.int64)
-        out[q, cand] = 10.0 + sims[q, cand] + weight * similarity[cand]
+    index = SoundAlikeIndex((str(i), t) for i, t in enumerate(gallery_texts))
+
+    async def run_all() -> None:
+        for q in tqdm(range(len(sims)), desc=desc, unit="clip", leave=False):
+            seconds = cache.seconds(clips[q]) if cache is not None else 0.0
+            ranked = await rank(plan, _CachedGallery(sims[q], gallery_texts, index, transcripts[q], seconds,
+                                                     clips[q], cache))
+            ids = np.array([int(h.id) for h in ranked.hits], dtype=np.int64)
+            out[q, ids] = sims[q].max() + 1.0 + np.arange(len(ids), 0, -1)
+
+    asyncio.run(run_all())
+    if cache is not None:
+        cache.save()
     return out
 
 
@@ -131,11 +149,18 @@ def _text_gallery_tasks(ckpt: Checkpoint, data: ProtocolData, split: str):
         yield f"real human speech→text ({len(r.texts)} clips)", r.paths, r.transcripts, v @ gallery.T, gallery_texts, correct
 
 
+def plan_of(weight: float, k: int = 0, sound_alike: int = 0, gate: float | None = None) -> SearchPlan:
+    """The plan SearchBySpeech runs for a request with these parameters and any top_k up to ``POOL`` (its hits
+    are a prefix of these): the server's own ``plan_search``."""
+    return plan_search(POOL, sound_alike_weight=weight, rerank=k, extras=sound_alike if k else 0, gate=gate)
+
+
 def sound_alike_results(ckpt: Checkpoint, data: ProtocolData, split: str, weight: float) -> list[RetrievalResult]:
     """The fused search ranked with the sound-alike weight, as SearchBySpeech does by default."""
+    plan = plan_of(weight)
     return [retrieval_metrics(task, f"fused + sound-alike (weight {weight:g})",
-                              sound_alike_sims(sims, heard, texts, weight), truth)
-            for task, _, heard, sims, texts, truth in _text_gallery_tasks(ckpt, data, split)]
+                              planned_sims(plan, sims, clips, heard, texts, None, f"sound-alike: {task}"), truth)
+            for task, clips, heard, sims, texts, truth in _text_gallery_tasks(ckpt, data, split)]
 
 
 def rerank_results(ckpt: Checkpoint, data: ProtocolData, split: str, encoder, cache_dir: Path,
@@ -147,9 +172,8 @@ def rerank_results(ckpt: Checkpoint, data: ProtocolData, split: str, encoder, ca
         raise ValueError(f"{encoder.info.name} cannot score texts, so there is nothing to re-rank")
     method = (f"fused{f' + sound-alike (weight {weight:g})' if weight else ''} + re-rank (top {k}"
               + (f" + {sound_alike} sound-alike)" if sound_alike else ")"))
-    cache, out = ScoreCache(encoder, cache_dir), []
+    plan, cache, out = plan_of(weight, k, sound_alike, gate), ScoreCache(encoder, cache_dir), []
     for task, clips, heard, sims, texts, truth in _text_gallery_tasks(ckpt, data, split):
-        first = sound_alike_sims(sims, heard, texts, weight)
-        ranked = reranked_sims(first, clips, heard, texts, cache, k, gate, f"re-rank: {task}", sound_alike=sound_alike)
-        out.append(retrieval_metrics(task, method, ranked, truth))
+        out.append(retrieval_metrics(task, method, planned_sims(plan, sims, clips, heard, texts, cache,
+                                                                f"re-rank: {task}"), truth))
     return out

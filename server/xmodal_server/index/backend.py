@@ -63,7 +63,7 @@ class Hit:
     metadata: dict[str, str]
     text: str
     transcript_logprob: float | None = None  # set by SearchBySpeech re-ranking on the hits it scored
-    sound_alike: float | None = None  # SearchBySpeech: the text's similarity to the transcript (lexical.py)
+    sound_alike: float | None = None  # SearchBySpeech: the text's similarity to the transcript (ranking/sound_alike.py)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class IndexBackend(Protocol):
         """(id, modality, text, payload, payload_kind, metadata) of every item, for re-embedding."""
 
     def texts(self) -> Iterator[tuple[str, str]]:
-        """(id, text) of every item that has a text (SearchBySpeech's sound-alike index, ``lexical.py``)."""
+        """(id, text) of every item that has a text (SearchBySpeech's sound-alike index, ``ranking/sound_alike.py``)."""
 
     def close(self) -> None: ...
 

@@ -5,9 +5,10 @@ Why: when Whisper mishears a name ("mull dives flag" for "maldives flag", "mokol
 flag") the transcript's sentence embedding lands on a neighbour in meaning ("indonesia flag"), and the right
 text is often not even in the top 25. The misheard spelling still shares most of its letters and consonant
 sounds with the right text. Validation (bench/results/lexical_candidates_trial.txt, whole-corpus gallery):
-this matching alone put the right sentence first for 0.875 of 200 clips (the fused search: 0.775). The service
-uses it twice: in the ranking of every speech search (cosine + weight x similarity; R@1 0.790 -> 0.872 over
-811 clips at 0.6), and as extra re-ranking candidates (R@1 after re-ranking 0.870 -> 0.950 with 10).
+this matching alone put the right sentence first for 0.875 of 200 clips (the fused search: 0.775). A search
+plan (``plan.py``) uses it twice: as a candidate source with a re-scoring stage in the ranking of every speech
+search (cosine + weight x similarity; R@1 0.790 -> 0.872 over 811 clips at 0.6), and as extra re-ranking
+candidates (R@1 after re-ranking 0.870 -> 0.950 with 10).
 
 What is compared: character n-grams of the letters with word breaks removed (misheard word boundaries:
 "sea chills" / "seychelles"), and n-grams of a sound skeleton: consonants folded into Soundex classes, every
@@ -25,10 +26,6 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 
 import numpy as np
-
-# SearchBySpeech with a sound-alike weight ranks the vector search's best POOL hits joined with the POOL
-# texts that sound most like the transcript (service.py; evaluation/rerank_eval.py does the same).
-POOL = 64
 
 _CLASSES = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
             "l": "4", **dict.fromkeys("mn", "5"), "r": "6", **dict.fromkeys("aeiouy", "a")}
@@ -60,7 +57,7 @@ def features(text: str) -> Counter[str]:
     return Counter(_grams(letters, (3,), "c") + _grams(_skeleton(letters), (3, 4), "s"))
 
 
-class LexicalIndex:
+class SoundAlikeIndex:
     """TF-IDF cosine over ``features``; items are (id, text), those with an empty text left out.
 
     Stored as a compressed sparse matrix, n-gram by item (8 bytes per distinct n-gram of a text), and a search
@@ -139,21 +136,21 @@ class LexicalIndex:
         return [(self.ids[i], float(s[i])) for i in top if s[i] > 0 and self.ids[i] not in skip][:k]
 
 
-class CollectionTexts:
-    """One ``LexicalIndex`` per collection, for SearchBySpeech: built from the stored texts in the background
+class SoundAlikeIndexes:
+    """One ``SoundAlikeIndex`` per collection, for SearchBySpeech: built from the stored texts in the background
     when the server starts (``warm``) or else on a collection's first speech query with a transcript (that query
     waits: about 1.3 s per 10,000 texts), rebuilt in the background after the server writes to it. A query that
     finds a build of its collection under way waits for it rather than building a second one.
 
     A stale index is safe: every candidate it names is read back from the collection before use (a deleted
     item is gone; modality and metadata filters are checked on what is stored), and the service compares each
-    hit's stored text afresh (``LexicalIndex.similarity``), so staleness only delays when a new text can be
+    hit's stored text afresh (``SoundAlikeIndex.similarity``), so staleness only delays when a new text can be
     found by sound; the vector search finds it at once.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Condition()  # notified when a build ends
-        self._built: dict[str, tuple[object, int, LexicalIndex]] = {}  # name -> (collection, generation, index)
+        self._built: dict[str, tuple[object, int, SoundAlikeIndex]] = {}  # name -> (collection, generation, index)
         self._generation: Counter[str] = Counter()
         self._building: set[str] = set()
 
@@ -176,7 +173,7 @@ class CollectionTexts:
             self._building.add(name)
             self._start(name, coll, self._generation[name])
 
-    def get(self, name: str, coll) -> LexicalIndex:
+    def get(self, name: str, coll) -> SoundAlikeIndex:
         """The index of ``coll`` (blocking: call it off the event loop)."""
         with self._lock:
             while True:
@@ -196,9 +193,9 @@ class CollectionTexts:
         threading.Thread(target=self._build, args=(name, coll, generation), daemon=True,
                          name=f"sound-alike-{name}").start()
 
-    def _build(self, name: str, coll, generation: int) -> LexicalIndex:
+    def _build(self, name: str, coll, generation: int) -> SoundAlikeIndex:
         try:
-            index = LexicalIndex(coll.texts())
+            index = SoundAlikeIndex(coll.texts())
             with self._lock:
                 have = self._built.get(name)
                 if have is None or have[0] is not coll or have[1] < generation:

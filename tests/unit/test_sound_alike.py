@@ -1,4 +1,4 @@
-"""Sound-alike matching (lexical.py) for SearchBySpeech re-ranking candidates, on hand-made cases; the
+"""Sound-alike matching (ranking/sound_alike.py) for SearchBySpeech re-ranking candidates, on hand-made cases; the
 per-collection index cache against a fake collection (FakeCollection: texts() only, no store)."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from xmodal_server.lexical import CollectionTexts, LexicalIndex, _skeleton, features
-from xmodal_server.rerank import rerank_order
+from xmodal_server.ranking.sound_alike import SoundAlikeIndexes, SoundAlikeIndex, _skeleton, features
+from xmodal_server.ranking.likelihood import rerank_order
 
 FLAGS = ["maldives flag", "mongolia flag", "indonesia flag", "guadeloupe flag", "panama flag", "seychelles flag",
          "chile flag", "set a timer for eight minutes", "set a timer for five minutes", ""]
@@ -29,7 +29,7 @@ def test_the_sound_skeleton_hears_through_misspelt_names():
     ("Set a timer for 8 minutes.", "set a timer for eight minutes"),
 ])
 def test_a_misheard_transcript_finds_the_text_it_sounds_like(heard, meant):
-    index = LexicalIndex((str(i), t) for i, t in enumerate(FLAGS))
+    index = SoundAlikeIndex((str(i), t) for i, t in enumerate(FLAGS))
     assert len(index) == len(FLAGS) - 1  # the empty text is left out
     best = index.search(heard, 3)
     assert FLAGS[int(best[0][0])] == meant, best
@@ -38,12 +38,12 @@ def test_a_misheard_transcript_finds_the_text_it_sounds_like(heard, meant):
 
 
 def test_scores_are_cosines_and_unrelated_texts_are_not_returned():
-    index = LexicalIndex([("a", "maldives flag"), ("b", "ooo")])
+    index = SoundAlikeIndex([("a", "maldives flag"), ("b", "ooo")])
     s = index.scores("maldives flag")
     assert s[0] == pytest.approx(1.0, abs=1e-5) and s[1] == 0.0
     assert [i for i, _ in index.search("maldives flag", 5)] == ["a"]
     assert index.search("maldives flag", 5, skip={"a"}) == []  # what the caller holds is left out
-    assert LexicalIndex([]).search("anything", 3) == []
+    assert SoundAlikeIndex([]).search("anything", 3) == []
 
 
 def test_sound_alike_extras_join_only_by_passing_the_gate():
@@ -78,7 +78,7 @@ def _wait_for(cond, seconds=5.0):
 
 
 def test_collection_texts_builds_once_then_rebuilds_in_the_background_after_writes():
-    cache, coll = CollectionTexts(), FakeCollection({"a": "maldives flag"})
+    cache, coll = SoundAlikeIndexes(), FakeCollection({"a": "maldives flag"})
     first = cache.get("c", coll)
     assert cache.get("c", coll) is first and coll.reads == 1  # no write: no rebuild
     coll.stored["b"] = "mongolia flag"
@@ -91,7 +91,7 @@ def test_collection_texts_builds_once_then_rebuilds_in_the_background_after_writ
 
 
 def test_warm_builds_in_the_background_and_a_query_waits_for_it_rather_than_building_again():
-    cache, coll = CollectionTexts(), FakeCollection({"a": "maldives flag"})
+    cache, coll = SoundAlikeIndexes(), FakeCollection({"a": "maldives flag"})
     coll.gate.clear()  # hold the warm-up build
     cache.warm("c", coll)
     got = []
@@ -107,7 +107,7 @@ def test_warm_builds_in_the_background_and_a_query_waits_for_it_rather_than_buil
 
 
 def test_a_new_collection_object_or_forget_builds_afresh():
-    cache = CollectionTexts()
+    cache = SoundAlikeIndexes()
     old, new = FakeCollection({"a": "maldives flag"}), FakeCollection({"z": "panama flag"})
     cache.get("c", old)
     assert [i for i, _ in cache.get("c", new).search("panama flag", 1)] == ["z"]  # reindexed: another object
@@ -117,7 +117,7 @@ def test_a_new_collection_object_or_forget_builds_afresh():
 
 
 def test_similarity_of_any_text_equals_the_indexed_score_and_treats_new_texts_fairly():
-    index = LexicalIndex((str(i), t) for i, t in enumerate(FLAGS))
+    index = SoundAlikeIndex((str(i), t) for i, t in enumerate(FLAGS))
     query = "mull dives flag"
     indexed = index.scores(query)
     again = index.similarity(query, [FLAGS[int(i)] for i in index.ids])

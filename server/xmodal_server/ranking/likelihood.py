@@ -38,7 +38,7 @@ def rerank_order(scores: Sequence[float], logprobs: Sequence[float | None], hear
     ``heard``: the same for the model's own transcript. Hits with ``logprob >= heard - gate`` come first,
     highest log-probability first (ties: by score); the others follow in their original order.
     ``searched``: only the first ``searched`` hits came from the search; the rest are sound-alike candidates
-    (``lexical.py``) that join only by passing the gate, so a query whose candidates all fail (a spoken
+    (``ranking/sound_alike.py``) that join only by passing the gate, so a query whose candidates all fail (a spoken
     question against written answers) keeps exactly the search's hits and order.
     """
     searched = len(scores) if searched is None else searched
