@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "backbones. Meant for a GPU: the input activations of those layers are cached once "
                                  "(~40 KB an image for EfficientNet N=1, ~400 KB for ResNet-50), then every epoch runs "
                                  "them forward and backward: on 2 CPU cores N=1 made training ~3.5x slower (13 vs 4 min, "
-                                 "full data, 12 epochs) and did not improve validation (see README)")
+                                 "full data, 12 epochs) and did not improve validation (see docs/training.md)")
             p_.add_argument("--unfreeze-modalities", default="image",
                             help="backbones --unfreeze-top applies to, comma-separated (default image; the only one "
                                  "so far: the text encoder stays frozen by design, it is the pivot space)")

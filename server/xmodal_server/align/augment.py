@@ -1,5 +1,5 @@
 """Seeded audio augmentation of cached clips (issue 3: a lever for the direct speech path, measured by
-``bench/speech_augment_trial.py``).
+``docs/decisions/0003-speech-training-data.md``).
 
 Each augmented clip is the source clip with, in this order, a speed change (sox ``speed``: tempo and pitch
 together, factor 0.9–1.1, resampled back to 16 kHz), optionally reverberation (sox ``reverb``) and

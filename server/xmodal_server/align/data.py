@@ -5,10 +5,10 @@ Voices per clip, fixed here so that runs are comparable:
 - train sentences x ``TRAIN_VOICES_PER_SENTENCE`` training voice(s) (engine-balanced; lexical diversity
   matters more than voices, and Whisper features cost about 0.6 s a clip on 2 CPU cores);
 - val sentences x 1 held-out voice (choices are made on unseen voices, as at test time);
-- test sentences x ``TEST_VOICES_PER_SENTENCE`` held-out voices (EVALUATION.md: held-out x held-out).
+- test sentences x ``TEST_VOICES_PER_SENTENCE`` held-out voices (docs/EVALUATION.md: held-out x held-out).
 
 :func:`extra_train_speech` adds training clips for a subset of training sentences (augmented copies, or a second
-voice) without changing what :func:`speech_sets` builds; bench/speech_augment_trial.py measures both.
+voice) without changing what :func:`speech_sets` builds; docs/decisions/0003-speech-training-data.md measured both.
 """
 from __future__ import annotations
 

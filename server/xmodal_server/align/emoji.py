@@ -1,4 +1,4 @@
-"""Image–caption pairs from the emoji sets, split by concept as EVALUATION.md (emoji v1) says.
+"""Image–caption pairs from the emoji sets, split by concept as docs/EVALUATION.md (emoji v1) says.
 
 A concept is one ``emoji.json`` entry (its ``unified`` code), Component excluded, base image only. The
 caption is the lower-cased ``name``; ``short_names`` and the (sub)category are extra *training* text only.

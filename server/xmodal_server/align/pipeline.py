@@ -327,7 +327,7 @@ def _meta(ckpt_id: str, profile: str, command: str, device: str = "cpu") -> dict
 
     if Path(sys.argv[0]).name in ("xmodal", "cli.py") or sys.argv[0].endswith("xmodal.cli"):
         command = shlex.join(["xmodal", *sys.argv[1:]])  # the command line as the user typed it
-    return {"checkpoint": ckpt_id, "profile": profile, "protocol": f"EVALUATION.md {PROTOCOL_VERSION}", "command": command,
+    return {"checkpoint": ckpt_id, "profile": profile, "protocol": f"docs/EVALUATION.md {PROTOCOL_VERSION}", "command": command,
             "commit": _git_commit(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, {device.upper()}",
             "date": datetime.date.today().isoformat()}
 

@@ -1,4 +1,4 @@
-"""Real human recordings with known transcripts (MODELS_AND_DATA.md, "Speech, real human recordings").
+"""Real human recordings with known transcripts (docs/models-and-results.md, "Real human recordings").
 
 Sources (Debian packages), 20 clips in all when both are installed:
 

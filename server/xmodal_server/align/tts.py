@@ -1,4 +1,4 @@
-"""Speech–transcript pairs synthesized with the local TTS engines, as EVALUATION.md (speech v1) says.
+"""Speech–transcript pairs synthesized with the local TTS engines, as docs/EVALUATION.md (speech v1) says.
 
 Engines (Debian packages): ``espeak-ng`` (formant synthesis; English dialects x voice variants),
 ``flite`` (voices kal, kal16, rms, slt, awb) and ``festival`` (festvox-kallpc16k, festvox-kdlpc16k,

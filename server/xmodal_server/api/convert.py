@@ -1,4 +1,4 @@
-"""proto <-> domain conversion. Vectors travel as packed little-endian float32 (ARCHITECTURE.md §8)."""
+"""proto <-> domain conversion. Vectors travel as packed little-endian float32 (docs/ARCHITECTURE.md, principle 8)."""
 from __future__ import annotations
 
 import numpy as np

@@ -32,7 +32,7 @@ FAQ_TSV = Path(__file__).with_name("faq.tsv")
 @dataclass(frozen=True)
 class Emoji:
     unified: str
-    name: str  # lower-cased, the caption of EVALUATION.md
+    name: str  # lower-cased, the caption of docs/EVALUATION.md
     short_name: str
     category: str
     subcategory: str

@@ -205,7 +205,7 @@ class Wav2Vec2CTCEncoder(SpeechEncoder):
     can_transcribe = True
     # NOT measured (no pretrained Wav2Vec2 weights are reachable here): the embedded encoder's value. CTC targets
     # are characters, not Whisper's word pieces, so the right gate may differ: choose it on validation clips as
-    # bench/speech_rescore_trial.py does before relying on re-ranking with this encoder.
+    # docs/decisions/0001-rerank-gate.md did before relying on re-ranking with this encoder.
     rerank_gate = 2.0
 
     def __init__(self, model, processor, source: str, device: str, name: str):

@@ -34,7 +34,7 @@ SAMPLE_RATE = 16000
 SAMPLES_PER_FRAME = 320  # hop 160 x conv2 stride 2: one encoder frame per 20 ms
 MAX_NEW_TOKENS = 200
 # SearchBySpeech re-ranking gate (log-probability per token below the transcript's own; ranking/likelihood.py), chosen on
-# the validation clips (bench/results/speech_rescore_trial.txt), measured again with the shipped checkpoint's
+# the validation clips (docs/decisions/0001-rerank-gate.md), measured again with the shipped checkpoint's
 # decoder adapters: speech→text over the whole corpus 0.775 -> 0.870 at gate 1.5-2.0 (the ceiling: the right
 # sentence in the top 25), while the best FAQ answer to a spoken question is 4.5 or more below the transcript
 # for 95% of clips (FAQ R@1 unchanged at every gate up to 2.0; ungated it fell from 0.645 to 0.043). The first

@@ -1,4 +1,4 @@
-"""EVALUATION.md, computed on cached features: every task, every method, baselines in the same run.
+"""docs/EVALUATION.md, computed on cached features: every task, every method, baselines in the same run.
 
 Vectors are made by ``encoders.heads.image_vectors`` / ``speech_vectors``, the same functions the server
 calls, so what is measured is what is served. ``split="val"`` is for choices during training;

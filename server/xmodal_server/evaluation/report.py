@@ -1,7 +1,7 @@
 """The evaluation report: ``report.md`` (human), ``results.json`` (machine), ``recall.png`` and, with
 training curves, ``curves.png``, all in one output directory.
 
-Every number appears with its gallery size (EVALUATION.md): in the tables each row carries its gallery
+Every number appears with its gallery size (docs/EVALUATION.md): in the tables each row carries its gallery
 column, and in the bar chart each task group is labelled with its gallery size. Every file is written
 atomically (temporary file in the same directory, fsync, ``os.replace``), so a crash mid-write leaves the
 previous version or the new one, never half a file; ``report.md`` is written last, so once it is present

@@ -1,4 +1,4 @@
-"""The sentence corpus for speech <-> text alignment (EVALUATION.md, "Speech <-> text (v1)").
+"""The sentence corpus for speech <-> text alignment (docs/EVALUATION.md, "Speech <-> text (v1)").
 
 Sources, in this order: the FAQ's questions and paraphrases (``faq-question``), the FAQ's answers
 (``faq-answer``), the short voice-assistant commands and questions of ``commands.tsv`` (``command``) and,
@@ -6,7 +6,7 @@ when emoji entries are given, the emoji captions (``emoji-caption``).
 
 Each sentence has a *group*, the unit that is split: the FAQ row id (a row's questions and its answer fall
 on one side), the command's template slug (near-duplicates made from one template stay together) or the
-emoji's ``unified`` code (the same rule as the emoji image split). ``split_of(group)`` is EVALUATION.md's
+emoji's ``unified`` code (the same rule as the emoji image split). ``split_of(group)`` is docs/EVALUATION.md's
 hash rule. Identical texts (compared case-, space- and punctuation-insensitively) are kept once, the first
 one seen. Everything is deterministic: file order, then the order of the emoji entries given.
 """
@@ -41,7 +41,7 @@ class Sentence:
 
 
 def split_of(key: str) -> str:
-    """EVALUATION.md's rule: sha1(key) % 5 == 0 -> test, == 1 -> val, else train."""
+    """docs/EVALUATION.md's rule: sha1(key) % 5 == 0 -> test, == 1 -> val, else train."""
     r = int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16) % 5
     return "test" if r == 0 else "val" if r == 1 else "train"
 
