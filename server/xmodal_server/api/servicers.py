@@ -169,14 +169,14 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         self.get = get
         self.metrics = metrics
 
-    async def _search(self, request, kind: str, query, speech=None, vector_space: str = "", rerank: int | None = 0,
-                      sound_alike: int | None = None, sound_alike_weight: float | None = None):
+    async def _search(self, request, kind: str, query, **speech_or_vector):
+        """``speech_or_vector``: the SearchRequest fields only a speech or vector query has."""
         s = _require(self.get)
         opts = request.options
         hits, out, timing = await s.search(SearchRequest(
-            request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities), speech,
+            request.collection, kind, query, opts.top_k, cv.modalities_from_proto(opts.modalities),
             where=cv.filter_from_proto(opts.metadata_filter), params=cv.search_params_from_proto(opts),
-            vector_space=vector_space, rerank=rerank, sound_alike=sound_alike, sound_alike_weight=sound_alike_weight,
+            **speech_or_vector,
         ))
         result = search_pb2.SearchResult(
             hits=cv.hits_to_proto(hits), space_id=s.embedder.space_id, timing=cv.timing_to_proto(timing)
@@ -198,11 +198,10 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer, MeasuredServicer):
         speech = cv.speech_options_from_proto(request.speech_options)
         # SpeechRerank unset: the server's default depth; set: the request's (candidates 0 = off).
         rerank = request.rerank.candidates if request.HasField("rerank") else None
-        sound_alike = request.rerank.sound_alike if request.rerank.HasField("sound_alike") else None
+        extras = request.rerank.sound_alike if request.rerank.HasField("sound_alike") else None
         weight = request.sound_alike_weight if request.HasField("sound_alike_weight") else None
-        result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech,
-                                         rerank=rerank, sound_alike=sound_alike,
-                                         sound_alike_weight=weight)
+        result, out = await self._search(request, SPEECH, cv.audio_from_proto(request.audio), speech=speech,
+                                         rerank=rerank, rerank_extras=extras, sound_alike_weight=weight)
         return search_pb2.SearchBySpeechResponse(result=result, transcript=(out.transcripts or [""])[0],
                                                  transcript_logprob=(out.transcript_logprobs or [None])[0])
 

@@ -40,7 +40,8 @@ class SearchRequest:
     """One search. ``kind`` VECTOR: ``query`` is a float32 vector already in the shared space and
     ``vector_space``, when given, the space it was made in. ``where``: metadata conditions, ANDed, each (key,
     accepted values). Speech only, None = the server's default: ``rerank`` (depth of the likelihood re-ranking,
-    0 = off), ``sound_alike`` (its extra sound-alike candidates), ``sound_alike_weight`` (of the sound-alike
+    0 = off), ``rerank_extras`` (how many texts that sound like the transcript it scores beyond that depth:
+    the proto's ``SpeechRerank.sound_alike``), ``sound_alike_weight`` (of the sound-alike
     term in the ranking)."""
     collection: str
     kind: str
@@ -52,7 +53,7 @@ class SearchRequest:
     params: SearchParams | None = None
     vector_space: str = ""
     rerank: int | None = 0
-    sound_alike: int | None = None
+    rerank_extras: int | None = None
     sound_alike_weight: float | None = None
 
 

@@ -108,7 +108,8 @@ class Search:
         return self.config.rerank_candidates
 
     def check_rerank(self, candidates: int, r: SearchRequest) -> int:
-        """Checks a re-ranking request; returns its count of sound-alike candidates (None: the server's)."""
+        """Checks a re-ranking request; returns how many extra sound-alike texts it scores (the request's, or the
+        server's default)."""
         if r.kind != SPEECH:
             raise InvalidInput("rerank applies to speech queries only")
         if not 1 <= candidates <= MAX_CANDIDATES:
@@ -119,12 +120,12 @@ class Search:
                                      "audio, so this server cannot re-rank; leave rerank unset")
         if self._direct(r):
             raise InvalidInput("rerank needs the query's transcript: use speech mode FUSED or TRANSCRIBE, not DIRECT")
-        if r.sound_alike is None:
+        if r.rerank_extras is None:
             return self.config.rerank_sound_alike
-        if not 0 <= r.sound_alike <= MAX_CANDIDATES:
-            raise InvalidInput(f"rerank.sound_alike={r.sound_alike} is out of range: use 0 (none) to {MAX_CANDIDATES}, "
+        if not 0 <= r.rerank_extras <= MAX_CANDIDATES:
+            raise InvalidInput(f"rerank.sound_alike={r.rerank_extras} is out of range: use 0 (none) to {MAX_CANDIDATES}, "
                                f"or leave it unset for the server's default ({self.config.rerank_sound_alike})")
-        return r.sound_alike
+        return r.rerank_extras
 
     def _sound_alike_weight(self, r: SearchRequest) -> float:
         """0 unless a speech query has a transcript to compare."""
