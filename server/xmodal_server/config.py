@@ -79,7 +79,7 @@ class Config:
         0.6, "SearchBySpeech ranks hits by cosine + this weight x how much each hit's text sounds like the "
         "transcript (letters and consonant sounds, 0..1), over the vector search's best hits joined with the "
         "texts that sound most like the transcript; a request may set its own (SearchBySpeechRequest."
-        "sound_alike_weight). 0 = the vector search alone. Validation (bench/results/lexical_candidates_trial.txt): "
+        "sound_alike_weight). 0 = the vector search alone. Validation (docs/decisions/0005-sound-alike-matching.md): "
         "speech->text over the whole corpus R@1 0.790 -> 0.872, spoken FAQ question->answer 0.645 -> 0.688 at 0.6, "
         "the best mean MRR of the two over 0, 0.1, ..., 1."
     )
@@ -87,7 +87,7 @@ class Config:
         5, "SearchBySpeech re-ranks this many of its best hits by default (when a request leaves SpeechRerank "
         "unset and its speech mode has a transcript): the speech model scores their texts against the audio and "
         "texts said verbatim move first (see rerank_sound_alike). 0 = re-rank only when a request asks. "
-        "Validation (bench/results/rerank_default_trial.txt, every val clip, with the sound-alike weight and 10 "
+        "Validation (docs/decisions/0009-rerank-by-default.md, every val clip, with the sound-alike weight and 10 "
         "sound-alike texts): speech->text over the whole corpus R@1 0.872 without, 0.932 / 0.937 / 0.942 re-ranking "
         "the top 5 / 10 / 25; spoken FAQ 0.688 at every depth (answers keep their order). 5 is the smallest depth "
         "within 0.01 of the deepest, the rule declared before the run; the decoder scores ~15 texts a query."
@@ -97,7 +97,7 @@ class Config:
         "transcript (letters and consonant sounds), beyond the search's candidates, unless a request sets "
         "SpeechRerank.sound_alike; they join the results only "
         "if the audio explains them as well as a search candidate must (the re-ranking gate). 0 = off. Catches "
-        "misheard names the transcript's embedding misses. Validation (bench/results/lexical_candidates_trial.txt, top 25 "
+        "misheard names the transcript's embedding misses. Validation (docs/decisions/0005-sound-alike-matching.md, top 25 "
         "re-ranked): speech->text R@1 0.870 with 0, 0.950 with 10, 0.955 with 25; spoken FAQ unchanged; 10 is the "
         "smallest count within 0.01 of the best, as each one costs a decoder pass."
     )

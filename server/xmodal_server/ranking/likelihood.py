@@ -9,7 +9,7 @@ Why gated: a text that was never said (an FAQ answer to a spoken question) is ex
 whatever it means; ranking answers by that likelihood alone cut the spoken FAQ R@1 from 0.587 to 0.051. So
 only hits whose text explains the audio about as well as the model's own transcript (per token, within the
 encoder's ``rerank_gate``) move up; when no hit passes, the order is the search's. Validation
-(bench/results/speech_rescore_trial.txt, top 25): speech→text over the whole corpus 0.670 -> 0.790 (ceiling
+(docs/decisions/0001-rerank-gate.md, top 25): speech→text over the whole corpus 0.670 -> 0.790 (ceiling
 0.795), spoken FAQ unchanged (0.587). One rule, used by the server and ``xmodal eval --rerank``.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 MAX_CANDIDATES = 64
 # A text far longer than what was heard cannot have been said in the clip, so it cannot pass the gate and
 # need not be scored: the decoder's cost grows with every token, and an answer collection's long texts were
-# most of it. Measured over the cached scores (bench/results/rerank_length.txt, bench/rerank_length_trial.py):
+# most of it. Measured over the cached scores (docs/decisions/0008-skip-unsayable-texts.md):
 # on the validation clips this rule skips 85 % of the scored characters and no text that passed the gate (the
 # closest skipped one was 2.97 per token below the transcript; the gate is 2.0), the most generous of the rules
 # tried that skip about as much; on test it skips 54 % and again nothing that passed. The sentences said ran at

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # A speech search ranked with a sound-alike weight considers the vector search's best POOL hits joined with
-# the POOL texts that sound most like the transcript (lexical candidates trial, docs/decisions/: the 64 + 64
+# the POOL texts that sound most like the transcript (docs/decisions/0005-sound-alike-matching.md: the 64 + 64
 # pool ranks as the whole gallery does).
 POOL = 64
 

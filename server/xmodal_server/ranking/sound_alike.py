@@ -4,7 +4,7 @@ transcript's embedding misses.
 Why: when Whisper mishears a name ("mull dives flag" for "maldives flag", "mokolia flag" for "mongolia
 flag") the transcript's sentence embedding lands on a neighbour in meaning ("indonesia flag"), and the right
 text is often not even in the top 25. The misheard spelling still shares most of its letters and consonant
-sounds with the right text. Validation (bench/results/lexical_candidates_trial.txt, whole-corpus gallery):
+sounds with the right text. Validation (docs/decisions/0005-sound-alike-matching.md, whole-corpus gallery):
 this matching alone put the right sentence first for 0.875 of 200 clips (the fused search: 0.775). A search
 plan (``plan.py``) uses it twice: as a candidate source with a re-scoring stage in the ranking of every speech
 search (cosine + weight x similarity; R@1 0.790 -> 0.872 over 811 clips at 0.6), and as extra re-ranking
