@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh) and runs every check: buf lint and breaking, stale generated stubs, the test suite.
 # Extra arguments go to pytest. CI runs it without any: the whole suite, real models included.
-# The fast tier: `scripts/test.sh -m "not slow"` (pytest part ~65 s on 2 cores, 403 tests): unit and contract
+# The fast tier: `scripts/test.sh -m "not slow"` (pytest part ~65-75 s on 2 cores, ~410 tests): unit and contract
 # tests, and every RPC against the real server with the fake encoder profile (tests/fast/, --profile fake:
 # tiny deterministic stand-ins, no model loaded). `-m slow` runs only the tests that load the real models.
 set -euo pipefail

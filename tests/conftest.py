@@ -102,7 +102,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def fake_config(data_dir, **overrides):
     """Settings of a test server with the ``fake`` profile: tiny deterministic encoders, no model loaded, so it
-    starts in about a second. Its results mean nothing beyond the fakes' rules; tests only."""
+    starts in a few seconds (imports only). Its results mean nothing beyond the fakes' rules; tests only."""
     from xmodal_server.config import Config
 
     settings = dict(host="127.0.0.1", port=0, metrics_port=-1, data_dir=str(data_dir), profile="fake", max_batch=16)

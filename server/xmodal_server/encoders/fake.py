@@ -2,8 +2,8 @@
 
 Nothing here is a model. The vectors mean nothing beyond what the rules below make them mean, and a
 server started with ``--profile fake`` must never be presented as giving results. What the fakes buy is
-speed: a server with them starts in about a second and answers every RPC in milliseconds, so the
-Service and servicer tests (tests/fast/) exercise the whole API -- embedding, collections, filters,
+speed: a server with them starts in 2-3 s (imports; no model loads) and answers every RPC in milliseconds,
+so the Service and servicer tests (tests/fast/) exercise the whole API -- embedding, collections, filters,
 every search kind, sound-alike ranking and re-ranking, errors -- without loading a real model.
 
 The rules, chosen so that tests can predict results:

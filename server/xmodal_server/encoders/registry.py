@@ -37,7 +37,7 @@ PROFILES: dict[str, dict[str, str]] = {
     "embedded": {TEXT: "minilm-l6-v2", IMAGE: "efficientnet-lite0", SPEECH: "whisper-tiny-en"},
     # The design's architectures; weights from a hub id, a local directory/file or the torchvision cache.
     "reference": {TEXT: "bert", IMAGE: "resnet50", SPEECH: "wav2vec2-ctc"},
-    # Used only by tests (the fast tier): starts in about a second, never presented as giving results.
+    # Used only by tests (the fast tier): no model to load, never presented as giving results.
     "fake": {TEXT: "fake-text", IMAGE: "fake-image", SPEECH: "fake-speech"},
 }
 
