@@ -70,19 +70,39 @@ class Embedder:
             return (default, *[m for m in SPEECH_MODES if m != default])
         return ("direct",) if kind == "mlp" else ("transcribe",)
 
-    def embed_texts(self, texts: Sequence[str]) -> Embedded:
-        out = self.text.encode(texts)
-        x = out.features
-        if self.checkpoint.head_type(TEXT) == "mlp":
-            x = mlp(self.checkpoint, TEXT, x)
-        return Embedded(l2_normalise(x), truncated=out.truncated)
+    # Two steps, as the service runs them: ``prepare`` (CPU work per item, on the service's CPU pool) and
+    # ``embed_prepared`` (collate + forward passes + heads, on the model thread). ``embed_texts`` / ``_images`` /
+    # ``_speech`` run both, for callers without a pool (align, eval, benchmarks); the vectors are the same.
+    def prepare(self, kind: str, items: Sequence) -> list:
+        """Per item, the encoder's CPU preparation (tokens, normalised pixels, log-mel): thread-safe."""
+        return self.encoders[kind].prepare_items(items)
 
-    def embed_images(self, images: Sequence) -> Embedded:
-        out = self.image.encode(images)
-        return Embedded(image_vectors(self.checkpoint, out.features, out.class_probs, self._class_vectors))
+    def embed_prepared(self, kind: str, prepared: Sequence, mode: str = "", direct_weight: float | None = None,
+                       keep_state: bool = False) -> Embedded:
+        """Prepared items (``prepare``, possibly of several requests) -> vectors; the speech options only for speech."""
+        if kind == TEXT:
+            out = self.text.forward_items(prepared)
+            x = out.features
+            if self.checkpoint.head_type(TEXT) == "mlp":
+                x = mlp(self.checkpoint, TEXT, x)
+            return Embedded(l2_normalise(x), truncated=out.truncated)
+        if kind == IMAGE:
+            out = self.image.forward_items(prepared)
+            return Embedded(image_vectors(self.checkpoint, out.features, out.class_probs, self._class_vectors))
+        if kind != SPEECH:
+            raise InvalidInput(f"unknown modality {kind!r}")
+        mode = self.check_speech_options(mode, direct_weight)
+        transcribe = mode in ("transcribe", "fused")
+        out = self.speech.forward_items(prepared, transcribe=transcribe, keep_state=keep_state)
+        transcripts = [t.strip() for t in (out.transcripts or [])] if transcribe else None
+        # Silence transcribes to "", which has no meaning; embed a neutral token rather than fail. The transcripts
+        # exist only now, so they are the one input tokenised on the model thread (a few short strings, ~25 us each).
+        cascade = self.embed_texts([t or "." for t in transcripts]).vectors if transcripts is not None else None
+        return Embedded(speech_vectors(self.checkpoint, out.features, cascade, mode, direct_weight), transcripts=transcripts,
+                        states=out.states)
 
-    def embed_speech(self, waves: Sequence[np.ndarray], mode: str = "", direct_weight: float | None = None,
-                     keep_state: bool = False) -> Embedded:
+    def check_speech_options(self, mode: str = "", direct_weight: float | None = None) -> str:
+        """The mode a speech batch runs in (empty: the checkpoint's default); InvalidInput if not servable."""
         if direct_weight is not None and not 0.0 <= direct_weight <= 1.0:
             raise InvalidInput(f"direct_weight={direct_weight} must be within [0, 1]")
         modes = self.speech_modes
@@ -91,13 +111,18 @@ class Embedder:
             raise InvalidInput(
                 f"speech mode {mode!r} is not available with checkpoint {self.checkpoint.id}; use one of {', '.join(modes)}"
             )
-        transcribe = mode in ("transcribe", "fused")
-        out = self.speech.encode(waves, transcribe=transcribe, keep_state=keep_state)
-        transcripts = [t.strip() for t in (out.transcripts or [])] if transcribe else None
-        # Silence transcribes to "", which has no meaning; embed a neutral token rather than fail.
-        cascade = self.embed_texts([t or "." for t in transcripts]).vectors if transcripts is not None else None
-        return Embedded(speech_vectors(self.checkpoint, out.features, cascade, mode, direct_weight), transcripts=transcripts,
-                        states=out.states)
+        return mode
+
+    def embed_texts(self, texts: Sequence[str]) -> Embedded:
+        return self.embed_prepared(TEXT, self.prepare(TEXT, texts))
+
+    def embed_images(self, images: Sequence) -> Embedded:
+        return self.embed_prepared(IMAGE, self.prepare(IMAGE, images))
+
+    def embed_speech(self, waves: Sequence[np.ndarray], mode: str = "", direct_weight: float | None = None,
+                     keep_state: bool = False) -> Embedded:
+        mode = self.check_speech_options(mode, direct_weight)  # before the log-mel work, as before
+        return self.embed_prepared(SPEECH, self.prepare(SPEECH, waves), mode, direct_weight, keep_state)
 
     def _load_finetuned(self, modality: str) -> None:
         """The checkpoint's fine-tuned backbone layers over the pretrained ones (none: the pretrained backbone,

@@ -2,9 +2,18 @@
 
 An encoder turns already-decoded, validated media into backbone features. It knows nothing about
 gRPC, batching or the shared space: projection heads (``heads.py``) map its outputs into the space.
-Work is split in two stages, as in infinity's abstract model: ``prepare`` (CPU-side, per batch:
-tokenise / resize / log-mel) and ``forward`` (the model call). The batcher and the thread pool only
-ever see these two methods.
+Work is split in stages, as in infinity's ``encode_pre`` / ``encode_core`` (``inference/batch_handler.py``):
+
+* ``prepare_items`` (CPU, per request, on the service's CPU pool before the batcher): tokenise / letterbox and
+  normalise / log-mel, one prepared item per input, nothing shared between items (no padding);
+* ``collate`` (on the model thread, cheap): pad or stack the prepared items of one batch, which may come from
+  several requests;
+* ``forward`` (on the model thread): the model call on a collated batch.
+
+``prepare(items)`` = ``collate(prepare_items(items))`` and ``encode`` = ``forward(prepare(...))`` give the
+same batch as before for the align / eval code paths. An encoder that overrides only ``prepare`` and
+``forward`` (the tests' fakes) still works: its ``prepare_items`` passes the items through and ``collate``
+prepares them, on the model thread.
 """
 from __future__ import annotations
 
@@ -56,6 +65,21 @@ class Encoder(abc.ABC):
     @abc.abstractmethod
     def forward(self, prepared: Any, **kwargs: Any) -> Features:
         """Model compute on a prepared batch; returns one row per item, in order."""
+
+    def prepare_items(self, items: Sequence[Any]) -> list[Any]:
+        """Per item, the CPU work that needs no batch-mates (tokens, normalised pixels, log-mel), in order.
+        Runs off the model thread, so it must not touch state that ``forward`` changes. Default: the items
+        themselves (``collate`` then prepares them)."""
+        return list(items)
+
+    def collate(self, prepared: Sequence[Any]) -> Any:
+        """``prepare_items`` outputs (of one or several requests) -> what ``forward`` takes: padding and stacking
+        only, as it runs on the model thread. Default: ``prepare`` (for encoders that do not split)."""
+        return self.prepare(prepared)
+
+    def forward_items(self, prepared: Sequence[Any], **kwargs: Any) -> Features:
+        """The model thread's share: collate prepared items and run the model on them."""
+        return self.forward(self.collate(prepared), **kwargs)
 
     def encode(self, items: Sequence[Any], **kwargs: Any) -> Features:
         return self.forward(self.prepare(items), **kwargs)

@@ -253,8 +253,14 @@ class EfficientNetLite0Encoder(ImageEncoder):
         )
         log.info("loaded %s from %s on %s", name, path, device)
 
+    def prepare_items(self, items: Sequence[Image.Image]) -> list[torch.Tensor]:
+        return [preprocess(im) for im in items]
+
+    def collate(self, prepared: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(list(prepared))
+
     def prepare(self, items: Sequence[Image.Image]) -> torch.Tensor:
-        return torch.stack([preprocess(im) for im in items])
+        return self.collate(self.prepare_items(items))
 
     def forward(self, prepared: torch.Tensor, **kwargs: object) -> Features:
         with torch.inference_mode():

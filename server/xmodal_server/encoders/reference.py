@@ -89,8 +89,14 @@ class ResNet50Encoder(ImageEncoder):
         self.class_names = list(weights.meta["categories"])
         self.info = EncoderInfo(name, IMAGE, "torchvision ResNet-50, global average pool", 2048, source)
 
+    def prepare_items(self, items: Sequence) -> list[torch.Tensor]:
+        return [self.transform(img.convert("RGB")) for img in items]
+
+    def collate(self, prepared: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(list(prepared))
+
     def prepare(self, items: Sequence) -> torch.Tensor:
-        return torch.stack([self.transform(img.convert("RGB")) for img in items])
+        return self.collate(self.prepare_items(items))
 
     @torch.inference_mode()
     def forward(self, prepared: torch.Tensor, **kwargs) -> Features:
@@ -222,18 +228,34 @@ class Wav2Vec2CTCEncoder(SpeechEncoder):
         arch = f"Wav2Vec2ForCTC {cfg.num_hidden_layers}x{cfg.hidden_size}, mean pooling, greedy CTC"
         self.info = EncoderInfo(name, SPEECH, arch, cfg.hidden_size, source)
 
+    def prepare_items(self, items: Sequence[np.ndarray]) -> list[tuple[torch.Tensor, int]]:
+        """Per clip: its normalised input values (T,) and T. The extractor normalises each clip over its own
+        samples only (the mask), so a clip prepared alone equals its row of a padded batch."""
+        out = []
+        for x in items:
+            clip = np.asarray(x, dtype=np.float32).reshape(-1)
+            clip = np.pad(clip, (0, max(0, self.min_samples - len(clip))))
+            values = self.processor.feature_extractor(
+                [clip], sampling_rate=SAMPLE_RATE, padding=True, return_attention_mask=True, return_tensors="pt",
+            )["input_values"][0]
+            out.append((values, len(clip)))
+        return out
+
+    def collate(self, prepared: Sequence[tuple[torch.Tensor, int]]) -> SpeechBatch:
+        """Zero-pad to the longest clip with its mask, as the extractor does with ``padding=True`` (the mask
+        is handed to the model only if the checkpoint expects one)."""
+        lengths = [n for _, n in prepared]
+        width = max(lengths, default=0)
+        pad = self.processor.feature_extractor.padding_value
+        values = torch.full((len(prepared), width), pad, dtype=torch.float32)
+        mask = torch.zeros((len(prepared), width), dtype=torch.int32)
+        for i, (v, n) in enumerate(prepared):
+            values[i, :n] = v
+            mask[i, :n] = 1
+        return SpeechBatch(values, mask if self.use_mask else None, lengths)
+
     def prepare(self, items: Sequence[np.ndarray]) -> SpeechBatch:
-        clips = [np.asarray(x, dtype=np.float32).reshape(-1) for x in items]
-        clips = [np.pad(c, (0, max(0, self.min_samples - len(c)))) for c in clips]
-        # Always ask for the mask so per-clip normalisation uses only real samples (without it
-        # the extractor normalises over the padding too, and a clip's features would depend on
-        # its batch-mates); it is handed to the model only if the checkpoint expects one.
-        out = self.processor.feature_extractor(
-            clips, sampling_rate=SAMPLE_RATE, padding=True, return_attention_mask=True,
-            return_tensors="pt",
-        )
-        mask = out["attention_mask"] if self.use_mask else None
-        return SpeechBatch(out["input_values"], mask, [len(c) for c in clips])
+        return self.collate(self.prepare_items(items))
 
     @torch.inference_mode()
     def forward(self, prepared: SpeechBatch, transcribe: bool = False, keep_state: bool = False, **kwargs) -> Features:

@@ -242,11 +242,19 @@ class WhisperTinyEncoder(SpeechEncoder):
         self.decoder_adapters: str | None = None
         log.info("loaded %s from %s on %s", name, model_dir, device)
 
-    def prepare(self, items: Sequence[np.ndarray]) -> WhisperBatch:
+    def prepare_items(self, items: Sequence[np.ndarray]) -> list[tuple[torch.Tensor, int]]:
+        """Per clip: its log-mel (n_mels, 3000), padded or trimmed to 30 s on its own, and its encoder frames."""
         waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in items]
+        if not waves:
+            return []
         mel = self.features(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
-        n_frames = [min(self.max_frames, max(1, math.ceil(len(w) / SAMPLES_PER_FRAME))) for w in waves]
-        return WhisperBatch(mel=mel, n_frames=n_frames)
+        return [(mel[i], min(self.max_frames, max(1, math.ceil(len(w) / SAMPLES_PER_FRAME)))) for i, w in enumerate(waves)]
+
+    def collate(self, prepared: Sequence[tuple[torch.Tensor, int]]) -> WhisperBatch:
+        return WhisperBatch(mel=torch.stack([m for m, _ in prepared]), n_frames=[n for _, n in prepared])
+
+    def prepare(self, items: Sequence[np.ndarray]) -> WhisperBatch:
+        return self.collate(self.prepare_items(items))
 
     def load_finetuned(self, state: Mapping[str, np.ndarray], where: str) -> None:
         """A checkpoint's decoder adapters (align/asr_adapt.py: low-rank updates trained on synthetic voices,

@@ -2,9 +2,10 @@
 
 * ``inputs.py``      what a request carries and what it gets back (plain types, never protos);
 * ``validation.py``  checks of ids, metadata, filters, search knobs, vectors and counts;
-* ``decoding.py``    media decoding and validation on a CPU pool;
-* ``embedding.py``   the model thread: per-encoder dynamic batchers (``batching.py``) and the speech model's
-  scoring of texts;
+* ``decoding.py``    media decoding, validation and the encoders' preparation (tokens, pixels, log-mel) on a
+  CPU pool;
+* ``embedding.py``   the model thread (collation and forward passes only): per-encoder dynamic batchers
+  (``batching.py``) and the speech model's scoring of texts;
 * ``collections.py`` collection and item writes (all or nothing) and reads;
 * ``search.py``      a request -> a plan (``ranking/``) -> hits.
 
@@ -55,7 +56,7 @@ class Service:
             max_text_chars=config.max_text_chars,
         )
         self.cpu_pool = ThreadPoolExecutor(2, thread_name_prefix="xmodal-decode")
-        self.decoder = Decoder(limits, self.cpu_pool)
+        self.decoder = Decoder(limits, self.cpu_pool, embedder.prepare)
 
         def runner(name: str, fn: Callable, executor: ThreadPoolExecutor | None, max_delay: float) -> Batcher | Unbatched:
             observer = metrics.batch_observer(name) if metrics is not None else None

@@ -112,7 +112,7 @@ class Collections:
             for j, i in enumerate(idx):
                 vectors[i] = out.vectors[j]
                 if kind == TEXT:
-                    texts[i] = decoded[j]
+                    texts[i] = decoded.items[j]
                 elif kind == SPEECH and out.transcripts:
                     texts[i] = out.transcripts[j]
         for i, it in enumerate(items):

@@ -1,5 +1,6 @@
-"""Embedding: decoded items -> their encoder's dynamic batcher -> vectors of the shared space, on the single
-model thread (torch already uses every core inside one call). Requests share a batch only with equal options.
+"""Embedding: prepared items (``decoding.py``: tokens, pixels, log-mel made on the CPU pool) -> their encoder's
+dynamic batcher -> vectors of the shared space, on the single model thread (torch already uses every core inside
+one call), which only collates (pads) and runs the models. Requests share a batch only with equal options.
 The speech model's scoring of texts against a clip (SearchBySpeech re-ranking) runs here too: it is a model
 call like the others."""
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from ..batching import Batcher, Unbatched
 from ..embedder import Embedded, Embedder
 from ..encoders.base import IMAGE, SPEECH, TEXT
+from .decoding import Decoded
 from .inputs import Clock, SpeechOptions
 
 RERANK = "rerank"  # the batcher of the speech model's text scoring, beside the three encoders'
@@ -37,14 +39,14 @@ class Embedding:
         """The mode a speech request runs in: its own, or the checkpoint's default when left empty."""
         return (speech and speech.mode) or self.embedder.speech_modes[0]
 
-    async def embed(self, clock: Clock, kind: str, decoded: list[Any], speech: SpeechOptions | None = None) -> Embedded:
-        """Decoded, valid items -> their encoder's batcher -> vectors (one request's share of a batch)."""
+    async def embed(self, clock: Clock, kind: str, decoded: Decoded, speech: SpeechOptions | None = None) -> Embedded:
+        """Decoded, valid, prepared items -> their encoder's batcher -> vectors (one request's share of a batch)."""
         key = None
         if kind == SPEECH:
             # The default mode spelled out or left empty is the same option.
             speech = speech or SpeechOptions()
             key = SpeechOptions(self.speech_mode(speech), speech.direct_weight, speech.keep_state)
-        rows = await clock.wait("model_ms", self.batchers[kind].submit(decoded, key))
+        rows = await clock.wait("model_ms", self.batchers[kind].submit(decoded.prepared, key))
         return _merge_rows(rows)
 
     async def likelihoods(self, clock: Clock, wave: np.ndarray, texts: list[str], state: Any) -> np.ndarray:
@@ -55,14 +57,13 @@ class Embedding:
 
     def _model_call_for(self, kind: str) -> Callable[[list[Any], Hashable], list[tuple]]:
         def call(items: list[Any], key: Hashable) -> list[tuple]:
-            """One batch on the model thread; one (vector, truncated, transcript, encoder state) row per item."""
+            """One batch of prepared items on the model thread; one (vector, truncated, transcript, encoder state)
+            row per item."""
             with self._model_context():
                 if kind == SPEECH:
-                    out = self.embedder.embed_speech(items, key.mode, key.direct_weight, key.keep_state)  # type: ignore[union-attr]
-                elif kind == TEXT:
-                    out = self.embedder.embed_texts(items)
+                    out = self.embedder.embed_prepared(SPEECH, items, key.mode, key.direct_weight, key.keep_state)  # type: ignore[union-attr]
                 else:
-                    out = self.embedder.embed_images(items)
+                    out = self.embedder.embed_prepared(kind, items)
             return _split_rows(out)
         return call
 

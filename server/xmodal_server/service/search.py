@@ -76,7 +76,8 @@ class Search:
         if r.kind == VECTOR:
             out = Embedded(check_vector(r.query, e.shared_dim, "vector")[None])
         else:
-            [wave] = decoded = await self.decoder.decode(clock, r.kind, [r.query], ["query"])
+            decoded = await self.decoder.decode(clock, r.kind, [r.query], ["query"])
+            [wave] = decoded.items
             speech = r.speech
             if plan.rerank:  # the scoring call reuses the clip's encoder output instead of computing it again
                 speech = dataclasses.replace(speech or SpeechOptions(), keep_state=True)
