@@ -20,6 +20,12 @@ kind's ratios, so a background load that comes and goes hits both sides alike:
       (reference = the real architectures with random weights; speed only);
   and p99 / p50 at concurrency 32 per RPC.
 
+With --baseline-src DIR, a second pair of servers (batching on, and off for (b)) runs the code of another
+source tree (e.g. ``git worktree add /tmp/xmodal-before <commit>``; started with
+PYTHONPATH=DIR/server:DIR/clients/python), and each round at concurrency 32 times both trees back to back, the
+order alternating between rounds: the report gives new / old for the throughput of (a) and for (b), as medians
+of the per-round ratios, and checks first that both trees return the same vectors for the same inputs.
+
 Each ratio is the median of --rounds rounds; a round times the concurrency-32 point and then its
 baseline, back to back, so the slow swings of a shared machine's speed (the in-process baseline alone
 varied 2x between runs minutes apart here) fall on both sides of the ratio of that round.
@@ -143,11 +149,15 @@ def make_inputs(work: Path, n_texts: int, n_images: int, n_vectors: int, dim: in
 class ServerProcess:
     """``xmodal serve`` on 127.0.0.1:0; its output is drained by a thread so it can never block."""
 
-    def __init__(self, data_dir: Path, flags: list[str]):
+    def __init__(self, data_dir: Path, flags: list[str], src: Path | None = None):
+        """``src``: run the server code of that source tree (its server/ and clients/python/ first on the path)."""
         cmd = [sys.executable, "-m", "xmodal.cli", "serve", "--host", "127.0.0.1", "--port", "0",
                "--metrics-port", "0", "--data-dir", str(data_dir), "--log-level", "WARNING", *flags]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"})
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+        if src is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(src / "server"), str(src / "clients" / "python"), env.get("PYTHONPATH", "")])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                     cwd=str(src) if src is not None else None)
         self.log: list[str] = []
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
@@ -243,22 +253,32 @@ def mean_batch(before: tuple[float, float] | None, after: tuple[float, float] | 
 
 
 async def drive(args, inputs: Inputs, on: ServerProcess, off: ServerProcess | None,
-                baselines: "Baselines") -> tuple[dict, dict, dict[str, float]]:
+                baselines: "Baselines", old: tuple[ServerProcess, ServerProcess | None] | None = None,
+                ) -> tuple[dict, dict, dict[str, float], dict[str, list]]:
     """Every point of every kind. The other side of each ratio is timed right after the point it
-    divides, so that a background load that comes and goes hits both sides alike."""
+    divides, so that a background load that comes and goes hits both sides alike. ``old``: the servers
+    (batching on, off) of --baseline-src, timed in each round beside ``on`` and ``off``."""
     requests = rpc_requests(inputs)
     at, warmup = ratio_concurrency(args), 2 * args.batch_max_size
     results_on: dict[tuple[str, int], LoadResult] = {}
     results_off: dict[tuple[str, int], LoadResult] = {}
     base: dict[str, float] = {}
+    # Per kind, per round: throughput of (new on, new off, old on, old off, in-process embed) at concurrency ``at``.
+    versus: dict[str, list[tuple]] = {}
     async with contextlib.AsyncExitStack() as stack:
         s_on = stubs(await stack.enter_async_context(channel(on.address)))
         s_off = stubs(await stack.enter_async_context(channel(off.address))) if off else None
+        old_on, old_off = old if old else (None, None)
+        s_old = stubs(await stack.enter_async_context(channel(old_on.address))) if old_on else None
+        s_old_off = stubs(await stack.enter_async_context(channel(old_off.address))) if old_off else None
         for kind in args.kinds:
             service, reqs = requests[kind]
             m_on = getattr(s_on[service], kind)
             m_off = getattr(s_off[service], kind) if s_off and kind in UNBATCHED_KINDS else None
-            for m in (m_on, m_off):
+            compare = s_old is not None and kind.startswith("Embed")
+            m_old = getattr(s_old[service], kind) if compare else None
+            m_old_off = getattr(s_old_off[service], kind) if compare and s_old_off and kind in UNBATCHED_KINDS else None
+            for m in (m_on, m_off, m_old, m_old_off):
                 if m is not None:  # connection set-up, lazy init: once per kind, not counted
                     await run_load(m, reqs, concurrency=min(warmup, 32), total=warmup, seconds=600)
             for c in args.concurrency:
@@ -266,10 +286,21 @@ async def drive(args, inputs: Inputs, on: ServerProcess, off: ServerProcess | No
                     results_on[(kind, c)] = await point(on, m_on, reqs, kind, c, args)
                     continue
                 rounds = []
-                for _ in range(args.rounds):
-                    r_on = await point(on, m_on, reqs, kind, c, args)
-                    r_off = await point(off, m_off, reqs, kind, c, args) if m_off is not None and off is not None else None
+                for i in range(args.rounds):
+                    got: dict[str, LoadResult | None] = {}
+                    sides = [("new", on, m_on, off, m_off), ("old", old_on, m_old, old_off, m_old_off)]
+                    for name, server, m, server_off, m_off_side in (sides if i % 2 == 0 else sides[::-1]):
+                        if m is None:
+                            continue
+                        got[name] = await point(server, m, reqs, kind, c, args)
+                        got[name + " off"] = (await point(server_off, m_off_side, reqs, kind, c, args)
+                                              if m_off_side is not None and server_off is not None else None)
+                    r_on, r_off = got["new"], got["new off"]
                     rounds.append((r_on, r_off, await asyncio.to_thread(baselines.measure, baseline_names(kind))))
+                    if compare:
+                        tput = lambda r: r.throughput if r is not None else float("nan")  # noqa: E731
+                        versus.setdefault(kind, []).append((tput(r_on), tput(r_off), tput(got["old"]), tput(got["old off"]),
+                                                            rounds[-1][2].get(baseline_names(kind)[0], float("nan"))))
                 r_on, _, b = median_round(rounds, baseline_names(kind)[0])
                 results_on[(kind, c)] = r_on
                 base.update(b)
@@ -277,7 +308,56 @@ async def drive(args, inputs: Inputs, on: ServerProcess, off: ServerProcess | No
                     results_off[(kind, c)] = sorted((r[1] for r in rounds), key=lambda r: r.throughput)[len(rounds) // 2]
     driven = [m for m in MODALITIES if any(k.endswith(m.title()) for k in args.kinds)]
     base.update(await asyncio.to_thread(baselines.measure, [f"{w} {m}" for m in driven for w in ("encoder", "reference")]))
-    return results_on, results_off, base
+    return results_on, results_off, base, versus
+
+
+def same_vectors(new: str, old: str, inputs: Inputs) -> list[str]:
+    """Both trees embed the same inputs (texts, images, speech clips): largest difference per modality."""
+    from xmodal import Client
+
+    lines = []
+    with Client(new, timeout=600) as a, Client(old, timeout=600) as b:
+        calls = {"text": lambda c: c.embed_text(inputs.queries[:16]), "image": lambda c: c.embed_image(inputs.query_images[:8]),
+                 "speech": lambda c: c.embed_speech(inputs.wavs)}
+        for m, call in calls.items():
+            x, y = call(a), call(b)
+            diff = float(np.abs(np.asarray(x.vectors) - np.asarray(y.vectors)).max())
+            same_text = x.transcripts == y.transcripts
+            lines.append(f"    {m:<7} {len(x.vectors)} inputs: max |new - old| = {diff:.2e}"
+                         + (f", transcripts {'identical' if same_text else 'DIFFER'}" if m == "speech" else ""))
+    return lines
+
+
+def versus_report(args, versus: dict[str, list], vectors: list[str]) -> list[str]:
+    """new / old lines of --baseline-src: medians of the per-round ratios, and every round's."""
+    if not versus:
+        return []
+    c = ratio_concurrency(args)
+
+    def med(xs: list[float]) -> float:
+        xs = sorted(x for x in xs if x == x)
+        return xs[len(xs) // 2] if xs else float("nan")
+
+    lines = ["", f"new (this tree) / old (--baseline-src {args.baseline_src}, commit {args.baseline_commit}), concurrency {c}, "
+             f"{args.rounds} rounds, both trees timed back to back in each round (order alternating); median of the "
+             "per-round ratios [each round's]", "  same inputs, same vectors:", *vectors,
+             "  (a) server throughput, new / old, and each tree's (a) ratio (server / in-process embed on batches of "
+             f"{args.batch_max_size}, measured in the same round):"]
+    for kind, rounds in versus.items():
+        per = [n / o for n, _, o, _, _ in rounds]
+        lines.append(f"    {kind:<12} {med([r[0] for r in rounds]):7.1f} / {med([r[2] for r in rounds]):7.1f} req/s: "
+                     f"new/old {med(per):5.2f} [{' '.join(f'{x:.2f}' for x in per)}]; (a) new {med([r[0] / r[4] for r in rounds]):.2f}, "
+                     f"old {med([r[2] / r[4] for r in rounds]):.2f}")
+    rows = [(k, r) for k, r in versus.items() if all(x[1] == x[1] and x[3] == x[3] for x in r)]
+    if rows:
+        lines.append("  (b) batching on / off, each tree's, and new / old of that ratio:")
+        for kind, rounds in rows:
+            new_b, old_b = [r[0] / r[1] for r in rounds], [r[2] / r[3] for r in rounds]
+            per = [n / o for n, o in zip(new_b, old_b)]
+            lines.append(f"    {kind:<12} new {med(new_b):5.2f}, old {med(old_b):5.2f}: new/old {med(per):5.2f} "
+                         f"[{' '.join(f'{x:.2f}' for x in per)}]; off new {med([r[1] for r in rounds]):.1f} / "
+                         f"old {med([r[3] for r in rounds]):.1f} req/s")
+    return lines
 
 
 def median_round(rounds: list, key: str) -> tuple:
@@ -440,6 +520,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, help="rounds per ratio, the median reported (default 3; quick 1)")
     ap.add_argument("--no-reference", action="store_true", help="skip (d), the reference encoders")
     ap.add_argument("--no-unbatched", action="store_true", help="skip (b), the server with batching off")
+    ap.add_argument("--baseline-src", type=Path, help="a source tree of another commit (e.g. a git worktree): its servers "
+                    "run beside this tree's and the report gives new / old for (a) and (b), measured round by round")
     ap.add_argument("--out", type=Path, help="also write the report to this file (e.g. bench/results/throughput.txt)")
     args = ap.parse_args()
     args.requests = args.requests or (200 if args.quick else 2000)
@@ -447,6 +529,12 @@ def main() -> int:
     args.rounds = args.rounds or (1 if args.quick else 3)
     if "SearchByVector" not in args.kinds:
         args.vector_items = 0
+    if args.baseline_src is not None:
+        args.baseline_src = args.baseline_src.resolve()
+        if not (args.baseline_src / "server" / "xmodal_server").is_dir():
+            sys.exit(f"--baseline-src {args.baseline_src}: no server/xmodal_server there")
+        args.baseline_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.baseline_src,
+                                              capture_output=True, text=True).stdout.strip() or "unknown"
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is needed for the speech inputs: apt-get install espeak-ng")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -477,9 +565,20 @@ def main() -> int:
             if not args.no_unbatched and set(UNBATCHED_KINDS) & set(args.kinds):
                 off = ServerProcess(work / "data-unbatched", [*flags, "--no-batching"])  # idle until its turn
                 servers.append(off)
+            old, vectors = None, []
+            if args.baseline_src is not None:
+                old_on = ServerProcess(work / "data-old", flags, src=args.baseline_src)
+                servers.append(old_on)
+                old_off = None
+                if off is not None:
+                    old_off = ServerProcess(work / "data-old-unbatched", [*flags, "--no-batching"], src=args.baseline_src)
+                    servers.append(old_off)
+                old = (old_on, old_off)
+                vectors = same_vectors(on.address, old_on.address, inputs)
+                print("\n".join(vectors), flush=True)
             baselines = Baselines(work / "data", inputs, args.batch_max_size, 2.0 if args.quick else 8.0,
                                   1 if args.quick else 3, not args.no_reference)
-            results_on, results_off, base = asyncio.run(drive(args, inputs, on, off, baselines))
+            results_on, results_off, base, versus = asyncio.run(drive(args, inputs, on, off, baselines, old))
             baselines.close()
         finally:
             for server in servers:
@@ -487,6 +586,8 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = report(args, header, results_on, results_off, base)
+    if versus:
+        text += "\n".join(versus_report(args, versus, vectors)) + "\n"
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
