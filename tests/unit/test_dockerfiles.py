@@ -1,7 +1,8 @@
 """docker/Dockerfile.cpu and docker/Dockerfile.cuda, read as Docker reads them (no engine runs here): multi-stage,
 installed by scripts/setup.sh in runtime mode, non-root, the Config's ports exposed, a HEALTHCHECK and an
 entrypoint that the `xmodal` CLI's own argparse accepts and that load into a valid Config; the build context
-(.dockerignore) holds what they copy and not .venv; setup.sh's runtime mode installs the same pins as CI.
+(.dockerignore) holds what they copy and not .venv; setup.sh's runtime mode installs the same pins as CI, and the
+client distribution (clients/python) with the server.
 """
 from __future__ import annotations
 
@@ -251,12 +252,26 @@ def test_runtime_mode_installs_the_same_pins_as_the_dev_install():
     assert {k: dev_pins.get(k) for k in runtime_pins} == runtime_pins
     code = "\n".join(line for line in runtime.splitlines() if not line.lstrip().startswith("#"))
     assert '-e ".[dev]"' in dev and '".[otel]"' in code and "[dev]" not in code and "npm" not in code
+    # The client distribution (the `xmodal` command) in the same pip call as the server, which requires it.
+    assert re.search(r'\./clients/python "\.\[otel\]"', code)
+    assert re.search(r'-e \./clients/python -e "\.\[dev\]"', dev)
+
+
+def test_the_final_stage_copies_every_file_the_setup_stamp_hashes(image):
+    """The final stage reruns setup.sh over the build stage's .venv: it must find the same stamp, so it needs
+    every file the stamp hashes, or it would reinstall without the sources there."""
+    kind, df = image
+    text = SETUP.read_text()
+    hashed = re.search(r"python_want\(\) \{ cat ([^|]+)\|", text).group(1).split()
+    assert {"pyproject.toml", "clients/python/pyproject.toml", "scripts/setup.sh"} <= set(hashed)
+    copied = {source for a in df.final.args("COPY") if "--from=" not in a for source in a.split()[:-1]}
+    assert set(hashed) <= copied, f"{kind}: the final stage lacks {set(hashed) - copied}"
 
 
 def test_setup_mode_is_checked_before_anything_is_installed():
     proc = subprocess.run(["bash", str(SETUP)], env={"XMODAL_SETUP_MODE": "bogus", "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 2 and "use dev (the default) or runtime" in proc.stderr
+    assert proc.returncode == 2 and "use dev (the default), demo or runtime" in proc.stderr
     assert proc.stdout == ""
 
 

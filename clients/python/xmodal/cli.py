@@ -1,5 +1,10 @@
 """The ``xmodal`` command: run the server (``serve``) and talk to one (everything else).
 
+It ships in the client distribution (clients/python, xmodal-client: grpcio, protobuf, numpy). The client verbs
+always work; ``serve`` needs the server distribution (xmodal-server, the repository's top level) and ``align``/``eval``
+its ``train`` extra as well. Without them those verbs exit 2 and say what to install; nothing here imports the
+server package unless one of those verbs runs.
+
 These command forms are a contract that scripts rely on; add to them, never change them.
 A failed call exits 1 and prints ``error: <STATUS_CODE>: <message>`` on stderr (then a ``hint:`` line
 where one helps).
@@ -104,6 +109,26 @@ def _connection_flags(p: argparse.ArgumentParser, top: bool) -> None:
                      "variable: a flag shows in the process list)", **kw)
 
 
+SERVER_MISSING = ("error: `xmodal {verb}` needs the xmodal server package (xmodal_server), which is not installed "
+                  "here: this is the client alone (xmodal-client). From a checkout of the repository install the "
+                  "server too: bash scripts/setup.sh, or pip install ./clients/python {target}")
+TRAIN_MISSING = ("error: `xmodal {verb}` needs the training and evaluation extra, which is not installed here "
+                 "(missing: {missing}). From a checkout of the repository: pip install ./clients/python \".[train]\" "
+                 "(bash scripts/setup.sh installs it too)")
+
+
+def _server_arguments():
+    """The server's ``add_arguments`` when the server package is installed, else None. Only a missing
+    xmodal_server counts as missing: a server whose own import fails raises, so the cause shows."""
+    try:
+        from xmodal_server.config import add_arguments
+    except ModuleNotFoundError as e:
+        if e.name in ("xmodal_server", "xmodal_server.config"):
+            return None
+        raise
+    return add_arguments
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="xmodal", description="Cross-modal retrieval server and client: images, text and speech in one space.",
@@ -112,13 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_flags(p, top=True)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the server", description="Run the xmodal gRPC server. Every setting "
-                           "can also come from a TOML file (--config) or an XMODAL_<NAME> environment variable.")
-    try:
-        from xmodal_server.config import add_arguments
-    except ImportError:  # client-only install
+    add_arguments = _server_arguments()
+    if add_arguments is None:  # client-only install: any arguments are accepted, then main() says what to install
+        serve = sub.add_parser("serve", help="run the server (not installed here: needs the server package)",
+                               add_help=False)
         serve.set_defaults(server_missing=True)
     else:
+        serve = sub.add_parser("serve", help="run the server", description="Run the xmodal gRPC server. Every "
+                               "setting can also come from a TOML file (--config) or an XMODAL_<NAME> environment "
+                               "variable.")
         add_arguments(serve)
 
     info = sub.add_parser("info", help="show the server's models, space and limits")
@@ -257,11 +284,40 @@ def _chunks(items: list, n: int) -> Iterator[list]:
         yield items[i : i + n]
 
 
-def _bulk_add(client: Client, collection: str, items: list, upsert: bool = False) -> int:
-    from tqdm import tqdm
+class _Counter:
+    """The progress shown without tqdm (the client distribution does not need it): one line on stderr, rewritten."""
 
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.n = total, desc, 0
+
+    def __enter__(self) -> "_Counter":
+        self._show()
+        return self
+
+    def update(self, n: int) -> None:
+        self.n += n
+        self._show()
+
+    def _show(self) -> None:
+        end = "\n" if self.n >= self.total else ""
+        print(f"\r{self.desc}: {self.n}/{self.total} items", end=end, file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self.n < self.total:
+            print(file=sys.stderr)
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the client alone: pip install "./clients/python[progress]" for a bar
+        return _Counter(total, desc)
+    return tqdm(total=total, desc=desc, unit="item", file=sys.stderr)
+
+
+def _bulk_add(client: Client, collection: str, items: list, upsert: bool = False) -> int:
     added = 0
-    with tqdm(total=len(items), desc=f"adding to {collection}", unit="item", file=sys.stderr) as bar:
+    with _progress(len(items), f"adding to {collection}") as bar:
         for chunk in _chunks(items, BATCH):
             added += client.upsert_items(collection, chunk)[0] if upsert else client.add_items(collection, chunk)
             bar.update(len(chunk))
@@ -416,12 +472,22 @@ def run(args: argparse.Namespace, client: Client) -> int:
     raise AssertionError(cmd)
 
 
+def _train_missing() -> list[str]:
+    """The train extra's modules that are not installed (the server's own dependencies are checked by its import)."""
+    import importlib.util
+
+    return [name for name in ("matplotlib",) if importlib.util.find_spec(name) is None]
+
+
 def _offline(args: argparse.Namespace) -> int:
-    try:
-        from xmodal_server.align import pipeline
-    except ImportError:
-        print("error: the server package (xmodal_server) is not installed; install the full project", file=sys.stderr)
+    if _server_arguments() is None:
+        print(SERVER_MISSING.format(verb=args.command, target='".[train]"'), file=sys.stderr)
         return 2
+    missing = _train_missing()
+    if missing:
+        print(TRAIN_MISSING.format(verb=args.command, missing=", ".join(missing)), file=sys.stderr)
+        return 2
+    from xmodal_server.align import pipeline
     import logging
 
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -476,13 +542,15 @@ def _hint(code: grpc.StatusCode, opts: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "server_missing", False):  # `xmodal serve ...` with the client alone: any arguments, one message
+        print(SERVER_MISSING.format(verb="serve", target="."), file=sys.stderr)
+        return 2
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "search" and args.sound_alike is not None and args.rerank is None:
         parser.error("search --sound-alike N applies to an explicit --rerank K (the server's default depth: xmodal info)")
     if args.command == "serve":
-        if getattr(args, "server_missing", False):
-            print("error: the server package (xmodal_server) is not installed; install the full project", file=sys.stderr)
-            return 2
         from xmodal_server.main import serve_from_args
 
         return serve_from_args(args)
