@@ -155,7 +155,7 @@ class Config:
     )
     otel_endpoint: str = _f(
         "", "OpenTelemetry: OTLP/gRPC endpoint (e.g. http://otel-collector:4317) that receives one span per RPC "
-        "(method, status code, request id); empty: tracing off. Needs the 'otel' extra: pip install 'xmodal[otel]'."
+        "(method, status code, request id); empty: tracing off. Needs the 'otel' extra: pip install 'xmodal-server[otel]'."
     )
 
     def __post_init__(self) -> None:

@@ -1,6 +1,6 @@
 """Optional OpenTelemetry tracing: one server span per RPC, exported over OTLP/gRPC.
 
-OpenTelemetry is an optional extra (``pip install 'xmodal[otel]'``), imported only when tracing is
+OpenTelemetry is an optional extra (``pip install 'xmodal-server[otel]'``), imported only when tracing is
 asked for. The App owns its own ``TracerProvider`` instead of the process-wide one, so that several
 servers in one process (tests) keep their spans apart and stopping one flushes only its spans.
 """
@@ -40,7 +40,7 @@ def start_tracing(endpoint: str, exporter: Any = None) -> Tracing:
     except ImportError as e:
         raise InvalidInput(
             f"config otel_endpoint={endpoint!r}: tracing needs the 'otel' extra "
-            f"(pip install 'xmodal[otel]'); missing module {e.name!r}"
+            f"(pip install 'xmodal-server[otel]'); missing module {e.name!r}"
         ) from None
     provider = TracerProvider(resource=Resource.create({"service.name": "xmodal",
                                                         "service.version": xmodal_server.__version__}))

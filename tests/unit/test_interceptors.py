@@ -116,7 +116,7 @@ def test_tracing_without_the_otel_extra_says_what_to_install():
     try:
         import opentelemetry.exporter.otlp.proto.grpc.trace_exporter  # noqa: F401
     except ImportError:
-        with pytest.raises(InvalidInput, match="otel_endpoint='http://collector:4317'.*pip install 'xmodal\\[otel\\]'"):
+        with pytest.raises(InvalidInput, match="otel_endpoint='http://collector:4317'.*pip install 'xmodal-server\\[otel\\]'"):
             start_tracing("http://collector:4317")
     else:
         start_tracing("http://collector:4317").shutdown()

@@ -174,7 +174,7 @@ class MilvusStore:
             from pymilvus import MilvusClient
         except ImportError:
             raise FailedPrecondition("the milvus index backend needs pymilvus (and milvus-lite for a local file): "
-                                     "pip install 'xmodal[milvus]'") from None
+                                     "pip install 'xmodal-server[milvus]'") from None
         self.uri = uri
         self.settings = settings or IndexSettings()
         self.events: list[tuple[str, str, str]] = []
