@@ -50,11 +50,13 @@ def build_encoders(profile: str, overrides: dict[str, str | None] | None = None,
 
 
 def protocol_data(encoders: dict, work: Path, limit: int | None = None, with_real: bool = True,
-                  train_styles: tuple[str, ...] = ()) -> ProtocolData:
+                  train_styles: tuple[str, ...] = (), speech_splits: tuple[str, ...] = ("train", "val", "test")) -> ProtocolData:
+    """``speech_splits``: the splits whose clips are encoded (training needs all three; ``xmodal eval`` reports
+    the test split only, and each split's features are cached on their own, so it need not encode the rest)."""
     text = encoders[TEXT]
     emoji = D.emoji_set(encoders[IMAGE], work, limit, train_styles)
     corpus = D.corpus_with_emoji(emoji.concepts)
-    speech = D.speech_sets(corpus, encoders[SPEECH], work, limit=limit)
+    speech = D.speech_sets(corpus, encoders[SPEECH], work, splits=speech_splits, limit=limit)
     real = D.real_speech_set(encoders[SPEECH], work) if with_real else None
     heard = {k: D.text_vectors(text, [t or "." for t in v.transcripts], work) for k, v in speech.items()}
     if real is not None:
@@ -360,9 +362,9 @@ def run_eval(checkpoint: str | None, profile: str, work: Path, out_dir: Path, li
     ckpt = load_checkpoint(checkpoint)
     encoders = build_encoders(profile, overrides)
     # With decoder adapters, the pretrained decoder's transcripts are a baseline of the same run.
-    pretrained = protocol_data(encoders, work, limit) if ckpt.backbone_weights(SPEECH) else None
+    pretrained = protocol_data(encoders, work, limit, speech_splits=("test",)) if ckpt.backbone_weights(SPEECH) else None
     load_speech_backbone(ckpt, encoders)
-    data = finetuned_data(ckpt, encoders, protocol_data(encoders, work, limit), work)
+    data = finetuned_data(ckpt, encoders, protocol_data(encoders, work, limit, speech_splits=("test",)), work)
     baselines = {"untrained heads": untrained_like(ckpt), "zero-shot (ConSE / transcribe)": load_checkpoint(None)} \
         if ckpt.id != "zero-shot-v0" else {}
     results = evaluate(ckpt, data, "test", baselines)
