@@ -84,3 +84,24 @@ def make_certs(folder: Path) -> Certs:
         stranger_cert=_write(folder / "stranger.pem", stranger),
         stranger_key=_write(folder / "stranger.key", key=stranger_key),
     )
+
+
+def mtls_client(address: str, certs: Certs, token: str | None = None, timeout: float = 60, **kw):
+    """A client that presents the CA-signed client certificate (and ``token``, if any)."""
+    from xmodal import Client
+
+    return Client(address, timeout=timeout, tls_ca=certs.ca, tls_cert=certs.client_cert, tls_key=certs.client_key,
+                  token=token, **kw)
+
+
+def status_of(fn):
+    """The gRPC status code a client call ends with (OK when it succeeds)."""
+    import grpc
+
+    from xmodal import XmodalClientError
+
+    try:
+        fn()
+    except XmodalClientError as e:
+        return e.code
+    return grpc.StatusCode.OK

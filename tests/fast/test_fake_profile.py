@@ -4,10 +4,7 @@ speech mode) plus a reindex across checkpoints work with it. Milliseconds to a f
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
-import subprocess
 import sys
 
 import grpc
@@ -16,6 +13,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from conftest import ServerThread, fake_config
+from processes import serving
 from xmodal import Client, Item, XmodalClientError
 from xmodal_server.encoders import fake
 from xmodal_server.encoders.registry import PROFILES, EncoderSpec, build
@@ -72,29 +70,14 @@ def test_text_features_are_deterministic_and_truncation_is_reported():
 # -- the process -------------------------------------------------------------------------------------------
 
 def test_xmodal_serve_profile_fake_serves_and_stops_on_sigterm(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xmodal.cli", "serve", "--profile", "fake", "--port", "0", "--metrics-port", "-1",
-         "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    log = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.append(line)
-            m = re.search(r"xmodal SERVING on [\d.]+:(\d+)", line)
-            if m:
-                break
-        assert m, "".join(log)
+    with serving([sys.executable, "-m", "xmodal.cli", "serve", "--profile", "fake", "--port", "0", "--metrics-port",
+                  "-1", "--data-dir", str(tmp_path)]) as (proc, address, log):
         assert "profile fake" in "".join(log)
-        with Client(f"127.0.0.1:{m.group(1)}", timeout=30) as c:
+        with Client(address, timeout=30) as c:
             assert c.info().profile == "fake"
             assert c.embed_speech([fake.wav(MISHEARD)]).transcripts == ["the cat sad on the mat"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
 
 
 # -- a checkpoint with trained-style heads, and reindex ----------------------------------------------------

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from conftest import ServerThread, fake_config
-from tls_certs import make_certs
+from tls_certs import make_certs, mtls_client, status_of
 from xmodal import Client, Item, XmodalClientError
 from xmodal_server.encoders import fake
 
@@ -35,22 +35,11 @@ def secure(certs, tmp_path_factory):
     runner.stop()
 
 
-def mtls(server, certs, token=None) -> Client:
-    return Client(server.address, timeout=30, tls_ca=certs.ca, tls_cert=certs.client_cert, tls_key=certs.client_key,
-                  token=token)
-
-
-def code_of(fn):
-    try:
-        fn()
-    except XmodalClientError as e:
-        return e.code
-    return grpc.StatusCode.OK
 
 
 def test_mutual_tls_with_a_write_token_serves_everything(secure, certs):
     name = f"sec-{uuid.uuid4().hex[:6]}"
-    with mtls(secure, certs, WRITE) as c:
+    with mtls_client(secure.address, certs, WRITE) as c:
         c.create_collection(name)
         c.add_items(name, [Item.text("a", "refunds take five days"), Item.speech("s", fake.wav(fake.synthesize("track my parcel")))])
         assert c.search_text(name, "refunds days", top_k=1).hits[0].id == "a"
@@ -67,18 +56,18 @@ def test_connections_that_do_not_meet_mutual_tls_fail(secure, certs, how):
                                                  "tls_key": certs.stranger_key},
     }[how]
     with Client(secure.address, timeout=10, token=READ, **kwargs) as c:
-        assert code_of(c.health) == grpc.StatusCode.UNAVAILABLE
+        assert status_of(c.health) == grpc.StatusCode.UNAVAILABLE
 
 
 def test_tokens_unauthenticated_without_and_read_only_with_a_read_token(secure, certs):
     name = f"ro-{uuid.uuid4().hex[:6]}"
-    with mtls(secure, certs, WRITE) as w:
+    with mtls_client(secure.address, certs, WRITE) as w:
         w.create_collection(name)
         w.add_items(name, [Item.text("x1", "stainless steel kettle")])
-    with mtls(secure, certs) as anonymous:
+    with mtls_client(secure.address, certs) as anonymous:
         assert anonymous.health() == "SERVING"  # health needs no token
-        assert code_of(anonymous.list_collections) == grpc.StatusCode.UNAUTHENTICATED
-    with mtls(secure, certs, READ) as r:
+        assert status_of(anonymous.list_collections) == grpc.StatusCode.UNAUTHENTICATED
+    with mtls_client(secure.address, certs, READ) as r:
         assert r.search_text(name, "kettle", top_k=1).hits[0].id == "x1"
         assert r.embed_text(["hello"]).vectors.shape == (1, fake.DIM)
         for rpc, call in {"AddItems": lambda: r.add_items(name, [Item.text("x2", "teapot")]),

@@ -20,7 +20,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conftest import ServerThread
-from tls_certs import make_certs
+from tls_certs import make_certs, mtls_client, status_of
 from xmodal import Client, Item, XmodalClientError
 from xmodal.v1 import collection_pb2, collection_pb2_grpc, search_pb2, search_pb2_grpc
 from xmodal_server.logs import JsonFormatter
@@ -85,19 +85,6 @@ def secure(certs, logs, tmp_path_factory):
     runner.stop()
 
 
-def mtls(server, certs, token=None, **kw) -> Client:
-    return Client(server.address, timeout=60, tls_ca=certs.ca, tls_cert=certs.client_cert, tls_key=certs.client_key,
-                  token=token, **kw)
-
-
-def code_of(fn):
-    try:
-        fn()
-    except XmodalClientError as e:
-        return e.code
-    return grpc.StatusCode.OK
-
-
 def code_of_or_value(fn):
     try:
         return fn()
@@ -115,7 +102,7 @@ def xmodal(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_mutual_tls_with_a_write_token_serves_everything(secure, certs):
     name = f"sec-{uuid.uuid4().hex[:6]}"
-    with mtls(secure, certs, WRITE) as c:
+    with mtls_client(secure.address, certs, WRITE) as c:
         assert c.health() == "SERVING"
         c.create_collection(name)
         assert c.add_items(name, [Item.text("a", "refunds take five days"), Item.text("b", "parcel tracking")]) == 2
@@ -140,7 +127,7 @@ def test_connections_that_do_not_meet_mutual_tls_fail(secure, certs, how):
                                                     "tls_key": certs.client_key},
     }[how]
     with Client(secure.address, timeout=10, token=READ, **kwargs) as c:
-        assert code_of(c.health) == grpc.StatusCode.UNAVAILABLE
+        assert status_of(c.health) == grpc.StatusCode.UNAVAILABLE
 
 
 def test_tls_only_server_answers_health_probes_before_the_models_load(certs, tmp_path, monkeypatch):
@@ -171,7 +158,7 @@ def test_tls_only_server_answers_health_probes_before_the_models_load(certs, tmp
             with Client(address, timeout=10, tls_ca=certs.ca) as c:
                 assert await loop.run_in_executor(None, c.health) == "NOT_SERVING"
             with Client(address, timeout=10) as c:
-                assert await loop.run_in_executor(None, code_of, c.health) == grpc.StatusCode.UNAVAILABLE
+                assert await loop.run_in_executor(None, status_of, c.health) == grpc.StatusCode.UNAVAILABLE
             for name, expected in (("localhost", "NOT_SERVING"), ("elsewhere.example", grpc.StatusCode.UNAVAILABLE)):
                 with Client(address, timeout=10, tls_ca=certs.ca, tls_server_name=name) as c:  # name checked
                     assert await loop.run_in_executor(None, code_of_or_value, c.health) == expected
@@ -200,22 +187,22 @@ def test_serve_refuses_to_start_with_a_bad_security_setting(tmp_path, flags, phr
 # -- tokens ---------------------------------------------------------------------------------------
 
 def test_missing_or_wrong_token_is_unauthenticated_health_needs_none(secure, certs):
-    with mtls(secure, certs) as c:
+    with mtls_client(secure.address, certs) as c:
         assert c.health() == "SERVING"
         with pytest.raises(XmodalClientError) as e:
             c.list_collections()
         assert e.value.code == grpc.StatusCode.UNAUTHENTICATED and "XMODAL_TOKEN" in e.value.details
-    with mtls(secure, certs, SECRETS[2]) as c:
-        assert code_of(c.list_collections) == grpc.StatusCode.UNAUTHENTICATED
-        assert code_of(lambda: c.embed_text(["x"])) == grpc.StatusCode.UNAUTHENTICATED
+    with mtls_client(secure.address, certs, SECRETS[2]) as c:
+        assert status_of(c.list_collections) == grpc.StatusCode.UNAUTHENTICATED
+        assert status_of(lambda: c.embed_text(["x"])) == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_a_read_token_reads_and_is_denied_every_write(secure, certs):
     name = f"ro-{uuid.uuid4().hex[:6]}"
-    with mtls(secure, certs, WRITE) as w:
+    with mtls_client(secure.address, certs, WRITE) as w:
         w.create_collection(name)
         w.add_items(name, [Item.text("x1", "stainless steel kettle")])
-    with mtls(secure, certs, READ) as r:
+    with mtls_client(secure.address, certs, READ) as r:
         assert r.search_text(name, "kettle", top_k=1).hits[0].id == "x1"
         assert r.get_items(name, ["x1"])[0][0]["id"] == "x1"
         assert name in {col["name"] for col in r.list_collections()}
@@ -293,9 +280,9 @@ def test_request_id_is_returned_and_traced(secure, certs):
 
 
 def test_metrics_stay_plain_http_and_count_refused_calls(secure, certs):
-    with mtls(secure, certs) as anonymous, mtls(secure, certs, READ) as reader:
-        assert code_of(anonymous.list_collections) == grpc.StatusCode.UNAUTHENTICATED
-        assert code_of(lambda: reader.add_items("x", [Item.text("a", "b")])) == grpc.StatusCode.PERMISSION_DENIED
+    with mtls_client(secure.address, certs) as anonymous, mtls_client(secure.address, certs, READ) as reader:
+        assert status_of(anonymous.list_collections) == grpc.StatusCode.UNAUTHENTICATED
+        assert status_of(lambda: reader.add_items("x", [Item.text("a", "b")])) == grpc.StatusCode.PERMISSION_DENIED
     # Refusals are counted before the status is sent, so the scrape sees them at once.
     with urllib.request.urlopen(f"http://127.0.0.1:{secure.app.metrics_port}/metrics", timeout=30) as r:
         text = r.read().decode()
@@ -310,7 +297,7 @@ def test_json_logs_carry_request_ids_and_never_a_token(secure, certs, logs):
         request = search_pb2.SearchByTextRequest(collection="no-such", text="x")
         call_with(search.SearchByText, request, READ, "logs-ok")  # NOT_FOUND
         call_with(search.SearchByText, request, SECRETS[2], "logs-refused")  # UNAUTHENTICATED
-    with mtls(secure, certs, WRITE) as c:
+    with mtls_client(secure.address, certs, WRITE) as c:
         c.list_collections()
 
     def records():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from processes import serving
 from xmodal import Client, Item
 
 REPO = Path(__file__).resolve().parents[2]
@@ -201,21 +202,9 @@ def test_xmodal_serve_runs_with_training_and_evaluation_unimportable(tmp_path):
         from xmodal.cli import main
         sys.exit(main(sys.argv[1:]))
         """))
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "serve", "--profile", "fake", "--host", "127.0.0.1", "--port", "0",
-         "--metrics-port", "-1", "--data-dir", str(tmp_path / "data")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    out = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out.append(line)
-            m = re.search(r"xmodal SERVING on [\d.]+:(\d+)", line)
-            if m:
-                break
-        else:
-            raise AssertionError("the server did not start:\n" + "".join(out))
-        with Client(f"127.0.0.1:{m.group(1)}", timeout=30) as c:
+    with serving([sys.executable, str(script), "serve", "--profile", "fake", "--host", "127.0.0.1", "--port", "0",
+                  "--metrics-port", "-1", "--data-dir", str(tmp_path / "data")]) as (proc, address, out):
+        with Client(address, timeout=30) as c:
             c.create_collection("things")
             c.add_items("things", [Item.text("a", "a red apple"), Item.text("b", "a blue car")])
             assert c.search_text("things", "a red apple", top_k=1).hits[0].id == "a"
@@ -224,8 +213,4 @@ def test_xmodal_serve_runs_with_training_and_evaluation_unimportable(tmp_path):
             c.info()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, "".join(out) + proc.stdout.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
     assert not log.exists(), f"the serving path tried to import: {log.read_text().split()}"
