@@ -77,7 +77,8 @@ class Search:
             out = Embedded(check_vector(r.query, e.shared_dim, "vector")[None])
         else:
             decoded = await self.decoder.decode(clock, r.kind, [r.query], ["query"])
-            [wave] = decoded.items
+            if r.kind == SPEECH:  # the clip, which a re-ranking stage scores texts against
+                [wave] = decoded.items
             speech = r.speech
             if plan.rerank:  # the scoring call reuses the clip's encoder output instead of computing it again
                 speech = dataclasses.replace(speech or SpeechOptions(), keep_state=True)
