@@ -2,19 +2,21 @@
 2021) on Whisper's decoder, trained on the training clips' true transcripts with the encoder frozen.
 
 Why the decoder and why low rank: the fused speech search is capped by what Whisper tiny.en hears (word error
-rate ~0.34 on the held-out robotic voices, where the true transcript would give R@1 1.0), and the encoder is
-the expensive half on 2 CPU cores (it always encodes 30 s). With the encoder frozen its output is computed
-once per clip and cached (``StateCache``), so an epoch costs only decoder passes. Low-rank updates keep the
+rate ~0.34 on the held-out robotic voices, where the true transcript would give R@1 1.0). With the encoder
+frozen its output is computed once per clip and cached (``StateCache``), so an epoch costs only decoder passes.
+The states are those the server computes: each clip encoded over its own length (``whisper_passes.py``), a
+window the pretrained decoder never saw (it repeats its transcript instead of ending it); the adapters learn to
+end it. Low-rank updates keep the
 change small (a few hundred thousand numbers, shipped in the checkpoint) and the pretrained decoder intact
 under them, which is what guards the real human voices the adapters never hear.
 
-Adapted: every linear layer of the decoder except the cross-attention keys and values, which see the 1,500
-encoder frames: leaving them frozen means a training step never keeps those products for the backward pass.
+Adapted: every linear layer of the decoder except the cross-attention keys and values, which see every
+encoder frame: leaving them frozen means a training step never keeps those products for the backward pass.
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -93,16 +95,20 @@ def teacher_forced_batch(token_lists: Sequence[Sequence[int]], sot: Sequence[int
     return ids, labels
 
 
-def batches(n: int, size: int, rng: np.random.Generator) -> Iterable[np.ndarray]:
-    order = rng.permutation(n)
-    for i in range(0, n, size):
-        yield np.sort(order[i : i + size])
+def batches(lengths: Sequence[int], size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled batches of clip indices, each of clips encoded over the same number of frames (so a batch is
+    one dense tensor with no padding the decoder could attend to), in shuffled order."""
+    out = []
+    for length in sorted(set(lengths)):
+        same = rng.permutation([i for i, n in enumerate(lengths) if n == length])
+        out += [np.sort(same[i : i + size]) for i in range(0, len(same), size)]
+    return [out[i] for i in rng.permutation(len(out))]
 
 
-def train(encoder, states: np.ndarray, texts: Sequence[str], epochs: int, rank: int = 8, alpha: float = 16.0,
+def train(encoder, states: Sequence[np.ndarray], texts: Sequence[str], epochs: int, rank: int = 8, alpha: float = 16.0,
           lr: float = 1e-3, batch: int = 16, seed: int = 0, after_epoch=None) -> dict[str, LoRALinear]:
     """Train adapters on the decoder of ``encoder`` (a ``WhisperTinyEncoder``) to write ``texts`` given the
-    cached encoder ``states`` (N, frames, d); teacher-forced cross-entropy over each transcript and its end,
+    cached encoder ``states`` (per clip: its frames x d); teacher-forced cross-entropy over each transcript and its end,
     with the token filters decoding applies. Leaves the adapters attached (``detach`` or ``export`` + ``merge``
     after) and returns them. ``after_epoch(epoch, mean loss)`` runs after each epoch (validation)."""
     from tqdm import tqdm
@@ -118,12 +124,12 @@ def train(encoder, states: np.ndarray, texts: Sequence[str], epochs: int, rank: 
     rng = np.random.default_rng(seed)
     for epoch in range(1, epochs + 1):
         losses = []
-        for rows in tqdm(list(batches(len(tokens), batch, rng)), desc=f"decoder adapters, epoch {epoch}/{epochs}", unit="batch"):
+        for rows in tqdm(batches([len(st) for st in states], batch, rng), desc=f"decoder adapters, epoch {epoch}/{epochs}", unit="batch"):
             ids, labels = teacher_forced_batch([tokens[i] for i in rows], (SOT, NO_TIMESTAMPS), EOT)
             # A label decoding can never produce (a suppressed symbol such as "-") teaches nothing usable, and
             # against a masked logit its loss would only push every other token down: not learned.
             labels = labels.masked_fill(encoder.suppress.cpu()[labels.clamp(min=0)] & (labels >= 0), -100)
-            hidden = torch.from_numpy(np.asarray(states[rows], dtype=np.float32)).to(encoder.device)
+            hidden = torch.from_numpy(np.stack([states[i] for i in rows]).astype(np.float32)).to(encoder.device)
             out = dec(input_ids=ids.to(encoder.device), encoder_hidden_states=hidden).last_hidden_state
             # The distribution decoding samples from: suppressed tokens masked (large negative, not -inf, which
             # would make the masked entries' zero gradient NaN).
@@ -137,15 +143,3 @@ def train(encoder, states: np.ndarray, texts: Sequence[str], epochs: int, rank: 
             with torch.no_grad():
                 after_epoch(epoch, float(np.mean(losses)))
     return adapters
-
-
-def transcribe_states(encoder, states: np.ndarray, batch: int = 32) -> list[str]:
-    """Greedy transcripts of cached encoder ``states``, as the server decodes."""
-    from tqdm import tqdm
-
-    out: list[str] = []
-    with torch.inference_mode():
-        for i in tqdm(range(0, len(states), batch), desc="transcripts (adapted decoder)", unit="batch"):
-            hidden = torch.from_numpy(np.asarray(states[i : i + batch], dtype=np.float32)).to(encoder.device)
-            out += encoder._greedy(hidden, encoder.max_new_tokens)
-    return out

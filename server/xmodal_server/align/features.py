@@ -60,7 +60,7 @@ def image_features(encoder: Encoder, keys: Sequence[str], pngs: Sequence[bytes],
         return {"features": np.concatenate(feats), "class_probs": np.concatenate(probs)}
 
     # Image features are cheap to recompute and their definition changed (pooled stages, letterboxing), so
-    # the key names it; text and speech keys do not (re-encoding speech takes ~50 min on 2 cores).
+    # the key names it, as the speech key does.
     kind = f"image\0{encoder.info.architecture}\0{encoder.info.feature_dim}"
     return cached(cache_dir / f"image-{cache_key(encoder, kind, keys)}.npz", compute)
 
@@ -88,41 +88,24 @@ def text_features(encoder: Encoder, texts: Sequence[str], cache_dir: Path, batch
     return cached(cache_dir / f"text-{cache_key(encoder, 'text', texts)}.npz", compute)["features"]
 
 
-def speech_features(encoder: Encoder, keys: Sequence[str], paths: Sequence[Path], cache_dir: Path, batch: int = 16,
-                    states_dir: Path | None = None) -> dict[str, np.ndarray]:
-    """{"features": (N, D) mean-pooled frames, "transcripts": (N,) str} for audio files. ``states_dir``: the
-    encoder-output cache (default: ``asr-states`` beside ``cache_dir``), used when decoder adapters are loaded."""
+def speech_features(encoder: Encoder, keys: Sequence[str], paths: Sequence[Path], cache_dir: Path,
+                    batch: int = 16) -> dict[str, np.ndarray]:
+    """{"features": (N, D) mean-pooled frames, "transcripts": (N,) str} for audio files, computed by the
+    encoder's served path (decode, prepare, encode, greedy decoding), so the transcripts measured are the ones
+    served. Cached per encoder, per what it computes (``info.architecture``) and per loaded decoder adapters."""
     from ..media import MediaLimits, decode_audio
 
-    def compute(transcribe: bool = True):
+    def compute():
         limits = MediaLimits()
         feats, texts = [], []
         for chunk in _batched(list(paths), batch, f"{encoder.info.name} features"):
-            waves = [decode_audio(Path(p).read_bytes(), limits) for p in chunk]
-            out = encoder.encode(waves, transcribe=transcribe)
+            out = encoder.encode([decode_audio(Path(p).read_bytes(), limits) for p in chunk], transcribe=True)
             feats.append(out.features)
             texts.extend(out.transcripts or [""] * len(chunk))
         return {"features": np.concatenate(feats), "transcripts": np.array(texts, dtype=str)}
 
-    base = cache_dir / f"speech-{cache_key(encoder, 'speech', keys)}.npz"
+    kind = f"speech\0{encoder.info.architecture}"
     adapters = getattr(encoder, "decoder_adapters", None)
-    if adapters is None:
-        return cached(base, compute)
-
-    # With decoder adapters loaded (align/asr_adapt.py) the features are the pretrained encoder's, unchanged,
-    # and only the transcripts differ: decode them from the cached encoder outputs (float16; asr_states.py)
-    # rather than re-encode every clip, and keep them apart from the pretrained decoder's.
-    def adapted():
-        from .asr_adapt import transcribe_states
-        from .asr_states import StateCache
-
-        if base.exists():
-            with np.load(base, allow_pickle=False) as z:
-                feats = z["features"]
-        else:  # features only: the transcripts this pass would make are the adapted decoder's, decoded below
-            feats = compute(transcribe=False)["features"]
-        states = StateCache(encoder, states_dir or cache_dir.parent / "asr-states").get(paths)
-        return {"features": feats, "transcripts": np.array(transcribe_states(encoder, states), dtype=str)}
-
-    return cached(cache_dir / f"speech-{cache_key(encoder, f'speech+decoder:{adapters}', keys)}.npz", adapted)
-
+    if adapters is not None:  # align/asr_adapt.py: only the transcripts differ, but one pass computes both
+        kind += f"\0decoder:{adapters}"
+    return cached(cache_dir / f"speech-{cache_key(encoder, kind, keys)}.npz", compute)

@@ -219,7 +219,7 @@ def train_decoder_adapters(encoders: dict, data: ProtocolData, work: Path, cfg: 
     from .asr_states import StateCache
 
     encoder = encoders[SPEECH]
-    if not all(hasattr(encoder, a) for a in ("text_tokens", "_greedy", "load_finetuned")):
+    if not all(hasattr(encoder, a) for a in ("text_tokens", "transcribe", "load_finetuned")):
         raise ValueError(f"--asr-epochs: the speech backbone {encoder.info.name} has no decoder to adapt "
                          "(Whisper only; the reference profile's Wav2Vec2 CTC head is not adapted)")
     train_set = data.speech["train"]

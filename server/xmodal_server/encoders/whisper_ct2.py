@@ -5,16 +5,15 @@ as a CTranslate2 ``model.bin`` (fp16). CTranslate2 itself is not a dependency, s
 that binary format directly and maps its variables onto a ``transformers``
 ``WhisperForConditionalGeneration`` built from a config derived from the tensor shapes (no hub).
 
-Features are the mean of the encoder output over the frames that hold real audio (Whisper always
-encodes 30 s; averaging the padding would drown short clips in "silence" frames). Transcripts come
-from greedy decoding with a KV cache, English-only, no timestamps.
+Each clip is encoded over its own length (its audio plus a tail, in whole seconds), not Whisper's 30 s
+window: ``whisper_passes.py`` holds the passes and why. Features are the mean of the encoder output over the
+frames that hold audio; transcripts come from batched greedy decoding, English-only, no timestamps.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import math
 import re
 import struct
 from dataclasses import dataclass
@@ -26,12 +25,12 @@ import torch
 
 from ..ranking.likelihood import per_token
 from .base import SPEECH, EncoderInfo, Features, SpeechEncoder
+from . import whisper_passes as passes
 from .finetune import merge_low_rank
+from .whisper_passes import SAMPLE_RATE, SAMPLES_PER_FRAME, encoder_frames, speech_frames, token_budget
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
-SAMPLES_PER_FRAME = 320  # hop 160 x conv2 stride 2: one encoder frame per 20 ms
 MAX_NEW_TOKENS = 200
 # SearchBySpeech re-ranking gate (log-probability per token below the transcript's own; ranking/likelihood.py), chosen on
 # the validation clips (docs/decisions/0001-rerank-gate.md), measured again with the shipped checkpoint's
@@ -195,8 +194,13 @@ def default_model_dir() -> Path:
 
 @dataclass
 class WhisperBatch:
-    mel: torch.Tensor  # (N, n_mels, 3000) log-mel, every clip padded/trimmed to 30 s
-    n_frames: list[int]  # encoder frames (of 1500) that cover real audio, per clip
+    mels: list[torch.Tensor]  # per clip: its log-mel (n_mels, 2 x encoder frames), the clip's own length
+    samples: list[int]  # per clip: its audio, in samples
+
+    @property
+    def lengths(self) -> list[int]:
+        """Encoder frames per clip (``whisper_passes.encoder_frames``)."""
+        return [m.shape[-1] // 2 for m in self.mels]
 
 
 class WhisperTinyEncoder(SpeechEncoder):
@@ -233,25 +237,31 @@ class WhisperTinyEncoder(SpeechEncoder):
         self.info = EncoderInfo(
             name=name,
             modality=SPEECH,
-            architecture=f"Whisper tiny.en (CTranslate2 weights) encoder {cfg.encoder_layers}x{cfg.d_model}, "
-            "mean over speech frames; greedy ASR",
+            architecture=f"Whisper tiny.en (CTranslate2 weights) encoder {cfg.encoder_layers}x{cfg.d_model} over each "
+            "clip's own length (audio + 0.5 s, whole seconds), mean over speech frames; greedy ASR",
             feature_dim=cfg.d_model,
             source=str(model_dir),
         )
         self._pretrained: dict[str, torch.Tensor] = {}  # weights the loaded adapters changed, as they came
         self.decoder_adapters: str | None = None
+        self._vocabulary: passes.Vocabulary | None = None
         log.info("loaded %s from %s on %s", name, model_dir, device)
 
     def prepare_items(self, items: Sequence[np.ndarray]) -> list[tuple[torch.Tensor, int]]:
-        """Per clip: its log-mel (n_mels, 3000), padded or trimmed to 30 s on its own, and its encoder frames."""
-        waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in items]
-        if not waves:
-            return []
-        mel = self.features(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
-        return [(mel[i], min(self.max_frames, max(1, math.ceil(len(w) / SAMPLES_PER_FRAME)))) for i, w in enumerate(waves)]
+        """Per clip: its log-mel over its encoder frames (``encoder_frames``: the audio plus a tail, in whole
+        seconds; Whisper's normalisation over that window equals the 30 s one's, the rest being silence), and
+        its length in samples."""
+        out = []
+        for w in items:
+            wave = np.asarray(w, dtype=np.float32).reshape(-1)
+            frames = encoder_frames(len(wave), self.max_frames)
+            mel = self.features([wave], sampling_rate=SAMPLE_RATE, padding="max_length", truncation=True,
+                                max_length=frames * SAMPLES_PER_FRAME, return_tensors="pt").input_features[0]
+            out.append((mel, len(wave)))
+        return out
 
     def collate(self, prepared: Sequence[tuple[torch.Tensor, int]]) -> WhisperBatch:
-        return WhisperBatch(mel=torch.stack([m for m, _ in prepared]), n_frames=[n for _, n in prepared])
+        return WhisperBatch(mels=[m for m, _ in prepared], samples=[n for _, n in prepared])
 
     def prepare(self, items: Sequence[np.ndarray]) -> WhisperBatch:
         return self.collate(self.prepare_items(items))
@@ -265,7 +275,7 @@ class WhisperTinyEncoder(SpeechEncoder):
             with torch.no_grad():
                 for name, w in self._pretrained.items():
                     self.model.get_submodule(name).weight.copy_(w)
-        self._pretrained, self.decoder_adapters = {}, None
+        self._pretrained, self.decoder_adapters, self._vocabulary = {}, None, None
         if state:
             self._pretrained = merge_low_rank(self.model, state, where)
             digest = hashlib.sha256()
@@ -276,50 +286,41 @@ class WhisperTinyEncoder(SpeechEncoder):
                      len(self._pretrained))
 
     def encoder_states(self, prepared: WhisperBatch) -> torch.Tensor:
-        """The encoder's output (N, 1500, d): what the decoder attends to (features pool it, scoring and
-        decoding read it, and adapter training caches it)."""
+        """The encoder's output (N, longest clip's frames, d), row i valid over its first ``prepared.lengths[i]``
+        frames (zeros after): what the decoder attends to. Clips of one length are encoded together, so a
+        clip's output never depends on the others in its batch."""
+        lengths = prepared.lengths
         with torch.inference_mode():
-            return self.model.model.encoder(prepared.mel.to(self.device)).last_hidden_state
+            hidden = torch.zeros(len(lengths), max(lengths, default=0), self.model.config.d_model, device=self.device)
+            for length in sorted(set(lengths)):
+                rows = [i for i, n in enumerate(lengths) if n == length]
+                mel = torch.stack([prepared.mels[i] for i in rows]).to(self.device)
+                hidden[rows, :length] = passes.encode(self.model, mel)
+            return hidden
 
     def forward(self, prepared: WhisperBatch, transcribe: bool = False, max_new_tokens: int | None = None,
                 keep_state: bool = False, **kwargs: object) -> Features:
         with torch.inference_mode():
             hidden = self.encoder_states(prepared)
-            pooled = torch.stack([hidden[i, :n].mean(dim=0) for i, n in enumerate(prepared.n_frames)])
-            transcripts = self._greedy(hidden, max_new_tokens or self.max_new_tokens) if transcribe else None
-        # The state is the encoder output (1, 1500, 384): copied, so that one kept row does not hold the batch.
-        states = [hidden[i : i + 1].clone() for i in range(hidden.shape[0])] if keep_state else None
+            lengths = prepared.lengths
+            speech = [speech_frames(n, self.max_frames) for n in prepared.samples]
+            pooled = torch.stack([hidden[i, :n].mean(dim=0) for i, n in enumerate(speech)])
+            transcripts = None
+            if transcribe:
+                cap = min(max_new_tokens or self.max_new_tokens, self.max_new_tokens)
+                transcripts = self.transcribe(hidden, lengths, [token_budget(n, cap) for n in prepared.samples])
+        # The state is the clip's own encoder output (1, frames, d): copied, so that one kept row does not hold the batch.
+        states = [hidden[i : i + 1, :n].clone() for i, n in enumerate(lengths)] if keep_state else None
         return Features(features=pooled.float().cpu().numpy(), transcripts=transcripts, states=states)
 
-    def _greedy(self, hidden: torch.Tensor, max_new_tokens: int) -> list[str]:
-        """Batched greedy decoding; all rows share the prefix length, so no padding or masks are needed."""
-        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
-
-        n = hidden.shape[0]
-        tokens = torch.tensor([[SOT, NO_TIMESTAMPS]] * n, device=self.device)
-        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())  # cross-attention K/V computed once
-        done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        generated = []
-        for step in range(max_new_tokens):
-            out = self.model.model.decoder(
-                input_ids=tokens, encoder_hidden_states=hidden, past_key_values=cache, use_cache=True
-            )
-            cache = out.past_key_values
-            logits = self.model.proj_out(out.last_hidden_state[:, -1]).float()
-            logits[:, self.suppress] = -math.inf
-            if step == 0:
-                logits[:, self.suppress_begin] = -math.inf
-            nxt = torch.where(done, EOT, logits.argmax(dim=-1))
-            generated.append(nxt)
-            done |= nxt == EOT
-            if bool(done.all()):
-                break
-            tokens = nxt[:, None]
-        texts = []
-        for row in torch.stack(generated, dim=1).tolist() if generated else [[]] * n:
-            ids = row[: row.index(EOT)] if EOT in row else row
-            texts.append(self.tokenizer.decode(ids, skip_special_tokens=True).strip())
-        return texts
+    def transcribe(self, hidden: torch.Tensor, lengths: Sequence[int], budgets: Sequence[int]) -> list[str]:
+        """Greedy transcripts of encoder outputs (rows valid over ``lengths`` frames), at most ``budgets`` tokens."""
+        with torch.inference_mode():
+            if self._vocabulary is None:  # built on first use: adapters may change the weights until then
+                self._vocabulary = passes.Vocabulary(self.model.proj_out.weight, self.suppress)
+            ids = passes.greedy(self.model, self._vocabulary, hidden.to(self.device).float(), lengths, budgets,
+                                (SOT, NO_TIMESTAMPS), EOT, self.suppress_begin)
+        return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in ids]
 
     def score_texts(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
         """Log-probability of each text as the transcript of ``wave``: the sum over its tokens and the end of
@@ -334,63 +335,34 @@ class WhisperTinyEncoder(SpeechEncoder):
         return per_token(self._scores(wave, tokens, state), [len(ids) + 1 for ids in tokens])  # + end of text
 
     def _scores(self, wave: np.ndarray, tokens: list[list[int]], state: torch.Tensor | None) -> np.ndarray:
+        return self.score_clips([(wave, tokens, state)])[0]
+
+    def score_clips(self, requests: Sequence[tuple[np.ndarray, list[list[int]], torch.Tensor | None]]) -> list[np.ndarray]:
+        """Summed log-probabilities of token sequences, per (clip, its texts' tokens, its kept encoder output or
+        None): one decoder pass for every request of a batch, whichever clips they score against."""
         with torch.inference_mode():
-            if state is None:
-                state = self.encoder_states(self.prepare([wave]))
-            return self._teacher_forced(state, tokens).cpu().numpy()
+            states: list = [st for _, _, st in requests]
+            fresh = [i for i, st in enumerate(states) if st is None]
+            if fresh:
+                batch = self.prepare([requests[i][0] for i in fresh])
+                for i, row, n in zip(fresh, self.encoder_states(batch), batch.lengths):
+                    states[i] = row[None, :n]
+            lengths = [st.shape[1] for st in states]
+            hidden = torch.zeros(len(states), max(lengths), self.model.config.d_model, device=self.device)
+            for i, st in enumerate(states):
+                hidden[i, : lengths[i]] = st[0].to(self.device).float()
+            seqs = [[SOT, NO_TIMESTAMPS, *t, EOT] for _, tokens, _ in requests for t in tokens]
+            clips = [i for i, (_, tokens, _) in enumerate(requests) for _ in tokens]
+            if not seqs:
+                return [np.zeros(0, np.float32) for _ in requests]
+            scores = passes.score(self.model, hidden, lengths, clips, seqs, self.suppress).cpu().numpy()
+        bounds = np.cumsum([0] + [len(tokens) for _, tokens, _ in requests])
+        return [scores[bounds[i] : bounds[i + 1]] for i in range(len(requests))]
 
     def text_tokens(self, texts: Sequence[str]) -> list[list[int]]:
         """The token ids ``score_texts`` scores for each text (before the end of text), as Whisper writes a
         transcript: a leading space, no special tokens."""
         return [self.tokenizer.encode(" " + t.strip(), add_special_tokens=False).ids for t in texts]
-
-    def _teacher_forced(self, hidden: torch.Tensor, token_lists: list[list[int]]) -> torch.Tensor:
-        """(K,) summed log-probabilities of K token sequences given one clip's encoder output ``hidden``
-        (1, frames, d). Written out layer by layer rather than calling the HF decoder on K copies of
-        ``hidden``: cross-attention keys and values are computed once and every candidate's queries attend
-        to them in one product (K copies made the decoder ~20x slower on CPU). Pre-norm Whisper layers;
-        ``tests/unit/test_whisper_ct2.py`` checks it against the HF decoder."""
-        import torch.nn.functional as F
-
-        dec = self.model.model.decoder
-        seqs = [[SOT, NO_TIMESTAMPS, *t, EOT] for t in token_lists]
-        k, length = len(seqs), max(map(len, seqs))
-        ids = torch.full((k, length), EOT, dtype=torch.long, device=self.device)  # right padding: causal, unseen
-        for i, q in enumerate(seqs):
-            ids[i, : len(q)] = torch.tensor(q, device=self.device)
-
-        def heads(x: torch.Tensor, n: int) -> torch.Tensor:  # (B, T, D) -> (B, n, T, D / n)
-            return x.view(x.shape[0], x.shape[1], n, -1).transpose(1, 2)
-
-        x = dec.embed_tokens(ids) + dec.embed_positions.weight[:length]
-        for layer in dec.layers:
-            sa, ca = layer.self_attn, layer.encoder_attn
-            h = layer.self_attn_layer_norm(x)
-            q, kk, v = (heads(proj(h), sa.num_heads) for proj in (sa.q_proj, sa.k_proj, sa.v_proj))
-            x = x + sa.out_proj(F.scaled_dot_product_attention(q, kk, v, is_causal=True).transpose(1, 2).reshape(k, length, -1))
-            h = layer.encoder_attn_layer_norm(x)
-            q = heads(ca.q_proj(h).reshape(1, k * length, -1), ca.num_heads)
-            kk, v = heads(ca.k_proj(hidden), ca.num_heads), heads(ca.v_proj(hidden), ca.num_heads)
-            x = x + ca.out_proj(F.scaled_dot_product_attention(q, kk, v).transpose(1, 2).reshape(k, length, -1))
-            x = x + layer.fc2(F.gelu(layer.fc1(layer.final_layer_norm(x))))
-        # The 51,864-way output projection is most of the cost, and a position's distribution depends only on
-        # its prefix: project each distinct prefix once (candidates of one gallery share openings such as
-        # "how do i"; padding is never projected), then read every token's log-probability from its prefix's row.
-        first: dict[tuple[int, ...], int] = {}
-        where, owner, row, col = [], [], [], []
-        for i, q in enumerate(seqs):
-            for t in range(len(q) - 2):  # position t + 1 predicts token t + 2
-                u = first.setdefault(tuple(q[: t + 2]), len(where))
-                if u == len(where):
-                    where.append((i, t + 1))
-                owner.append(u)
-                row.append(i)
-                col.append(q[t + 2])
-        at = torch.tensor(where, device=self.device)
-        logits = self.model.proj_out(dec.layer_norm(x[at[:, 0], at[:, 1]])).float().masked_fill(self.suppress, -math.inf)
-        owners = torch.tensor(owner, device=self.device)
-        logp = logits[owners, torch.tensor(col, device=self.device)] - torch.logsumexp(logits, dim=-1)[owners]
-        return torch.zeros(k, device=self.device).index_add(0, torch.tensor(row, device=self.device), logp)
 
     def warmup(self) -> None:
         # Low noise rather than silence, and few tokens: warms both encoder and decoder paths quickly.

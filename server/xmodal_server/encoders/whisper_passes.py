@@ -1,0 +1,213 @@
+"""Whisper's three passes, written out over a ``transformers`` Whisper model's weights: the encoder over the
+audio that is there, batched greedy decoding with per-row stopping, and teacher-forced scoring of texts.
+
+Why not the ``transformers`` modules' own forward: its encoder insists on 30 s of input (1,500 frames, ~10x
+the work of a 3 s question), and its decoder spends ~17 ms a token on per-step bookkeeping where tiny.en's
+arithmetic is about a millisecond. Here every clip is encoded over its own length rounded up to a whole
+second (``encoder_frames``: whisper.cpp's ``audio_ctx``, with the positional embeddings cut to length), and
+decoding keeps a preallocated key/value cache and masks each row's cross-attention to its clip's frames, so
+clips of any lengths share one batch and each row's result is what it would be alone.
+
+The decoder was trained on 30 s windows and, shown a short one, repeats its transcript instead of ending it
+(17 of 35 clips): the checkpoint's decoder adapters are trained on these same trimmed encoder outputs
+(``align/asr_adapt.py``), and each row's token budget is bounded by its clip's duration as a guard.
+``tests/unit/test_whisper_passes.py`` checks every pass against the ``transformers`` modules.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+SAMPLE_RATE = 16000
+SAMPLES_PER_FRAME = 320  # hop 160 x conv2 stride 2: one encoder frame per 20 ms
+FRAMES_PER_SECOND = SAMPLE_RATE // SAMPLES_PER_FRAME
+# The encoder sees at least half a second past the audio (where the speech visibly ends), rounded up to a
+# whole second: clips of similar length share a length, so a batch holds few distinct lengths.
+TAIL_FRAMES = FRAMES_PER_SECOND // 2
+BUCKET_FRAMES = FRAMES_PER_SECOND
+# Token budget per clip: fast speech is ~5 tokens a second; a decoder still writing past twice that is looping.
+TOKENS_PER_SECOND, TOKEN_SLACK = 10, 8
+
+
+def speech_frames(n_samples: int, max_frames: int) -> int:
+    """Encoder frames that cover the clip's audio (at least one)."""
+    return min(max_frames, max(1, math.ceil(n_samples / SAMPLES_PER_FRAME)))
+
+
+def encoder_frames(n_samples: int, max_frames: int) -> int:
+    """The encoder's input length for a clip of ``n_samples``: its audio plus a tail, in whole seconds."""
+    need = math.ceil(n_samples / SAMPLES_PER_FRAME) + TAIL_FRAMES
+    return min(max_frames, math.ceil(need / BUCKET_FRAMES) * BUCKET_FRAMES)
+
+
+def token_budget(n_samples: int, cap: int) -> int:
+    return min(cap, math.ceil(n_samples / SAMPLE_RATE * TOKENS_PER_SECOND) + TOKEN_SLACK)
+
+
+def _heads(x: torch.Tensor, n: int) -> torch.Tensor:  # (B, T, D) -> (B, n, T, D / n)
+    return x.view(x.shape[0], x.shape[1], n, -1).transpose(1, 2)
+
+
+def _merge(x: torch.Tensor) -> torch.Tensor:  # (B, n, T, Dh) -> (B, T, D)
+    return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
+
+
+def encode(model, mel: torch.Tensor) -> torch.Tensor:
+    """(N, T, d) encoder output of log-mels (N, n_mels, 2T) that all have the same length T <= 1500."""
+    enc = model.model.encoder
+    x = F.gelu(enc.conv2(F.gelu(enc.conv1(mel)))).transpose(1, 2)
+    x = x + enc.embed_positions.weight[: x.shape[1]]
+    for layer in enc.layers:
+        x = layer(x, None, None)[0]
+    return enc.layer_norm(x)
+
+
+def key_mask(lengths: Sequence[int], frames: int, device) -> torch.Tensor:
+    """(N, 1, 1, frames) boolean attention mask: True where a row's key is one of its own frames."""
+    return (torch.arange(frames, device=device)[None, :] < torch.tensor(lengths, device=device)[:, None])[:, None, None, :]
+
+
+class _Cross:
+    """Each decoder layer's cross-attention keys and values, computed once per batch."""
+
+    def __init__(self, dec, hidden: torch.Tensor, mask: torch.Tensor | None):
+        self.kv = [(_heads(l.encoder_attn.k_proj(hidden), l.encoder_attn.num_heads),
+                    _heads(l.encoder_attn.v_proj(hidden), l.encoder_attn.num_heads)) for l in dec.layers]
+        self.mask = mask
+
+    def keep(self, rows: torch.Tensor) -> None:
+        self.kv = [(k[rows], v[rows]) for k, v in self.kv]
+        self.mask = None if self.mask is None else self.mask[rows]
+
+
+def _block(layer, x: torch.Tensor, h: torch.Tensor, self_kv: tuple[torch.Tensor, torch.Tensor] | None,
+           cross: tuple, cross_mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+    """One pre-norm decoder layer on ``x`` (``h``: its self-attention layer norm). ``self_kv``: the cache to
+    attend to (keys and values up to and including ``x``'s positions), or None to attend within ``x``."""
+    sa, ca = layer.self_attn, layer.encoder_attn
+    q = _heads(sa.q_proj(h), sa.num_heads)
+    if self_kv is None:
+        k, v = _heads(sa.k_proj(h), sa.num_heads), _heads(sa.v_proj(h), sa.num_heads)
+    else:
+        k, v = self_kv
+    x = x + sa.out_proj(_merge(F.scaled_dot_product_attention(q, k, v, is_causal=causal)))
+    h = layer.encoder_attn_layer_norm(x)
+    q = _heads(ca.q_proj(h), ca.num_heads)
+    x = x + ca.out_proj(_merge(F.scaled_dot_product_attention(q, *cross, attn_mask=cross_mask)))
+    return x + layer.fc2(F.gelu(layer.fc1(layer.final_layer_norm(x))))
+
+
+class Vocabulary:
+    """The output projection for greedy decoding. Reading its 51,864 x 384 float32 weights (80 MB) is most of a
+    decoding step on a CPU (~9 ms; memory-bound), so the next token is found in two passes: a half-precision
+    copy shortlists the ``SHORTLIST`` best tokens, and the float32 weights score only those. Which half: float16
+    for one row (a 2 ms product here), bfloat16 for several (4.7 ms for 8 rows; CPU float16 has no fast matrix
+    product: 17 ms). The argmax is the float32 one unless rounding pushes it out of the top 8, which
+    ``tests/unit/test_whisper_passes.py`` checks does not happen on real clips."""
+
+    SHORTLIST = 8
+
+    def __init__(self, weight: torch.Tensor, suppress: torch.Tensor):
+        self.weight, self.suppress = weight, suppress
+        cpu = weight.device.type == "cpu"  # on an accelerator the float32 product is not the bottleneck
+        self.rough = {1: weight.detach().half(), 2: weight.detach().bfloat16()} if cpu else {}
+
+    def argmax(self, x: torch.Tensor, banned: torch.Tensor | None = None) -> torch.Tensor:
+        """(N,) the most likely allowed token after each row of ``x`` (N, d)."""
+        if not self.rough:
+            return self._masked(x @ self.weight.T, banned).argmax(dim=-1)
+        half = self.rough[min(len(x), 2)]
+        rough = self._masked(F.linear(x.to(half.dtype), half).float(), banned)
+        short = rough.topk(self.SHORTLIST, dim=-1).indices  # (N, k)
+        exact = torch.einsum("nd,nkd->nk", x, self.weight[short])
+        exact = exact.masked_fill(rough.gather(1, short) == -math.inf, -math.inf)
+        return short.gather(1, exact.argmax(dim=-1, keepdim=True)).squeeze(1)
+
+    def _masked(self, logits: torch.Tensor, banned: torch.Tensor | None) -> torch.Tensor:
+        logits = logits.masked_fill(self.suppress, -math.inf)
+        if banned is not None:
+            logits[:, banned] = -math.inf
+        return logits
+
+
+def greedy(model, vocab: Vocabulary, hidden: torch.Tensor, lengths: Sequence[int], budgets: Sequence[int],
+           prompt: Sequence[int], eot: int, suppress_begin: torch.Tensor) -> list[list[int]]:
+    """Greedy token ids (without the end of text) for each row of ``hidden`` (N, T, d), whose first
+    ``lengths[i]`` frames are row i's clip; row i writes at most ``budgets[i]`` tokens. Finished rows leave the
+    batch, so a long transcript does not make the short ones pay."""
+    dec = model.model.decoder
+    n, device = hidden.shape[0], hidden.device
+    cross = _Cross(dec, hidden, key_mask(lengths, hidden.shape[1], device) if min(lengths) < hidden.shape[1] else None)
+    steps = max(budgets)
+    heads, dh = dec.layers[0].self_attn.num_heads, dec.layers[0].self_attn.head_dim
+    cache = [torch.empty(2, n, heads, len(prompt) + steps, dh, device=device, dtype=hidden.dtype) for _ in dec.layers]
+    rows = torch.arange(n, device=device)  # the original row of each row still decoding
+    budget = torch.tensor(budgets, device=device)
+    out: list[list[int]] = [[] for _ in range(n)]
+    ids = torch.tensor([list(prompt)] * n, device=device)
+    pos = 0
+    for step in range(steps):
+        length = ids.shape[1]
+        x = dec.embed_tokens(ids) + dec.embed_positions.weight[pos : pos + length]
+        for i, layer in enumerate(dec.layers):
+            sa, kv = layer.self_attn, cache[i]
+            h = layer.self_attn_layer_norm(x)
+            kv[0, :, :, pos : pos + length] = _heads(sa.k_proj(h), sa.num_heads)
+            kv[1, :, :, pos : pos + length] = _heads(sa.v_proj(h), sa.num_heads)
+            x = _block(layer, x, h, (kv[0, :, :, : pos + length], kv[1, :, :, : pos + length]), cross.kv[i],
+                       cross.mask, causal=length > 1)
+        pos += length
+        nxt = vocab.argmax(dec.layer_norm(x[:, -1]), suppress_begin if step == 0 else None)
+        said = nxt != eot
+        for r, t, s in zip(rows.tolist(), nxt.tolist(), said.tolist()):
+            if s:
+                out[r].append(t)
+        going = said & (budget > step + 1)
+        if not bool(going.any()):
+            break
+        if not bool(going.all()):
+            keep = going.nonzero().squeeze(1)
+            rows, budget, nxt = rows[keep], budget[keep], nxt[keep]
+            cross.keep(keep)
+            cache = [kv[:, keep] for kv in cache]
+        ids = nxt[:, None]
+    return out
+
+
+def score(model, hidden: torch.Tensor, lengths: Sequence[int], clips: Sequence[int], seqs: Sequence[Sequence[int]],
+          suppress: torch.Tensor) -> torch.Tensor:
+    """(K,) summed log-probabilities of K token sequences (prompt, text, end of text), sequence k given clip
+    ``clips[k]``: row ``clips[k]`` of ``hidden`` (C, T, d), whose first ``lengths`` frames are its own. One
+    decoder pass for all of them, whichever clips they belong to: cross-attention keys and values are computed
+    once per clip, and the 51,864-way output projection (most of the cost) once per distinct prefix of a clip
+    (candidates share openings such as "how do i"; padding is never projected)."""
+    dec = model.model.decoder
+    device = hidden.device
+    k, width = len(seqs), max(map(len, seqs))
+    ids = torch.zeros((k, width), dtype=torch.long, device=device)  # right padding: causal, never read
+    for i, q in enumerate(seqs):
+        ids[i, : len(q)] = torch.tensor(q, device=device)
+    own = torch.tensor(clips, device=device)
+    cross = _Cross(dec, hidden, key_mask(lengths, hidden.shape[1], device) if min(lengths) < hidden.shape[1] else None)
+    cross.keep(own)
+    x = dec.embed_tokens(ids) + dec.embed_positions.weight[:width]
+    for i, layer in enumerate(dec.layers):
+        x = _block(layer, x, layer.self_attn_layer_norm(x), None, cross.kv[i], cross.mask, causal=True)
+    first: dict[tuple[int, ...], int] = {}
+    where, owner, row, col = [], [], [], []
+    for i, q in enumerate(seqs):
+        for t in range(len(q) - 2):  # position t + 1 predicts token t + 2 (after the two-token prompt)
+            u = first.setdefault((clips[i], *q[: t + 2]), len(where))
+            if u == len(where):
+                where.append((i, t + 1))
+            owner.append(u)
+            row.append(i)
+            col.append(q[t + 2])
+    at = torch.tensor(where, device=device)
+    logits = model.proj_out(dec.layer_norm(x[at[:, 0], at[:, 1]])).float().masked_fill(suppress, -math.inf)
+    owners = torch.tensor(owner, device=device)
+    logp = logits[owners, torch.tensor(col, device=device)] - torch.logsumexp(logits, dim=-1)[owners]
+    return torch.zeros(k, device=device).index_add(0, torch.tensor(row, device=device), logp)
