@@ -66,12 +66,15 @@ def _before_resnet(enc, items):
 
 
 def _before_whisper(enc, items):
-    from xmodal_server.encoders.whisper_ct2 import SAMPLES_PER_FRAME, SAMPLE_RATE, WhisperBatch
+    """Whisper's own 30 s log-mel, cut to each clip's encoder window: the server computes the window alone, which
+    must give the same numbers (the rest of the 30 s is silence, and the normalisation's maximum is in the audio)."""
+    from xmodal_server.encoders.whisper_ct2 import SAMPLE_RATE, WhisperBatch
+    from xmodal_server.encoders.whisper_passes import encoder_frames
 
     waves = [np.asarray(w, dtype=np.float32).reshape(-1) for w in items]
     mel = enc.features(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
-    n_frames = [min(enc.max_frames, max(1, math.ceil(len(w) / SAMPLES_PER_FRAME))) for w in waves]
-    return WhisperBatch(mel=mel, n_frames=n_frames)
+    frames = [encoder_frames(len(w), enc.max_frames) for w in waves]
+    return WhisperBatch(mels=[mel[i, :, : 2 * n] for i, n in enumerate(frames)], samples=[len(w) for w in waves])
 
 
 def _before_wav2vec2(enc, items):

@@ -83,10 +83,12 @@ def test_build_loads_strict_float32_tiny_en(encoder):
     assert not encoder.model.training
 
 
-def test_prepare_pads_to_30s_and_counts_real_frames(encoder):
-    batch = encoder.prepare([_tones(1.0, 440), _tones(0.01, 440), _tones(31.0, 220)])
-    assert tuple(batch.mel.shape) == (3, 80, 3000)
-    assert batch.n_frames == [50, 1, 1500]  # ceil(samples / 320), at least 1, at most 1500
+def test_prepare_windows_each_clip_to_its_audio_plus_a_tail_in_whole_seconds(encoder):
+    batch = encoder.prepare([_tones(1.0, 440), _tones(0.01, 440), _tones(2.6, 300), _tones(31.0, 220)])
+    # 1.0 s + 0.5 s -> 2 s; 0.01 s -> 1 s; 2.6 s -> 4 s; 31 s -> Whisper's 30 s at most (100 frames a second).
+    assert batch.lengths == [100, 50, 200, 1500]
+    assert [tuple(m.shape) for m in batch.mels] == [(80, 200), (80, 100), (80, 400), (80, 3000)]
+    assert batch.samples == [16000, 160, 41600, 496000]
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +99,8 @@ def alsa_clip() -> np.ndarray | None:
 
 @pytest.fixture(scope="module")
 def batch_pair(encoder, kitchen_clip, alsa_clip):
-    """One batched call with transcription, shared by several tests: every clip costs a full 30 s encode,
-    so the tests reuse it rather than encoding again. Tones stand in for recordings that are absent."""
+    """One batched call with transcription, shared by several tests. Tones stand in for recordings that are
+    absent."""
     clips = [
         kitchen_clip if kitchen_clip is not None else _tones(2.0, 350),
         alsa_clip if alsa_clip is not None else _tones(1.5, 500),
@@ -141,19 +143,23 @@ def test_transcribes_human_recording(batch_pair, alsa_clip):
 
 
 def test_teacher_forced_scores_equal_the_hf_decoder(encoder, batch_pair):
-    """The hand-written decoder pass of score_texts against transformers' own decoder, token by token."""
-    clip = batch_pair[0][0]
+    """score_clips (whisper_passes.score) against transformers' own decoder, token by token, over the clip's
+    own encoder window, for two clips of different lengths scored in one pass."""
+    clips = batch_pair[0]
     texts = ["Turn on the kitchen lights.", "Where is my parcel?", "a"]
     ids = encoder.text_tokens(texts)
+    mine = encoder.score_clips([(clips[0], ids, None), (clips[1], ids[:2], None)])
     with torch.inference_mode():
-        hidden = encoder.model.model.encoder(encoder.prepare([clip]).mel).last_hidden_state
-        mine = encoder._teacher_forced(hidden, ids)
-        for i, t in enumerate(ids):
-            full = torch.tensor([[whisper_ct2.SOT, whisper_ct2.NO_TIMESTAMPS, *t, whisper_ct2.EOT]])
-            out = encoder.model.model.decoder(input_ids=full, encoder_hidden_states=hidden).last_hidden_state
-            logits = encoder.model.proj_out(out).float().masked_fill(encoder.suppress, float("-inf"))
-            ref = torch.log_softmax(logits[0, 1:-1], -1).gather(1, full[0, 2:, None]).sum()
-            assert abs(float(mine[i]) - float(ref)) < 1e-3 * max(1.0, abs(float(ref)))
+        for clip, got in zip(clips, mine):
+            batch = encoder.prepare([clip])
+            hidden = encoder.encoder_states(batch)
+            assert hidden.shape[1] == batch.lengths[0] < 1500
+            for i, t in enumerate(ids[: len(got)]):
+                full = torch.tensor([[whisper_ct2.SOT, whisper_ct2.NO_TIMESTAMPS, *t, whisper_ct2.EOT]])
+                out = encoder.model.model.decoder(input_ids=full, encoder_hidden_states=hidden).last_hidden_state
+                logits = encoder.model.proj_out(out).float().masked_fill(encoder.suppress, float("-inf"))
+                ref = torch.log_softmax(logits[0, 1:-1], -1).gather(1, full[0, 2:, None]).sum()
+                assert abs(float(got[i]) - float(ref)) < 1e-3 * max(1.0, abs(float(ref)))
 
 
 def test_the_spoken_sentence_explains_the_audio_best(encoder, kitchen_clip):

@@ -112,3 +112,8 @@ class SpeechEncoder(Encoder):
         """(len(texts),) mean log-probability per token of each text as the transcript of ``wave``;
         ``state``: the clip's ``Features.states`` row from ``forward(..., keep_state=True)``, if kept."""
         raise NotImplementedError(f"{self.info.name} cannot score texts (rerank_gate is None)")
+
+    def transcript_logprobs_many(self, requests: Sequence[tuple[np.ndarray, Sequence[str], Any]]) -> list[np.ndarray]:
+        """``transcript_logprobs`` for several (wave, texts, state) at once: the re-ranking batcher's call, so an
+        encoder that can score many clips in one pass (Whisper) overrides it."""
+        return [self.transcript_logprobs(wave, texts, state) for wave, texts, state in requests]

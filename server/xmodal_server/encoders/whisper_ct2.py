@@ -18,7 +18,7 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -331,8 +331,12 @@ class WhisperTinyEncoder(SpeechEncoder):
         return self._scores(wave, self.text_tokens(texts), state)
 
     def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
-        tokens = self.text_tokens(texts)
-        return per_token(self._scores(wave, tokens, state), [len(ids) + 1 for ids in tokens])  # + end of text
+        return self.transcript_logprobs_many([(wave, texts, state)])[0]
+
+    def transcript_logprobs_many(self, requests: Sequence[tuple[np.ndarray, Sequence[str], Any]]) -> list[np.ndarray]:
+        tokens = [self.text_tokens(texts) for _, texts, _ in requests]
+        sums = self.score_clips([(wave, t, state) for (wave, _, state), t in zip(requests, tokens)])
+        return [per_token(s, [len(ids) + 1 for ids in t]) for s, t in zip(sums, tokens)]  # + end of text
 
     def _scores(self, wave: np.ndarray, tokens: list[list[int]], state: torch.Tensor | None) -> np.ndarray:
         return self.score_clips([(wave, tokens, state)])[0]

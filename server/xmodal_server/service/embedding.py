@@ -32,7 +32,7 @@ class Embedding:
         self.batchers: dict[str, Batcher | Unbatched] = {
             kind: runner(kind, self._model_call_for(kind), self.model_pool, max_delay) for kind in (TEXT, IMAGE, SPEECH)
         }
-        # One clip per item (nothing to share between clips), but the batcher's bounded queue and deadline checks.
+        # One clip per item; concurrent requests' clips are scored in one decoder pass.
         self.batchers[RERANK] = runner(RERANK, self._likelihood_call, self.model_pool, 0.0)
 
     def speech_mode(self, speech: SpeechOptions | None) -> str:
@@ -69,7 +69,7 @@ class Embedding:
 
     def _likelihood_call(self, items: list[tuple[np.ndarray, list[str], Any]], key: Hashable) -> list[np.ndarray]:
         with self._model_context():
-            return [self.embedder.speech.transcript_logprobs(wave, texts, state) for wave, texts, state in items]
+            return self.embedder.speech.transcript_logprobs_many(items)
 
 
 def _split_rows(out: Embedded) -> list[tuple]:
