@@ -2,9 +2,9 @@
 (``ranking/plan.py``) run by the server's own ranker (``ranking/ranker.py``) over each clip's row of cached
 similarities; sound-alike ranking, and re-ranking by the speech model's likelihood of each text, with the gate.
 
-Scoring costs one encoder pass per clip plus the decoder over K texts (about a second a clip on 2 CPU
-cores), so scores are cached on disk per (speech encoder, clip, text) and saved as they come: a rerun, or
-a run interrupted and started again, scores only what it has not scored yet.
+Scoring costs one encoder pass per clip plus the decoder over K texts, so scores are cached on disk per
+(speech encoder and what it computes, clip, text) and saved as they come: a rerun, or a run interrupted and
+started again, scores only what it has not scored yet.
 """
 from __future__ import annotations
 
@@ -39,9 +39,10 @@ class ScoreCache:
 
     def __init__(self, encoder, cache_dir: Path):
         self.encoder = encoder
-        # Scores depend on the decoder: adapters (a checkpoint's, asr_adapt.py) get their own file.
+        # Scores depend on the encoder's computation (its window) and the decoder: adapters (a checkpoint's,
+        # asr_adapt.py) get their own file.
         adapters = getattr(encoder, "decoder_adapters", None)
-        key = hashlib.sha1(f"{encoder.info.name}\0{encoder.info.source}\0v1".encode()
+        key = hashlib.sha1(f"{encoder.info.name}\0{encoder.info.source}\0{encoder.info.architecture}\0v1".encode()
                            + (f"\0{adapters}".encode() if adapters else b"")).hexdigest()[:16]
         self.path = Path(cache_dir) / f"rerank-scores-{key}.json"
         self.scores: dict[str, dict[str, float]] = json.loads(self.path.read_text()) if self.path.exists() else {}
