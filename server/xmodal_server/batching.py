@@ -1,10 +1,10 @@
 """Dynamic batching: many concurrent small requests become one model (or index) call.
 
-A ``Batcher`` owns a bounded FIFO queue and one collector task. A request is admitted whole or refused
-at once (``ResourceExhausted``); the collector waits until the expected number of items (see below) is
-queued or ``max_delay`` has passed, takes the oldest request and every later one with the same key (only
-requests with equal options may share a model call) up to ``max_size`` items, runs ``fn`` once on a
-worker thread and resolves each request's future with its own slice of the results.
+A ``Batcher`` owns a bounded FIFO queue and one collector task. A request is admitted whole or refused at
+once (below: by items, by estimated seconds of work, by its deadline); the collector waits until the expected
+number of items (see below) is queued or ``max_delay`` has passed, takes the oldest request and every later
+one with the same key (only requests with equal options may share a model call) up to ``max_size`` items,
+runs ``fn`` once on a worker thread and resolves each request's future with its own slice of the results.
 
 Guarantees, in the spirit of Ray Serve's ``@serve.batch`` (and against the failure mode of a worker that
 logs and re-raises without touching its futures):
@@ -21,6 +21,20 @@ logs and re-raises without touching its futures):
   Without this, closed-loop clients settle into two half-size groups that alternate on the model
   ("ping-pong"): the group just answered comes back a few milliseconds too late for the next batch,
   forever. A lone caller expects only itself, so it never waits.
+
+Admission is by time as well as by items. Each item has a cost (``cost``: for speech its audio's seconds,
+by default 1 unit), and the batcher measures its service rate: an EWMA of a batch's wall-seconds per unit of
+cost, taken from the first batch on (no guess before that: until one batch is measured only the item limit
+applies). A request's wait is then estimated as (cost queued ahead + what is left of the batch in flight) x
+rate, and a request is refused at once rather than left to time out in the queue (the estimate can be wrong:
+one that still expires there is dropped before compute, as above):
+
+* ``ResourceExhausted`` when the queue already holds more than ``max_wait`` seconds of work, or more than
+  ``queue_size`` items (a request into an empty queue is admitted whatever its size, so neither limit has
+  to be tuned against the per-request ones);
+* ``DeadlineExceeded`` when it could not finish before its deadline (queued work + its own, x rate). Not
+  just "could not start": a request that starts but finishes late still takes the model from others for an
+  answer its caller no longer waits for.
 
 ``Unbatched`` has the same interface and runs one call per request (``batching = false``): the baseline
 of the benchmark and an escape hatch.
@@ -43,6 +57,11 @@ log = logging.getLogger(__name__)
 
 # fn(items, key) -> one result per item, in order. Runs on the executor, never on the event loop.
 BatchFn = Callable[[list[Any], Hashable], Sequence[Any]]
+# cost(item) -> units of work (> 0); the batcher learns seconds per unit, so only ratios between items matter.
+CostFn = Callable[[Any], float]
+
+RATE_WEIGHT = 0.2  # EWMA weight of the newest batch: a batch's speed swings with its mix (clip lengths, batch
+# size) and with the other encoders sharing the model thread; 0.2 follows a real change within ~5 batches.
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("xmodal_deadline", default=None)
 
@@ -74,7 +93,8 @@ class BatchStats:
     batches: int = 0
     items: int = 0
     sizes: Counter = field(default_factory=Counter)  # batch size -> how many batches had it
-    rejected: int = 0  # refused: queue full
+    rejected: int = 0  # refused: queue full (items or estimated seconds)
+    refused_late: int = 0  # refused: the estimated wait would run past the request's deadline
     dropped: int = 0  # never computed: caller cancelled or deadline passed
     failed_batches: int = 0
 
@@ -86,6 +106,29 @@ class _Request:
     future: asyncio.Future
     deadline: float | None
     enqueued: float
+    cost: float
+
+
+def _one_unit(item: Any) -> float:
+    return 1.0
+
+
+class ServiceRate:
+    """Seconds of batch wall time per unit of cost: an EWMA over measured batches, None until the first
+    (unless seeded)."""
+
+    def __init__(self, seed: float | None = None, weight: float = RATE_WEIGHT):
+        if seed is not None and seed <= 0 or not 0 < weight <= 1:
+            raise ValueError("the seed must be > 0 and the weight within (0, 1]")
+        self.seconds_per_unit = seed
+        self.weight = weight
+
+    def observe(self, cost: float, seconds: float) -> None:
+        if cost <= 0 or seconds < 0:
+            return
+        sample = seconds / cost
+        old = self.seconds_per_unit
+        self.seconds_per_unit = sample if old is None else old + self.weight * (sample - old)
 
 
 def _expired(deadline: float | None, now: float) -> bool:
@@ -153,16 +196,27 @@ class Unbatched(_Runner):
 
 class Batcher(_Runner):
     def __init__(self, name: str, fn: BatchFn, executor: Executor | None, *, max_size: int, max_delay: float,
-                 queue_size: int, observer: BatchObserver | None = None):
+                 queue_size: int, observer: BatchObserver | None = None, cost: CostFn | None = None,
+                 max_wait: float | None = None, max_wait_setting: str = "max_wait", rate: ServiceRate | None = None):
+        """``cost``: units of work per item (default 1); ``max_wait``: seconds of estimated work the queue may
+        hold (None: no time limit), named ``max_wait_setting`` in refusals so an operator knows what to raise;
+        ``rate``: the service-rate estimator (default: unseeded)."""
         super().__init__(name, fn, executor, observer)
-        if max_size < 1 or queue_size < 1 or max_delay < 0:
-            raise ValueError("max_size and queue_size must be >= 1 and max_delay >= 0")
+        if max_size < 1 or queue_size < 1 or max_delay < 0 or (max_wait is not None and max_wait <= 0):
+            raise ValueError("max_size and queue_size must be >= 1, max_delay >= 0 and max_wait > 0 (or None)")
         self.max_size = max_size
         self.max_delay = max_delay
         self.queue_size = queue_size
+        self.cost = cost or _one_unit
+        self.max_wait = max_wait
+        self.max_wait_setting = max_wait_setting
+        self.rate = rate or ServiceRate()
         self._queue: deque[_Request] = deque()
         self._depth = 0  # items in the queue (cancelled ones included until the collector skips them)
+        self._queued_cost = 0.0  # their cost, likewise
         self._running = 0  # items in the batch being computed
+        self._running_cost = 0.0
+        self._running_since = 0.0  # time.monotonic() when it started
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
         self._full: asyncio.Event | None = None  # set when the queue holds ``_target`` items
@@ -179,31 +233,69 @@ class Batcher(_Runner):
         """Items queued or being computed."""
         return self._depth + self._running
 
+    @property
+    def queued_cost(self) -> float:
+        return self._queued_cost
+
+    def estimated_wait(self, now: float | None = None) -> float | None:
+        """Seconds before a request queued now would start: the queued work plus what is left of the batch
+        in flight, at the measured rate; None before any batch was measured."""
+        rate = self.rate.seconds_per_unit
+        if rate is None:
+            return None
+        now = time.monotonic() if now is None else now
+        in_flight = max(0.0, self._running_cost * rate - (now - self._running_since)) if self._running else 0.0
+        return self._queued_cost * rate + in_flight
+
     async def submit(self, items: Sequence[Any], key: Hashable = None) -> list[Any]:
         """Queue one request's (already validated) items; returns their results in order."""
         self._check_open()
         deadline = _check_deadline(self.name)
         n = len(items)
-        # A request larger than the whole queue is still admitted into an empty one, so that
-        # queue_size never has to be tuned against the per-request limit.
-        if self._depth and self._depth + n > self.queue_size:
-            self.stats.rejected += 1
-            raise ResourceExhausted(
-                f"the {self.name} queue is full ({self._depth} items waiting, limit {self.queue_size}); "
-                "retry with backoff"
-            )
+        cost = sum(self.cost(it) for it in items)
+        self._admit(n, cost, deadline)
         loop = asyncio.get_running_loop()
         if self._task is None:  # started lazily: the batcher is built off the event loop
             self._wake, self._full = asyncio.Event(), asyncio.Event()
             self._task = loop.create_task(self._collect(), name=f"xmodal-batcher-{self.name}")
         future = loop.create_future()
-        self._queue.append(_Request(list(items), key, future, deadline, time.monotonic()))
+        self._queue.append(_Request(list(items), key, future, deadline, time.monotonic(), cost))
+        self._queued_cost += cost
         self._set_depth(self._depth + n)
         self._wake.set()
         if self._depth >= self._target:
             self._full.set()
         # Cancelling the awaiting task cancels this future too; the collector then skips the request.
         return await future
+
+    def _admit(self, n: int, cost: float, deadline: float | None) -> None:
+        """Refuse at once what the queue cannot take or cannot finish in time (see the module docstring)."""
+        # A request larger than the whole queue is still admitted into an empty one, so that
+        # queue_size and max_wait never have to be tuned against the per-request limits.
+        if self._depth and self._depth + n > self.queue_size:
+            self.stats.rejected += 1
+            raise ResourceExhausted(
+                f"the {self.name} queue is full ({self._depth} items waiting, limit {self.queue_size}); "
+                "retry with backoff"
+            )
+        now = time.monotonic()
+        wait = self.estimated_wait(now)
+        if wait is None:
+            return
+        if self._depth and self.max_wait is not None and wait > self.max_wait:
+            self.stats.rejected += 1
+            raise ResourceExhausted(
+                f"the {self.name} queue is full: about {wait:.1f} s of work is waiting, more than its limit of "
+                f"{self.max_wait:g} s ({self.max_wait_setting}); retry with backoff or on another instance"
+            )
+        done = wait + cost * self.rate.seconds_per_unit  # type: ignore[operator]
+        if deadline is not None and now + done > deadline:
+            self.stats.refused_late += 1
+            raise DeadlineExceeded(
+                f"the {self.name} model would finish this request in about {done:.1f} s ({wait:.1f} s of work "
+                f"ahead of it), after its deadline ({max(0.0, deadline - now):.1f} s left); retry later or give "
+                "the call a longer deadline"
+            )
 
     def _set_depth(self, depth: int) -> None:
         self._depth = depth
@@ -239,6 +331,7 @@ class Batcher(_Runner):
                 if not req.future.done():
                     req.future.set_exception(Unavailable("the server is shutting down; retry on another instance"))
             self._queue.clear()
+            self._queued_cost = 0.0
             self._set_depth(0)
 
     def _take(self) -> list[_Request]:
@@ -246,30 +339,32 @@ class Batcher(_Runner):
         now = time.monotonic()
         batch: list[_Request] = []
         rest: deque[_Request] = deque()
-        size, depth = 0, self._depth
+        size = 0
         for req in self._queue:
             n = len(req.items)
             if req.future.done():  # the caller cancelled (or went away)
-                depth -= n
                 self.stats.dropped += 1
             elif _expired(req.deadline, now):
-                depth -= n
                 self.stats.dropped += 1
                 req.future.set_exception(DeadlineExceeded(f"the deadline passed while queued for the {self.name} model"))
             elif not batch or (req.key == batch[0].key and size + n <= self.max_size):
                 batch.append(req)
                 size += n
-                depth -= n
             else:
                 rest.append(req)
+                continue
+            self._queued_cost -= req.cost
         self._queue = rest
-        self._set_depth(depth)
+        if not rest:
+            self._queued_cost = 0.0  # no float residue on an empty queue
+        self._set_depth(sum(len(req.items) for req in rest))
         return batch
 
     async def _run(self, batch: list[_Request]) -> None:
         items = [it for req in batch for it in req.items]
+        cost = sum(req.cost for req in batch)
         t0 = time.perf_counter()
-        self._running = len(items)
+        self._running, self._running_cost, self._running_since = len(items), cost, time.monotonic()
         try:
             results = await asyncio.get_running_loop().run_in_executor(self.executor, self._call, items, batch[0].key)
             if len(results) != len(items):
@@ -288,10 +383,12 @@ class Batcher(_Runner):
                     req.future.set_exception(_batch_error(self.name, len(items), e))
             return
         finally:
-            self._running = 0
+            self._running, self._running_cost = 0, 0.0
             self._free_since = time.monotonic()
             self._expect = max(1, min(self.max_size, len(items) + self._depth))
-        self._record(len(items), time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        self.rate.observe(cost, seconds)
+        self._record(len(items), seconds)
         start = 0
         for req in batch:
             end = start + len(req.items)

@@ -75,6 +75,18 @@ class Config:
     batch_queue_size: int = _f(
         256, "Items that may wait per encoder (and for search); past that a request gets RESOURCE_EXHAUSTED at once."
     )
+    batch_queue_seconds: float = _f(
+        10.0, "Longest estimated wait a batcher's queue may hold, in seconds, for text, image and search (speech: "
+        "speech_queue_seconds): each batcher measures its seconds of model time per unit of work (an item; for "
+        "speech, a second of audio) and a request that would wait longer gets RESOURCE_EXHAUSTED at once. A "
+        "request whose estimated finish is past its gRPC deadline gets DEADLINE_EXCEEDED at once, whatever this "
+        "limit. 0 = no time limit (batch_queue_size alone)."
+    )
+    speech_queue_seconds: float = _f(
+        5.0, "batch_queue_seconds for the speech model's batchers (EmbedSpeech / SearchBySpeech embedding, weighted "
+        "by each clip's duration, and its re-ranking): speech work is seconds per item where text is milliseconds, "
+        "so 256 queued clips meant minutes of waiting (EmbedSpeech at concurrency 128: p99 75 s). 0 = no time limit."
+    )
     sound_alike_weight: float = _f(
         0.6, "SearchBySpeech ranks hits by cosine + this weight x how much each hit's text sounds like the "
         "transcript (letters and consonant sounds, 0..1), over the vector search's best hits joined with the "
@@ -169,6 +181,9 @@ class Config:
             raise InvalidInput(f"config metrics_port={self.metrics_port}: must be -1 (off) or 0..65535")
         if self.batch_max_delay_ms < 0:
             raise InvalidInput(f"config batch_max_delay_ms={self.batch_max_delay_ms}: must be >= 0")
+        for name in ("batch_queue_seconds", "speech_queue_seconds"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise InvalidInput(f"config {name}={getattr(self, name)}: must be a number of seconds >= 0 (0 = no time limit)")
         for name in ("max_batch", "max_top_k", "max_message_mb", "max_text_chars", "max_image_bytes",
                      "max_image_pixels", "max_audio_bytes", "batch_max_size", "batch_queue_size",
                      "index_snapshot_ops"):

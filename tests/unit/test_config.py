@@ -35,6 +35,8 @@ def test_cli_flags_via_argparse(tmp_path):
     ({"XMODAL_BATCH_MAX_SIZE": "0"}, "at least 1"),
     ({"XMODAL_BATCH_QUEUE_SIZE": "0"}, "at least 1"),
     ({"XMODAL_BATCH_MAX_DELAY_MS": "-1"}, ">= 0"),
+    ({"XMODAL_BATCH_QUEUE_SECONDS": "-1"}, "batch_queue_seconds=-1.0: must be a number of seconds >= 0"),
+    ({"XMODAL_SPEECH_QUEUE_SECONDS": "nan"}, "speech_queue_seconds=nan"),
     ({"XMODAL_METRICS_PORT": "-2"}, "-1 \\(off\\)"),
     ({"XMODAL_CUDA_DTYPE": "fp8"}, "must be one of"),
     ({"XMODAL_RERANK_CANDIDATES": "65"}, "rerank_candidates=65: must be 0 \\(off\\) to 64"),
@@ -54,6 +56,9 @@ def test_batching_and_metrics_flags(tmp_path):
     assert (c.batching, c.batch_max_size, c.metrics_port, c.cuda_dtype) == (False, 8, -1, "bf16")
     d = load_config(env={})
     assert (d.batching, d.metrics_port, d.cuda_dtype) == (True, 9090, "fp16")
+    assert (d.batch_queue_seconds, d.speech_queue_seconds) == (10.0, 5.0)
+    q = from_args(p.parse_args(["--speech-queue-seconds", "2.5", "--batch-queue-seconds", "0"]), env={})
+    assert (q.speech_queue_seconds, q.batch_queue_seconds) == (2.5, 0.0)
 
 
 def test_unknown_key_in_file(tmp_path):

@@ -7,7 +7,8 @@
 * ``embedding.py``   the model thread (collation and forward passes only): per-encoder dynamic batchers
   (``batching.py``) and the speech model's scoring of texts;
 * ``collections.py`` collection and item writes (all or nothing) and reads;
-* ``search.py``      a request -> a plan (``ranking/``) -> hits.
+* ``search.py``      a request -> a plan (``ranking/``) -> hits;
+* ``costs.py``       what an item costs its batcher (seconds of audio for speech), for admission by time.
 
 ``Service`` wires them together and is all the servicers see. The event loop only waits: decoding runs on the
 CPU pool, models on the model thread, index I/O on the default pool. The index is reached through
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager, Sequence
 from ..batching import Batcher, Unbatched
 from ..config import Config
 from ..embedder import Embedded, Embedder
+from ..encoders.base import SPEECH
 from ..index.backend import CollectionStore, Hit, StoredItem
 from ..index.changes import WatchedStore
 from ..media import MediaLimits
 from .collections import Collections
+from .costs import rerank_item_texts, speech_item_seconds
 from .decoding import Decoder
 from .embedding import RERANK, Embedding
 from .inputs import VECTOR, AudioInput, Clock, ItemInput, SearchRequest, SpeechOptions, Timing
@@ -58,12 +61,17 @@ class Service:
         self.cpu_pool = ThreadPoolExecutor(2, thread_name_prefix="xmodal-decode")
         self.decoder = Decoder(limits, self.cpu_pool, embedder.prepare)
 
+        # Speech work is counted in its own units and limited by its own setting (config.speech_queue_seconds).
+        speech_costs = {SPEECH: speech_item_seconds, RERANK: rerank_item_texts}
+
         def runner(name: str, fn: Callable, executor: ThreadPoolExecutor | None, max_delay: float) -> Batcher | Unbatched:
             observer = metrics.batch_observer(name) if metrics is not None else None
             if not config.batching:
                 return Unbatched(name, fn, executor, observer)
+            setting = "speech_queue_seconds" if name in speech_costs else "batch_queue_seconds"
             return Batcher(name, fn, executor, max_size=config.batch_max_size, max_delay=max_delay,
-                           queue_size=config.batch_queue_size, observer=observer)
+                           queue_size=config.batch_queue_size, observer=observer, cost=speech_costs.get(name),
+                           max_wait=getattr(config, setting) or None, max_wait_setting=setting)
 
         self.embedding = Embedding(embedder, runner, config.batch_max_delay_ms / 1e3, model_context)
         self.collections = Collections(config, self.store, self.decoder, self.embedding)
