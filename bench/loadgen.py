@@ -1,7 +1,9 @@
 """A closed-loop asyncio gRPC load generator for loopback benchmarks.
 
 ``concurrency`` clients each send one request, wait for its answer, and send the next, until
-``requests`` answers have come back or ``seconds`` have passed (both bounds always apply). Requests are
+``requests`` answers have come back or ``seconds`` have passed (both bounds always apply). With ``backoff``, a
+client refused with RESOURCE_EXHAUSTED waits that long before its next call, as a well-behaved client does:
+without it, refusals that come back at once turn the clients into a flood of calls. Requests are
 built before the clock starts and sent through the raw generated stubs, so the client's own cost per
 call is as small as Python gRPC allows.
 """
@@ -43,7 +45,8 @@ def channel(address: str) -> grpc.aio.Channel:
 
 
 async def run_load(method: Callable[..., Any], requests: Sequence[Any], *, concurrency: int, total: int,
-                   seconds: float, timeout: float = 300.0, progress: Callable[[int], None] | None = None) -> LoadResult:
+                   seconds: float, timeout: float = 300.0, progress: Callable[[int], None] | None = None,
+                   backoff: float = 0.0) -> LoadResult:
     """Send up to ``total`` calls of ``method`` (a unary-unary aio stub method), cycling through
     ``requests``, from ``concurrency`` clients; failed calls are counted by status code."""
     pool = itertools.cycle(requests)
@@ -61,6 +64,8 @@ async def run_load(method: Callable[..., Any], requests: Sequence[Any], *, concu
                 await method(next(pool), timeout=timeout)
             except grpc.aio.AioRpcError as e:
                 result.errors[e.code().name] = result.errors.get(e.code().name, 0) + 1
+                if backoff and e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    await asyncio.sleep(backoff)
             else:
                 result.latencies_ms.append((time.perf_counter() - t0) * 1e3)
             if progress is not None:

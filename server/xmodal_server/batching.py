@@ -34,7 +34,8 @@ one that still expires there is dropped before compute, as above):
   to be tuned against the per-request ones);
 * ``DeadlineExceeded`` when it could not finish before its deadline (queued work + its own, x rate). Not
   just "could not start": a request that starts but finishes late still takes the model from others for an
-  answer its caller no longer waits for.
+  answer its caller no longer waits for. For the same reason a request of several stages reserves the
+  later stages' estimated time in its earlier ones (``reserve_after``).
 
 ``Unbatched`` has the same interface and runs one call per request (``batching = false``): the baseline
 of the benchmark and an escape hatch.
@@ -64,6 +65,7 @@ RATE_WEIGHT = 0.2  # EWMA weight of the newest batch: a batch's speed swings wit
 # size) and with the other encoders sharing the model thread; 0.2 follows a real change within ~5 batches.
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("xmodal_deadline", default=None)
+_reserved: contextvars.ContextVar[float] = contextvars.ContextVar("xmodal_reserved", default=0.0)
 
 
 @contextmanager
@@ -78,6 +80,22 @@ def request_deadline(seconds_left: float | None) -> Iterator[None]:
         yield
     finally:
         _deadline.reset(token)
+
+
+@contextmanager
+def reserve_after(seconds: float | None) -> Iterator[None]:
+    """Submissions made inside this block leave ``seconds`` before the caller's deadline to later stages of the
+    same request (SearchBySpeech: the re-ranking after the embedding). Admission then refuses at once a request
+    whose first stage would fit its deadline but whose whole would not, instead of spending the first stage's
+    model time on an answer that comes too late."""
+    if not seconds or seconds <= 0:
+        yield
+        return
+    token = _reserved.set(_reserved.get() + seconds)
+    try:
+        yield
+    finally:
+        _reserved.reset(token)
 
 
 class BatchObserver(Protocol):
@@ -136,10 +154,18 @@ def _expired(deadline: float | None, now: float) -> bool:
 
 
 def _check_deadline(name: str) -> float | None:
-    deadline = _deadline.get()
-    if _expired(deadline, time.monotonic()):
+    """The deadline of this stage of the request (the caller's, less what later stages reserved)."""
+    deadline, reserved = _deadline.get(), _reserved.get()
+    if deadline is None:
+        return None
+    if _expired(deadline - reserved, time.monotonic()):
+        if not _expired(deadline, time.monotonic()):
+            raise DeadlineExceeded(
+                f"the {name} request would leave too little of its deadline to the later stages (about "
+                f"{reserved:.1f} s of work after it); retry later or give the call a longer deadline"
+            )
         raise DeadlineExceeded(f"the deadline passed before the {name} request could be queued")
-    return deadline
+    return deadline - reserved
 
 
 def _batch_error(name: str, n: int, error: Exception) -> XmodalError:
@@ -159,6 +185,10 @@ class _Runner:
         self.observer = observer
         self.stats = BatchStats()
         self._closed = False
+
+    def estimate(self, cost: float) -> float | None:
+        """Seconds from now until a request of ``cost`` queued now would be done; None: no estimate."""
+        return None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -247,6 +277,10 @@ class Batcher(_Runner):
         in_flight = max(0.0, self._running_cost * rate - (now - self._running_since)) if self._running else 0.0
         return self._queued_cost * rate + in_flight
 
+    def estimate(self, cost: float) -> float | None:
+        wait = self.estimated_wait()
+        return None if wait is None else wait + cost * self.rate.seconds_per_unit  # type: ignore[operator]
+
     async def submit(self, items: Sequence[Any], key: Hashable = None) -> list[Any]:
         """Queue one request's (already validated) items; returns their results in order."""
         self._check_open()
@@ -291,10 +325,12 @@ class Batcher(_Runner):
         done = wait + cost * self.rate.seconds_per_unit  # type: ignore[operator]
         if deadline is not None and now + done > deadline:
             self.stats.refused_late += 1
+            later = _reserved.get()
             raise DeadlineExceeded(
                 f"the {self.name} model would finish this request in about {done:.1f} s ({wait:.1f} s of work "
-                f"ahead of it), after its deadline ({max(0.0, deadline - now):.1f} s left); retry later or give "
-                "the call a longer deadline"
+                f"ahead of it), after its deadline ({max(0.0, deadline - now):.1f} s left"
+                + (f", keeping {later:.1f} s for the later stages" if later else "")
+                + "); retry later or give the call a longer deadline"
             )
 
     def _set_depth(self, depth: int) -> None:
@@ -346,7 +382,8 @@ class Batcher(_Runner):
                 self.stats.dropped += 1
             elif _expired(req.deadline, now):
                 self.stats.dropped += 1
-                req.future.set_exception(DeadlineExceeded(f"the deadline passed while queued for the {self.name} model"))
+                req.future.set_exception(DeadlineExceeded(
+                    f"the deadline (less any time kept for later stages) passed while queued for the {self.name} model"))
             elif not batch or (req.key == batch[0].key and size + n <= self.max_size):
                 batch.append(req)
                 size += n

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from xmodal_server.api.errors import status_for
-from xmodal_server.batching import Batcher, ServiceRate, request_deadline
+from xmodal_server.batching import Batcher, ServiceRate, Unbatched, request_deadline, reserve_after
 from xmodal_server.errors import DeadlineExceeded, ResourceExhausted
 from xmodal_server.service.costs import rerank_item_texts, speech_item_seconds
 
@@ -157,6 +157,23 @@ async def test_the_batch_in_flight_counts_for_what_is_left_of_it(pool):
     await b.close()
 
 
+async def test_time_reserved_for_later_stages_is_taken_off_the_deadline(pool):
+    model = FakeCostedModel()
+    b = batcher(model, pool, rate=ServiceRate(seed=1.0))
+    with request_deadline(5.0):
+        with reserve_after(4.0), pytest.raises(DeadlineExceeded, match=r"keeping 4\.0 s for the later stages"):
+            await b.submit([("first-stage", 2.0)])  # 2 s fits 5 s, but not the 1 s left before the later 4 s
+        with reserve_after(6.0), pytest.raises(DeadlineExceeded, match=r"too little of its deadline.*about 6\.0 s"):
+            await b.submit([("first-stage", 0.1)])  # nothing left at all: refused before its cost is even looked at
+        with reserve_after(2.0):
+            assert await b.submit([("fits", 2.0)]) == ["fits"]
+        assert await b.submit([("no-reserve", 2.0)]) == ["no-reserve"]  # the reserve ends with its block
+    assert model.seen == ["fits", "no-reserve"] and b.stats.refused_late == 1
+    assert b.estimate(3.0) == pytest.approx(3.0 * b.rate.seconds_per_unit)  # nothing queued or in flight
+    assert Unbatched("fake", model, pool, None).estimate(3.0) is None  # no queue of its own: no estimate
+    await b.close()
+
+
 async def test_an_unmeasured_batcher_admits_by_items_alone(pool):
     model = FakeCostedModel()
     b = batcher(model, pool, max_wait=0.001)  # a time limit, but no batch measured yet: no estimate to refuse on
@@ -203,6 +220,34 @@ async def test_under_overload_every_future_is_resolved_and_no_refused_item_is_co
     assert sorted(model.seen) == sorted(f"r{i}" for i in outcomes["ok"])
     assert b.depth == 0 and b.queued_cost == 0.0
     await b.close()
+
+
+async def test_a_speech_search_is_refused_by_the_embedding_when_no_time_is_left_for_its_reranking(tmp_path):
+    """service/search.py reserves the re-ranking's estimated time while the query is embedded: a deadline that the
+    whole search cannot meet is refused before the speech model spends anything on it."""
+    from xmodal_server.app import build_service
+    from xmodal_server.config import Config
+    from xmodal_server.encoders.fake import pcm16, synthesize
+    from xmodal_server.service import AudioInput, ItemInput, SearchRequest
+
+    service = await asyncio.to_thread(build_service, Config(profile="fake", data_dir=str(tmp_path)), "cpu")
+    try:
+        await service.create_collection("c")
+        await service.add_items("c", [ItemInput(f"t{i}", "text", t) for i, t in enumerate(["where is the station",
+                                                                                          "a red bicycle", "the invoice"])])
+        query = SearchRequest("c", "speech", AudioInput(pcm16(synthesize("where is the station")), pcm_sample_rate=16_000),
+                              top_k=2, rerank=None)  # the server's default re-ranking: 5 candidates + 10 sound-alike
+        speech, rerank = service.batchers["speech"], service.batchers["rerank"]
+        rerank.rate = ServiceRate(seed=1.0)  # as if measured: 1 s per text scored, 16 texts -> 16 s kept
+        with request_deadline(10.0), pytest.raises(DeadlineExceeded, match="the speech request would leave too little"):
+            await service.search(query)
+        assert speech.stats.items == 0 and rerank.stats.items == 0
+        with request_deadline(60.0):
+            hits, _, _ = await service.search(query)
+        assert hits[0].id == "t0" and speech.stats.items == 1 and rerank.stats.items == 1
+    finally:
+        await service.aclose()
+        service.store.close()
 
 
 async def test_the_service_counts_speech_in_seconds_of_audio_under_its_own_limit(tmp_path):

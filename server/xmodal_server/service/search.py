@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 import numpy as np
 
-from ..batching import Batcher, Unbatched
+from ..batching import Batcher, Unbatched, reserve_after
 from ..config import Config
 from ..embedder import Embedded
 from ..encoders.base import SPEECH
@@ -25,7 +25,7 @@ from ..ranking.plan import SearchPlan, plan_search
 from ..ranking.ranker import rank
 from ..ranking.sound_alike import SoundAlikeIndex, SoundAlikeIndexes
 from .decoding import Decoder
-from .embedding import Embedding, RunnerFactory
+from .embedding import RERANK, Embedding, RunnerFactory
 from .inputs import VECTOR, Clock, SearchRequest, SpeechOptions, Timing
 from .validation import check_search_params, check_top_k, check_vector, check_where
 
@@ -80,9 +80,14 @@ class Search:
             if r.kind == SPEECH:  # the clip, which a re-ranking stage scores texts against
                 [wave] = decoded.items
             speech = r.speech
+            reserve = None
             if plan.rerank:  # the scoring call reuses the clip's encoder output instead of computing it again
                 speech = dataclasses.replace(speech or SpeechOptions(), keep_state=True)
-            out = await self.embedding.embed(clock, r.kind, decoded, speech)
+                # Admitted to the embedding only with time left for the re-ranking after it (texts scored: the
+                # candidates, the sound-alike extras and the transcript itself).
+                reserve = self.embedding.batchers[RERANK].estimate(plan.rerank.depth + plan.rerank.extras + 1)
+            with reserve_after(reserve):
+                out = await self.embedding.embed(clock, r.kind, decoded, speech)
         served = _Served(self, clock, r.collection, coll, out, (tuple(sorted(set(r.modalities))), where, params), wave)
         ranked = await rank(plan, served)
         out = dataclasses.replace(out, states=None, transcript_logprobs=None if ranked.transcript_logprob is None
