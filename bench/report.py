@@ -50,6 +50,12 @@ def machine(torch_threads: bool = False) -> str:
             f"load average at start {load:.1f}")
 
 
+def verdict(value: float, target: float, higher: bool = True) -> str:
+    """``value`` against a target: "3.47 (>= 3: met)" (``higher``: at least ``target``; else at most)."""
+    ok = value >= target if higher else value <= target
+    return f"{value:5.2f} ({'>=' if higher else '<='} {target:g}: {'met' if ok else 'NOT met'})"
+
+
 class Report:
     """Lines printed as they come (a long run shows progress) and kept for ``write``."""
 

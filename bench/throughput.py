@@ -26,12 +26,21 @@ PYTHONPATH=DIR/server:DIR/clients/python), and each round at concurrency 32 time
 order alternating between rounds: the report gives new / old for the throughput of (a) and for (b), as medians
 of the per-round ratios, and checks first that both trees return the same vectors for the same inputs.
 
+Issue 17, speech under concurrency: for EmbedSpeech and SearchBySpeech, when --concurrency includes 1 and 8,
+each round times this tree at concurrency 1 then 8 and then (with --baseline-src) the old tree the same way,
+the order of the trees alternating between rounds; the report gives each tree's throughput at concurrency 8 /
+concurrency 1 (median of the per-round ratios, each round's listed) against the target of 3 (this tree's is
+the one judged), and new / old at each of the two concurrencies. --checkpoint sets this tree's checkpoint only
+(the old tree's servers load their own default one), and the header names both checkpoints.
+
 Each ratio is the median of --rounds rounds; a round times the concurrency-32 point and then its
 baseline, back to back, so the slow swings of a shared machine's speed (the in-process baseline alone
 varied 2x between runs minutes apart here) fall on both sides of the ratio of that round.
 
     python bench/throughput.py --quick          # a few minutes: fewer requests per point
     python bench/throughput.py                  # the run of record: bench/results/throughput.txt
+    # issue 17, speech throughput at concurrency 8 / 1, this tree's and an old tree's (a git worktree):
+    python bench/throughput.py --kinds EmbedSpeech SearchBySpeech SearchByText --concurrency 1 8 --no-reference --baseline-src /tmp/xmodal-before
 """
 from __future__ import annotations
 
@@ -43,11 +52,9 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,14 +69,16 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "tests"))  # reference_weights: random weights in the real formats
 
 from loadgen import LoadResult, channel, run_load  # noqa: E402
-from report import commit, machine  # noqa: E402
+from report import commit, machine, verdict  # noqa: E402
+from server_process import ServerProcess, check_source_tree, source_commit  # noqa: E402
 
-READY = re.compile(r"xmodal SERVING on ([\d.]+):(\d+)")
-METRICS = re.compile(r"metrics on :(\d+)/metrics")
 KINDS = ("EmbedText", "EmbedImage", "EmbedSpeech", "SearchByText", "SearchByImage", "SearchBySpeech", "SearchByVector")
 UNBATCHED_KINDS = ("EmbedText", "EmbedImage")  # (b): speech one request at a time would take minutes
 MODALITIES = ("text", "image", "speech")
 TARGETS = {"a": 0.85, "b": 2.0, "c": 0.8, "spread": 3.0}
+# Issue 17: speech throughput at concurrency 8 is at least 3x that at concurrency 1 (1.16x before).
+SCALING_KINDS = ("EmbedSpeech", "SearchBySpeech")
+SCALING = (1, 8, 3.0)  # low concurrency, high concurrency, target of high / low
 COLLECTION = "bench"
 VECTOR_COLLECTION = "bench-vectors"
 VECTOR_ADD_BATCH = 1024
@@ -146,49 +155,6 @@ def make_inputs(work: Path, n_texts: int, n_images: int, n_vectors: int, dim: in
 
 # -- the server --------------------------------------------------------------------------------------
 
-class ServerProcess:
-    """``xmodal serve`` on 127.0.0.1:0; its output is drained by a thread so it can never block."""
-
-    def __init__(self, data_dir: Path, flags: list[str], src: Path | None = None):
-        """``src``: run the server code of that source tree (its server/ and clients/python/ first on the path)."""
-        cmd = [sys.executable, "-m", "xmodal.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-               "--metrics-port", "0", "--data-dir", str(data_dir), "--log-level", "WARNING", *flags]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-        if src is not None:
-            env["PYTHONPATH"] = os.pathsep.join([str(src / "server"), str(src / "clients" / "python"), env.get("PYTHONPATH", "")])
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                     cwd=str(src) if src is not None else None)
-        self.log: list[str] = []
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.log.append(line)
-            if m := METRICS.search(line):
-                self.metrics_port = int(m.group(1))
-            if m := READY.search(line):
-                self.address = f"127.0.0.1:{m.group(2)}"
-                break
-        else:
-            sys.exit("the server did not start:\n" + "".join(self.log[-30:]))
-        threading.Thread(target=lambda: self.log.extend(self.proc.stdout), daemon=True).start()  # type: ignore[arg-type]
-
-    def batches(self) -> dict[str, tuple[float, float]]:
-        """Per batcher: (number of batches, items in them) so far, from the server's /metrics."""
-        import urllib.request
-
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=30) as r:
-            text = r.read().decode()
-        found = re.findall(r'^xmodal_batch_size_(count|sum)\{batcher="(\w+)"\} (\S+)$', text, re.M)
-        values = {(stat, name): float(v) for stat, name, v in found}
-        return {name: (values[("count", name)], values[("sum", name)]) for _, name, _ in found}
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 def fill_collection(address: str, inputs: Inputs) -> None:
     from xmodal import Client, Item
 
@@ -252,19 +218,27 @@ def mean_batch(before: tuple[float, float] | None, after: tuple[float, float] | 
     return f"{items / count:.1f}" if count else "-"
 
 
+def scaled(args, kind: str) -> bool:
+    """Whether ``kind``'s throughput at SCALING's two concurrencies is timed round by round (issue 17)."""
+    return kind in SCALING_KINDS and {SCALING[0], SCALING[1]} <= set(args.concurrency)
+
+
 async def drive(args, inputs: Inputs, on: ServerProcess, off: ServerProcess | None,
                 baselines: "Baselines", old: tuple[ServerProcess, ServerProcess | None] | None = None,
-                ) -> tuple[dict, dict, dict[str, float], dict[str, list]]:
+                ) -> tuple[dict, dict, dict[str, float], dict[str, list], dict[str, list]]:
     """Every point of every kind. The other side of each ratio is timed right after the point it
     divides, so that a background load that comes and goes hits both sides alike. ``old``: the servers
     (batching on, off) of --baseline-src, timed in each round beside ``on`` and ``off``."""
     requests = rpc_requests(inputs)
     at, warmup = ratio_concurrency(args), 2 * args.batch_max_size
+    lo, hi, _ = SCALING
     results_on: dict[tuple[str, int], LoadResult] = {}
     results_off: dict[tuple[str, int], LoadResult] = {}
     base: dict[str, float] = {}
     # Per kind, per round: throughput of (new on, new off, old on, old off, in-process embed) at concurrency ``at``.
     versus: dict[str, list[tuple]] = {}
+    # Per SCALING kind, per round: {(tree, concurrency): LoadResult}, tree "new" or "old".
+    scaling: dict[str, list[dict]] = {}
     async with contextlib.AsyncExitStack() as stack:
         s_on = stubs(await stack.enter_async_context(channel(on.address)))
         s_off = stubs(await stack.enter_async_context(channel(off.address))) if off else None
@@ -278,10 +252,27 @@ async def drive(args, inputs: Inputs, on: ServerProcess, off: ServerProcess | No
             compare = s_old is not None and kind.startswith("Embed")
             m_old = getattr(s_old[service], kind) if compare else None
             m_old_off = getattr(s_old_off[service], kind) if compare and s_old_off and kind in UNBATCHED_KINDS else None
-            for m in (m_on, m_off, m_old, m_old_off):
-                if m is not None:  # connection set-up, lazy init: once per kind, not counted
-                    await run_load(m, reqs, concurrency=min(warmup, 32), total=warmup, seconds=600)
+            m_old_scaled = getattr(s_old[service], kind) if s_old is not None and scaled(args, kind) else None
+            for m in dict.fromkeys(x for x in (m_on, m_off, m_old, m_old_off, m_old_scaled) if x is not None):
+                # connection set-up, lazy init: once per kind, not counted
+                await run_load(m, reqs, concurrency=min(warmup, 32), total=warmup, seconds=600)
+            if scaled(args, kind):
+                # Each round times one tree at ``lo`` then ``hi``, then the other tree (order alternating between
+                # rounds): each tree's hi / lo ratio comes from points seconds apart.
+                for i in range(args.rounds):
+                    got = {}
+                    sides = [("new", on, m_on), ("old", old_on, m_old_scaled)]
+                    for name, server, m in (sides if i % 2 == 0 else sides[::-1]):
+                        if m is not None:
+                            for c in (lo, hi):
+                                got[(name, c)] = await point(server, m, reqs, kind, c, args)
+                    scaling.setdefault(kind, []).append(got)
+                rounds = sorted(scaling[kind], key=lambda g: ratio(g[("new", hi)].throughput, g[("new", lo)].throughput))
+                for c in (lo, hi):
+                    results_on[(kind, c)] = rounds[len(rounds) // 2][("new", c)]  # the median round's points
             for c in args.concurrency:
+                if c != at and scaled(args, kind) and c in (lo, hi):
+                    continue  # timed above
                 if c != at:
                     results_on[(kind, c)] = await point(on, m_on, reqs, kind, c, args)
                     continue
@@ -308,7 +299,14 @@ async def drive(args, inputs: Inputs, on: ServerProcess, off: ServerProcess | No
                     results_off[(kind, c)] = sorted((r[1] for r in rounds), key=lambda r: r.throughput)[len(rounds) // 2]
     driven = [m for m in MODALITIES if any(k.endswith(m.title()) for k in args.kinds)]
     base.update(await asyncio.to_thread(baselines.measure, [f"{w} {m}" for m in driven for w in ("encoder", "reference")]))
-    return results_on, results_off, base, versus
+    return results_on, results_off, base, versus, scaling
+
+
+def checkpoint_id(address: str) -> str:
+    from xmodal import Client
+
+    with Client(address, timeout=600) as c:
+        return c.info().checkpoint_id or "(none)"
 
 
 def same_vectors(new: str, old: str, inputs: Inputs) -> list[str]:
@@ -333,14 +331,9 @@ def versus_report(args, versus: dict[str, list], vectors: list[str]) -> list[str
     if not versus:
         return []
     c = ratio_concurrency(args)
-
-    def med(xs: list[float]) -> float:
-        xs = sorted(x for x in xs if x == x)
-        return xs[len(xs) // 2] if xs else float("nan")
-
     lines = ["", f"new (this tree) / old (--baseline-src {args.baseline_src}, commit {args.baseline_commit}), concurrency {c}, "
              f"{args.rounds} rounds, both trees timed back to back in each round (order alternating); median of the "
-             "per-round ratios [each round's]", "  same inputs, same vectors:", *vectors,
+             "per-round ratios [each round's]", "  the same inputs to both trees, largest vector difference:", *vectors,
              "  (a) server throughput, new / old, and each tree's (a) ratio (server / in-process embed on batches of "
              f"{args.batch_max_size}, measured in the same round):"]
     for kind, rounds in versus.items():
@@ -357,6 +350,46 @@ def versus_report(args, versus: dict[str, list], vectors: list[str]) -> list[str
             lines.append(f"    {kind:<12} new {med(new_b):5.2f}, old {med(old_b):5.2f}: new/old {med(per):5.2f} "
                          f"[{' '.join(f'{x:.2f}' for x in per)}]; off new {med([r[1] for r in rounds]):.1f} / "
                          f"old {med([r[3] for r in rounds]):.1f} req/s")
+    return lines
+
+
+def med(xs: list[float]) -> float:
+    """Median (the upper one of an even count, as a round's value) of the numbers that are not NaN."""
+    xs = sorted(x for x in xs if x == x)
+    return xs[len(xs) // 2] if xs else float("nan")
+
+
+def scaling_report(args, scaling: dict[str, list[dict]]) -> list[str]:
+    """Issue 17's lines: per SCALING kind and tree, throughput at the high / low concurrency, medians of the
+    per-round ratios with each round's, against the target; with --baseline-src also new / old per concurrency."""
+    if not scaling:
+        return []
+    lo, hi, target = SCALING
+    old = (f"old = --baseline-src {args.baseline_src}, commit {args.baseline_commit}; "
+           if args.baseline_src is not None else "")
+    order = (f"one tree at concurrency {lo} then {hi}, then the other tree (order alternating)" if old
+             else f"concurrency {lo} then {hi}")
+    apart = (f" (the table's concurrency-{hi} rows are the (a) rounds', timed separately)"
+             if ratio_concurrency(args) == hi else "")
+    lines = ["", f"speech throughput at concurrency {hi} / concurrency {lo} (TARGET of issue 17: >= {target:g} for "
+             f"{' and '.join(SCALING_KINDS)}, on this tree); {old}median of {args.rounds} rounds [each round's]; a round "
+             f"times {order}{apart}"]
+    for kind, rounds in scaling.items():
+        for tree in ("new", "old"):
+            if (tree, lo) not in rounds[0]:
+                continue
+            per = [ratio(g[(tree, hi)].throughput, g[(tree, lo)].throughput) for g in rounds]
+            label = kind if tree == "new" else ""
+            note = "  <- the target" if tree == "new" else "  (the old path, for comparison)"
+            lines.append(f"    {label:<15} {tree} {med([g[(tree, lo)].throughput for g in rounds]):7.2f} -> "
+                         f"{med([g[(tree, hi)].throughput for g in rounds]):7.2f} req/s: c{hi}/c{lo} "
+                         f"{verdict(med(per), target)} [{' '.join(f'{x:.2f}' for x in per)}]{note}")
+        if ("old", lo) in rounds[0]:
+            parts = []
+            for c in (lo, hi):
+                per = [ratio(g[("new", c)].throughput, g[("old", c)].throughput) for g in rounds]
+                parts.append(f"concurrency {c} {med(per):5.2f} [{' '.join(f'{x:.2f}' for x in per)}]")
+            lines.append(f"    {'':<15} throughput new / old: {', '.join(parts)}")
     return lines
 
 
@@ -398,7 +431,8 @@ class Baselines:
     thread like the server's model thread (torch on the main thread can be several times slower when
     other processes compete for the cores, as measured on the 2-core machine of the results)."""
 
-    def __init__(self, data_dir: Path, inputs: Inputs, batch: int, seconds: float, min_calls: int, reference: bool):
+    def __init__(self, data_dir: Path, inputs: Inputs, batch: int, seconds: float, min_calls: int, reference: bool,
+                 checkpoint: Path | None = None):
         from PIL import Image
 
         from xmodal_server.app import build_service
@@ -406,7 +440,8 @@ class Baselines:
         from xmodal_server.media import MediaLimits, decode_audio
 
         self.seconds, self.min_calls = seconds, min_calls
-        self.service = build_service(Config(data_dir=str(data_dir), metrics_port=-1), "cpu")
+        self.service = build_service(Config(data_dir=str(data_dir), metrics_port=-1,
+                                            checkpoint=str(checkpoint) if checkpoint else ""), "cpu")
         e, coll = self.service.embedder, self.service.store.get(COLLECTION)
         data = {
             "text": inputs.queries,
@@ -449,11 +484,6 @@ class Baselines:
 
 def ratio(x: float, base: float) -> float:
     return x / base if base > 0 else float("nan")
-
-
-def verdict(value: float, target: float, higher: bool = True) -> str:
-    ok = value >= target if higher else value <= target
-    return f"{value:5.2f} ({'>=' if higher else '<='} {target:g}: {'met' if ok else 'NOT met'})"
 
 
 def report(args, header: list[str], on: dict, off: dict, base: dict[str, float]) -> str:
@@ -521,7 +551,10 @@ def main() -> int:
     ap.add_argument("--no-reference", action="store_true", help="skip (d), the reference encoders")
     ap.add_argument("--no-unbatched", action="store_true", help="skip (b), the server with batching off")
     ap.add_argument("--baseline-src", type=Path, help="a source tree of another commit (e.g. a git worktree): its servers "
-                    "run beside this tree's and the report gives new / old for (a) and (b), measured round by round")
+                    "run beside this tree's and the report gives new / old for (a) and (b), measured round by round, "
+                    "and its own concurrency-8 / concurrency-1 speech throughput ratio (issue 17)")
+    ap.add_argument("--checkpoint", type=Path, help="checkpoint directory for this tree's servers and in-process baselines "
+                    "(default: the shipped one); the --baseline-src servers always use their own tree's default")
     ap.add_argument("--out", type=Path, help="also write the report to this file (e.g. bench/results/throughput.txt)")
     args = ap.parse_args()
     args.requests = args.requests or (200 if args.quick else 2000)
@@ -530,11 +563,12 @@ def main() -> int:
     if "SearchByVector" not in args.kinds:
         args.vector_items = 0
     if args.baseline_src is not None:
-        args.baseline_src = args.baseline_src.resolve()
-        if not (args.baseline_src / "server" / "xmodal_server").is_dir():
-            sys.exit(f"--baseline-src {args.baseline_src}: no server/xmodal_server there")
-        args.baseline_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.baseline_src,
-                                              capture_output=True, text=True).stdout.strip() or "unknown"
+        args.baseline_src = check_source_tree(args.baseline_src)
+        args.baseline_commit = source_commit(args.baseline_src)
+    if args.checkpoint is not None:
+        args.checkpoint = args.checkpoint.resolve()
+        if not (args.checkpoint / "manifest.json").is_file():
+            sys.exit(f"--checkpoint {args.checkpoint}: no manifest.json there")
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is needed for the speech inputs: apt-get install espeak-ng")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -556,19 +590,25 @@ def main() -> int:
                       f"{args.seconds:g} s of sending, closed loop, single-item requests")
         flags = ["--batch-max-size", str(args.batch_max_size), "--batch-max-delay-ms", str(args.batch_max_delay_ms),
                  "--max-batch", str(VECTOR_ADD_BATCH)]  # items per AddItems: filling 1M vectors 64 at a time is slow
+        new_flags = [*flags, "--checkpoint", str(args.checkpoint)] if args.checkpoint is not None else flags
         servers: list[ServerProcess] = []
         try:
-            on = ServerProcess(work / "data", flags)
+            on = ServerProcess(work / "data", new_flags)
             servers.append(on)
             fill_collection(on.address, inputs)
             off = None
             if not args.no_unbatched and set(UNBATCHED_KINDS) & set(args.kinds):
-                off = ServerProcess(work / "data-unbatched", [*flags, "--no-batching"])  # idle until its turn
+                off = ServerProcess(work / "data-unbatched", [*new_flags, "--no-batching"])  # idle until its turn
                 servers.append(off)
             old, vectors = None, []
+            checkpoints = f"checkpoint: {checkpoint_id(on.address)}"
             if args.baseline_src is not None:
                 old_on = ServerProcess(work / "data-old", flags, src=args.baseline_src)
                 servers.append(old_on)
+                checkpoints = (f"checkpoints: new (this tree) {checkpoint_id(on.address)}, old (--baseline-src, its "
+                               f"default) {checkpoint_id(old_on.address)}")
+                if any(k.startswith("Search") and scaled(args, k) for k in args.kinds):
+                    fill_collection(old_on.address, inputs)  # the old tree's side of the SearchBy* scaling
                 old_off = None
                 if off is not None:
                     old_off = ServerProcess(work / "data-old-unbatched", [*flags, "--no-batching"], src=args.baseline_src)
@@ -576,9 +616,11 @@ def main() -> int:
                 old = (old_on, old_off)
                 vectors = same_vectors(on.address, old_on.address, inputs)
                 print("\n".join(vectors), flush=True)
+            header.append(checkpoints)
+            print(checkpoints, flush=True)
             baselines = Baselines(work / "data", inputs, args.batch_max_size, 2.0 if args.quick else 8.0,
-                                  1 if args.quick else 3, not args.no_reference)
-            results_on, results_off, base, versus = asyncio.run(drive(args, inputs, on, off, baselines, old))
+                                  1 if args.quick else 3, not args.no_reference, args.checkpoint)
+            results_on, results_off, base, versus, scaling = asyncio.run(drive(args, inputs, on, off, baselines, old))
             baselines.close()
         finally:
             for server in servers:
@@ -586,6 +628,8 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = report(args, header, results_on, results_off, base)
+    if scaling:
+        text += "\n".join(scaling_report(args, scaling)) + "\n"
     if versus:
         text += "\n".join(versus_report(args, versus, vectors)) + "\n"
     print(text)
