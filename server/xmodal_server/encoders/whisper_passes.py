@@ -16,7 +16,7 @@ The decoder was trained on 30 s windows and, shown a short one, repeats its tran
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -71,22 +71,43 @@ def key_mask(lengths: Sequence[int], frames: int, device) -> torch.Tensor:
 
 
 class _Cross:
-    """Each decoder layer's cross-attention keys and values, computed once per batch."""
+    """Each decoder layer's cross-attention keys and values over the clips' frames, computed once per batch."""
 
-    def __init__(self, dec, hidden: torch.Tensor, mask: torch.Tensor | None):
+    def __init__(self, dec, hidden: torch.Tensor, lengths: Sequence[int]):
         self.kv = [(_heads(l.encoder_attn.k_proj(hidden), l.encoder_attn.num_heads),
                     _heads(l.encoder_attn.v_proj(hidden), l.encoder_attn.num_heads)) for l in dec.layers]
-        self.mask = mask
+        frames = hidden.shape[1]
+        self.mask = key_mask(lengths, frames, hidden.device) if min(lengths) < frames else None
 
     def keep(self, rows: torch.Tensor) -> None:
+        """Only these clips from now on (greedy decoding: rows that have not finished)."""
         self.kv = [(k[rows], v[rows]) for k, v in self.kv]
         self.mask = None if self.mask is None else self.mask[rows]
 
+    def attend(self, layer: int, q: torch.Tensor) -> torch.Tensor:
+        """Row i's queries (N, heads, T, dh) attend to clip i's frames."""
+        k, v = self.kv[layer]
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=self.mask)
+
+    def attend_grouped(self, layer: int, q: torch.Tensor, groups: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+        """For each (clip, rows) of ``groups``, those rows' queries attend to that clip's frames: all of a clip's
+        rows as one sequence of queries, so its keys and values are never copied per row."""
+        k, v = self.kv[layer]
+        out = torch.empty_like(q)
+        for clip, rows in groups:
+            n, heads, length, dh = len(rows), q.shape[1], q.shape[2], q.shape[3]
+            flat = q[rows].transpose(0, 1).reshape(1, heads, n * length, dh)
+            mask = None if self.mask is None else self.mask[clip : clip + 1]
+            o = F.scaled_dot_product_attention(flat, k[clip : clip + 1], v[clip : clip + 1], attn_mask=mask)
+            out[rows] = o.reshape(heads, n, length, dh).transpose(0, 1)
+        return out
+
 
 def _block(layer, x: torch.Tensor, h: torch.Tensor, self_kv: tuple[torch.Tensor, torch.Tensor] | None,
-           cross: tuple, cross_mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+           cross_attend: Callable[[torch.Tensor], torch.Tensor], causal: bool) -> torch.Tensor:
     """One pre-norm decoder layer on ``x`` (``h``: its self-attention layer norm). ``self_kv``: the cache to
-    attend to (keys and values up to and including ``x``'s positions), or None to attend within ``x``."""
+    attend to (keys and values up to and including ``x``'s positions), or None to attend within ``x``;
+    ``cross_attend``: queries -> their attention over the clips' frames."""
     sa, ca = layer.self_attn, layer.encoder_attn
     q = _heads(sa.q_proj(h), sa.num_heads)
     if self_kv is None:
@@ -95,8 +116,7 @@ def _block(layer, x: torch.Tensor, h: torch.Tensor, self_kv: tuple[torch.Tensor,
         k, v = self_kv
     x = x + sa.out_proj(_merge(F.scaled_dot_product_attention(q, k, v, is_causal=causal)))
     h = layer.encoder_attn_layer_norm(x)
-    q = _heads(ca.q_proj(h), ca.num_heads)
-    x = x + ca.out_proj(_merge(F.scaled_dot_product_attention(q, *cross, attn_mask=cross_mask)))
+    x = x + ca.out_proj(_merge(cross_attend(_heads(ca.q_proj(h), ca.num_heads))))
     return x + layer.fc2(F.gelu(layer.fc1(layer.final_layer_norm(x))))
 
 
@@ -140,7 +160,7 @@ def greedy(model, vocab: Vocabulary, hidden: torch.Tensor, lengths: Sequence[int
     batch, so a long transcript does not make the short ones pay."""
     dec = model.model.decoder
     n, device = hidden.shape[0], hidden.device
-    cross = _Cross(dec, hidden, key_mask(lengths, hidden.shape[1], device) if min(lengths) < hidden.shape[1] else None)
+    cross = _Cross(dec, hidden, lengths)
     steps = max(budgets)
     heads, dh = dec.layers[0].self_attn.num_heads, dec.layers[0].self_attn.head_dim
     cache = [torch.empty(2, n, heads, len(prompt) + steps, dh, device=device, dtype=hidden.dtype) for _ in dec.layers]
@@ -157,8 +177,8 @@ def greedy(model, vocab: Vocabulary, hidden: torch.Tensor, lengths: Sequence[int
             h = layer.self_attn_layer_norm(x)
             kv[0, :, :, pos : pos + length] = _heads(sa.k_proj(h), sa.num_heads)
             kv[1, :, :, pos : pos + length] = _heads(sa.v_proj(h), sa.num_heads)
-            x = _block(layer, x, h, (kv[0, :, :, : pos + length], kv[1, :, :, : pos + length]), cross.kv[i],
-                       cross.mask, causal=length > 1)
+            x = _block(layer, x, h, (kv[0, :, :, : pos + length], kv[1, :, :, : pos + length]),
+                       lambda q, i=i: cross.attend(i, q), causal=length > 1)
         pos += length
         nxt = vocab.argmax(dec.layer_norm(x[:, -1]), suppress_begin if step == 0 else None)
         said = nxt != eot
@@ -190,12 +210,12 @@ def score(model, hidden: torch.Tensor, lengths: Sequence[int], clips: Sequence[i
     ids = torch.zeros((k, width), dtype=torch.long, device=device)  # right padding: causal, never read
     for i, q in enumerate(seqs):
         ids[i, : len(q)] = torch.tensor(q, device=device)
-    own = torch.tensor(clips, device=device)
-    cross = _Cross(dec, hidden, key_mask(lengths, hidden.shape[1], device) if min(lengths) < hidden.shape[1] else None)
-    cross.keep(own)
+    cross = _Cross(dec, hidden, lengths)
+    groups = [(c, torch.tensor([i for i, o in enumerate(clips) if o == c], device=device)) for c in sorted(set(clips))]
     x = dec.embed_tokens(ids) + dec.embed_positions.weight[:width]
     for i, layer in enumerate(dec.layers):
-        x = _block(layer, x, layer.self_attn_layer_norm(x), None, cross.kv[i], cross.mask, causal=True)
+        x = _block(layer, x, layer.self_attn_layer_norm(x), None, lambda q, i=i: cross.attend_grouped(i, q, groups),
+                   causal=True)
     first: dict[tuple[int, ...], int] = {}
     where, owner, row, col = [], [], [], []
     for i, q in enumerate(seqs):
