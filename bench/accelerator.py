@@ -319,12 +319,18 @@ def speech_rows(report: Report, device: str, dtype: str, batches: list[int], ct2
     engines: list = [TorchWhisper("torch fp32", encoder, model_context(device, "fp32"))]
     if device.startswith("cuda") and dtype != "fp32":
         engines.append(TorchWhisper(f"torch {dtype} autocast", encoder, model_context(device, dtype)))
+    failed = []
     try:
         import ctranslate2
 
-        engines += [Ct2Whisper(f"ct2 {ct}", ct2_model_dir(model_dir, adapters, ckpt.id, work, ct), device, ct, encoder)
-                    for ct in ct2_types]
         ct2_line = f"ctranslate2 {ctranslate2.__version__} ({torch.get_num_threads()} threads on CPU, as torch)"
+        for ct in ct2_types:
+            try:  # a wheel without this device's libraries (CUDA, cuDNN) fails here, not in the middle of the timing
+                engine = Ct2Whisper(f"ct2 {ct}", ct2_model_dir(model_dir, adapters, ckpt.id, work, ct), device, ct, encoder)
+                engine.both(encoder.prepare([np.zeros(16000, np.float32)]))
+                engines.append(engine)
+            except Exception as e:  # noqa: BLE001 - reported, and the other engines still run
+                failed.append(f"(ct2 {ct} on {device} left out: {type(e).__name__}: {e})")
     except ImportError:
         ct2_line = "ctranslate2 not installed (pip install ctranslate2): torch only"
     seconds = [len(w) / 16000 for _, w, _ in clips]
@@ -335,6 +341,8 @@ def speech_rows(report: Report, device: str, dtype: str, batches: list[int], ct2
                f"mean {statistics.mean(seconds):.1f} s; a pass covers every clip at least once in batches of the given size "
                f"(cycling through them); log-mels prepared beforehand, the same for every engine; each cell: the median "
                f"of {rounds} interleaved rounds, (x): torch fp32's time / the engine's, median of the rounds' ratios")
+    for line in failed:
+        report.log(line)
     prepared = encoder.prepare_items([w for _, w, _ in clips])
     first: dict[tuple[str, int], dict[str, list]] = {}  # (stage, batch) -> engine -> the first round's output per clip
     times: dict[tuple[str, int], dict[str, list[float]]] = {}
