@@ -401,34 +401,35 @@ def speech_rows(report: Report, device: str, dtype: str, batches: list[int], ct2
         for label, row in cells.items():
             report.log(f"{label:<22}" + "".join(f"{c:>{width}}" for c in row))
 
-    b = batches[0]
-    base_dec, base_both = first[("decode", b)]["torch fp32"], first[("encode + decode", b)]["torch fp32"]
+    b0 = batches[0]
+    base_dec, base_both = first[("decode", b0)]["torch fp32"], first[("encode + decode", b0)]["torch fp32"]
     refs = [(i, ref) for i, (_, _, ref) in enumerate(clips) if ref is not None]
     words = sum(len(ref.split()) for _, ref in refs)
-    report.log(f"\nagreement with torch fp32 (batch {b}; every clip once): transcripts identical when decoding the same encoder "
-               f"outputs / end to end; word error rate on the {len(refs)} recorded clips end to end; cosine of the pooled "
-               "speech features (mean, min)")
-    report.log(f"{'engine':<22}{'same outputs':>14}{'end to end':>12}{'WER':>8}{'cosine mean':>13}{'min':>8}")
+    report.log(f"\nagreement with torch fp32 at batch {b0} (every clip once): transcripts identical when decoding the same "
+               f"encoder outputs / end to end; word error rate on the {len(refs)} recorded clips end to end; cosine of the "
+               "pooled speech features (mean, min)")
+    report.log(f"{'engine':<22}{'batch':>6}{'same outputs':>14}{'end to end':>12}{'WER':>8}{'cosine mean':>13}{'min':>8}")
     diffs = []
     for e in engines:
-        dec, both = first[("decode", b)][e.label], first[("encode + decode", b)][e.label]
-        same_dec = np.mean([x == y for x, y in zip(dec, base_dec)])
-        same_both = np.mean([x[0] == y[0] for x, y in zip(both, base_both)])
-        wer = sum(word_errors(both[i][0], ref) for i, ref in refs) / max(words, 1)
-        cos = [float(x[1] @ y[1] / (np.linalg.norm(x[1]) * np.linalg.norm(y[1]))) for x, y in zip(both, base_both)]
-        report.log(f"{e.label:<22}{same_dec:>14.3f}{same_both:>12.3f}{wer:>8.3f}{np.mean(cos):>13.5f}{min(cos):>8.5f}")
-        diffs += [f"  {e.label} {'same outputs' if k == 0 else 'end to end'} {clips[i][0]}: {x!r} | torch fp32: {y!r}"
-                  for k, pairs in enumerate((zip(dec, base_dec), ((x[0], y[0]) for x, y in zip(both, base_both))))
-                  for i, (x, y) in enumerate(pairs) if x != y]
+        for b in batches:
+            dec, both = first[("decode", b)][e.label], first[("encode + decode", b)][e.label]
+            same_dec = np.mean([x == y for x, y in zip(dec, base_dec)])
+            same_both = np.mean([x[0] == y[0] for x, y in zip(both, base_both)])
+            wer = sum(word_errors(both[i][0], ref) for i, ref in refs) / max(words, 1)
+            cos = [float(x[1] @ y[1] / (np.linalg.norm(x[1]) * np.linalg.norm(y[1]))) for x, y in zip(both, base_both)]
+            report.log(f"{e.label:<22}{b:>6}{same_dec:>14.3f}{same_both:>12.3f}{wer:>8.3f}{np.mean(cos):>13.5f}{min(cos):>8.5f}")
+            diffs += [f"  {e.label} batch {b} {'same outputs' if k == 0 else 'end to end'} {clips[i][0]}: {x!r} | torch fp32: {y!r}"
+                      for k, pairs in enumerate((zip(dec, base_dec), ((x[0], y[0]) for x, y in zip(both, base_both))))
+                      for i, (x, y) in enumerate(pairs) if x != y]
     if diffs:
-        report.log("transcripts that differ from torch fp32's:")
+        report.log(f"transcripts that differ from torch fp32's at batch {b0}:")
         for line in diffs:
             report.log(line)
 
 
 def speech_section(report: Report, device: str, args: argparse.Namespace, work: Path) -> None:
     """The speech rows with this run's defaults: on CUDA batch 64, CTranslate2 float16 (and int8 weights); on CPU
-    batches 1 and 8 and CTranslate2's CPU types; ``--quick``: 8 clips, batch 4, int8, one round."""
+    batches 1 and 8 and CTranslate2's CPU types; ``--quick``: 4 clips, batch 4, int8, one round."""
     from xmodal_server.encoders.heads import default_checkpoint
 
     try:
