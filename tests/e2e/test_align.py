@@ -125,7 +125,7 @@ def test_align_decoder_adapters_then_eval_and_serve(work, tmp_path, speech_wav):
 
     weights = load_file(str(out / "heads.safetensors"))
     assert weights["backbone.speech.model.decoder.layers.0.fc1.lora_a"].shape == (4, 384)
-    assert list((work / "asr-states").glob("states-*.npy"))  # encoder outputs cached for the next run
+    assert list((work / "asr-states").glob("states-*.npz"))  # encoder outputs cached for the next run
 
     evaluated = tmp_path / "asr-eval"
     run_cli("eval", "--work-dir", str(work), "--limit", "12", "--checkpoint", str(out), "--out", str(evaluated))
