@@ -126,3 +126,8 @@ def test_similarity_of_any_text_equals_the_indexed_score_and_treats_new_texts_fa
     # after the index was built, scores 1 and beats every indexed text; unrelated or empty texts: 0.
     fresh = index.similarity(query, ["mull dives flag", "zzz qqq", ""])
     assert fresh[0] == pytest.approx(1.0, abs=1e-5) and fresh[0] > indexed.max() and fresh[1] == 0.0 and fresh[2] == 0.0
+    # An indexed text's stored row gives what extracting its n-grams again gives (the path a new text takes).
+    mixed = [FLAGS[3], "mull dives flag", FLAGS[0], "", FLAGS[3]]
+    stored = index.similarity(query, mixed)
+    index._row_of_text.clear()
+    np.testing.assert_allclose(stored, index.similarity(query, mixed), atol=1e-6)
