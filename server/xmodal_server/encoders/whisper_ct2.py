@@ -328,7 +328,7 @@ class WhisperTinyEncoder(SpeechEncoder):
         that best explains the audio scores highest. SearchBySpeech re-ranking (``ranking/likelihood.py``) asks it which of
         a gallery's best texts was said, gated against the transcript's own score so that texts never said
         (answers) keep their order. One encoder pass, then one decoder pass for all texts together."""
-        return self._scores(wave, self.text_tokens(texts), state)
+        return self.score_clips([(wave, self.text_tokens(texts), state)])[0]
 
     def transcript_logprobs(self, wave: np.ndarray, texts: Sequence[str], state: torch.Tensor | None = None) -> np.ndarray:
         return self.transcript_logprobs_many([(wave, texts, state)])[0]
@@ -337,9 +337,6 @@ class WhisperTinyEncoder(SpeechEncoder):
         tokens = [self.text_tokens(texts) for _, texts, _ in requests]
         sums = self.score_clips([(wave, t, state) for (wave, _, state), t in zip(requests, tokens)])
         return [per_token(s, [len(ids) + 1 for ids in t]) for s, t in zip(sums, tokens)]  # + end of text
-
-    def _scores(self, wave: np.ndarray, tokens: list[list[int]], state: torch.Tensor | None) -> np.ndarray:
-        return self.score_clips([(wave, tokens, state)])[0]
 
     def score_clips(self, requests: Sequence[tuple[np.ndarray, list[list[int]], torch.Tensor | None]]) -> list[np.ndarray]:
         """Summed log-probabilities of token sequences, per (clip, its texts' tokens, its kept encoder output or

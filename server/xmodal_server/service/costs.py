@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from ..media import MediaLimits
 from ..media.audio import TARGET_SAMPLE_RATE
 
-MIN_CLIP_SECONDS = 0.1  # the shortest clip media/ accepts: no item is free, however short
+MIN_CLIP_SECONDS = MediaLimits.min_audio_seconds  # the shortest clip media/ accepts: no item is free, however short
 
 
 def speech_item_seconds(item: Any) -> float:
