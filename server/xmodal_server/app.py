@@ -80,7 +80,8 @@ def build_service(config: Config, device: str, metrics: Metrics | None = None) -
     encoders = {}
     for modality, name in PROFILES[config.profile].items():
         t0 = time.perf_counter()
-        encoders[modality] = build(EncoderSpec(name=name, source=overrides[modality] or None, device=device))
+        encoders[modality] = build(EncoderSpec(name=name, source=overrides[modality] or None, device=device,
+                                               speech_precision=config.cpu_speech_precision))
         log.info("loaded %s encoder %s in %.1fs", modality, name, time.perf_counter() - t0)
     checkpoint = load_checkpoint(config.checkpoint or default_checkpoint(config.profile))
     embedder = Embedder(config.profile, encoders, checkpoint, cache_dir=config.data_path / "cache")

@@ -21,6 +21,11 @@ logs and re-raises without touching its futures):
   Without this, closed-loop clients settle into two half-size groups that alternate on the model
   ("ping-pong"): the group just answered comes back a few milliseconds too late for the next batch,
   forever. A lone caller expects only itself, so it never waits.
+* batchers that share one executor (the model thread: the encoders and the re-ranking scorer) share a
+  ``Worker``, and "the model became free" means free of every one of them: while another stage's call runs,
+  a batch could not start anyway, so the wait for the expected items goes on. Without this a speech search
+  (speech batch, then re-ranking batch, on one thread) ping-pongs again: the group in re-ranking comes back
+  long after the next speech batch stopped waiting (mean batch 2.7 of 8 closed-loop callers).
 
 Admission is by time as well as by items. Each item has a cost (``cost``: for speech its audio's seconds,
 by default 1 unit), and the batcher measures its service rate: an EWMA of a batch's wall-seconds per unit of
@@ -127,6 +132,37 @@ class _Request:
     cost: float
 
 
+class Worker:
+    """An executor and what its batchers need to know of it: how many calls are on it and when it last became
+    free. Batchers given the same ``Worker`` wait for one another's calls (above)."""
+
+    def __init__(self, executor: Executor | None):
+        self.executor = executor
+        self.running = 0
+        self.free_since = 0.0  # time.monotonic() when the last call on it finished
+        self._listeners: list[asyncio.Event] = []
+
+    def listen(self) -> asyncio.Event:
+        """An event set each time a call on this worker starts or finishes."""
+        event = asyncio.Event()
+        self._listeners.append(event)
+        return event
+
+    async def call(self, fn: Callable, *args: Any) -> Any:
+        self.running += 1
+        self._changed()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        finally:
+            self.running -= 1
+            self.free_since = time.monotonic()
+            self._changed()
+
+    def _changed(self) -> None:
+        for event in self._listeners:
+            event.set()
+
+
 def _one_unit(item: Any) -> float:
     return 1.0
 
@@ -178,10 +214,11 @@ def _batch_error(name: str, n: int, error: Exception) -> XmodalError:
 
 
 class _Runner:
-    def __init__(self, name: str, fn: BatchFn, executor: Executor | None, observer: BatchObserver | None):
+    def __init__(self, name: str, fn: BatchFn, executor: Worker | Executor | None, observer: BatchObserver | None):
+        """``executor``: where ``fn`` runs (None: the loop's default executor); a ``Worker`` to share it."""
         self.name = name
         self.fn = fn
-        self.executor = executor
+        self.worker = executor if isinstance(executor, Worker) else Worker(executor)
         self.observer = observer
         self.stats = BatchStats()
         self._closed = False
@@ -211,7 +248,7 @@ class Unbatched(_Runner):
         items = list(items)
         t0 = time.perf_counter()
         try:
-            results = await asyncio.get_running_loop().run_in_executor(self.executor, self.fn, items, key)
+            results = await self.worker.call(self.fn, items, key)
         except Exception as e:
             self.stats.failed_batches += 1
             if not isinstance(e, XmodalError):
@@ -225,7 +262,7 @@ class Unbatched(_Runner):
 
 
 class Batcher(_Runner):
-    def __init__(self, name: str, fn: BatchFn, executor: Executor | None, *, max_size: int, max_delay: float,
+    def __init__(self, name: str, fn: BatchFn, executor: Worker | Executor | None, *, max_size: int, max_delay: float,
                  queue_size: int, observer: BatchObserver | None = None, cost: CostFn | None = None,
                  max_wait: float | None = None, max_wait_setting: str = "max_wait", rate: ServiceRate | None = None):
         """``cost``: units of work per item (default 1); ``max_wait``: seconds of estimated work the queue may
@@ -250,9 +287,9 @@ class Batcher(_Runner):
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
         self._full: asyncio.Event | None = None  # set when the queue holds ``_target`` items
+        self._worker_changed: asyncio.Event | None = None  # set when a call on the worker starts or finishes
         self._expect = 1  # items in flight when the last batch finished, capped at max_size
         self._target = max_size  # what the collector is waiting for right now
-        self._free_since = 0.0  # time.monotonic() when the last batch finished
 
     @property
     def depth(self) -> int:
@@ -290,7 +327,7 @@ class Batcher(_Runner):
         self._admit(n, cost, deadline)
         loop = asyncio.get_running_loop()
         if self._task is None:  # started lazily: the batcher is built off the event loop
-            self._wake, self._full = asyncio.Event(), asyncio.Event()
+            self._wake, self._full, self._worker_changed = asyncio.Event(), asyncio.Event(), self.worker.listen()
             self._task = loop.create_task(self._collect(), name=f"xmodal-batcher-{self.name}")
         future = loop.create_future()
         self._queue.append(_Request(list(items), key, future, deadline, time.monotonic(), cost))
@@ -339,26 +376,32 @@ class Batcher(_Runner):
             self.observer.queued(depth)
 
     async def _collect(self) -> None:
-        assert self._wake is not None and self._full is not None
+        assert self._wake is not None and self._full is not None and self._worker_changed is not None
         try:
             while True:
                 while not self._queue:
                     self._wake.clear()
                     await self._wake.wait()
                 self._target = min(self.max_size, self._expect)
-                if self._depth < self._target and self.max_delay > 0:
-                    # Wait for the expected batch, at most max_delay after the oldest request came or
-                    # the model became free, whichever is later: a request never waits longer than
-                    # the model call before it plus max_delay.
-                    start = max(self._queue[0].enqueued, self._free_since)
-                    remaining = start + self.max_delay - time.monotonic()
-                    if remaining > 0:
-                        self._full.clear()
-                        try:
-                            async with asyncio.timeout(remaining):
-                                await self._full.wait()
-                        except TimeoutError:
-                            pass
+                while self._depth < self._target and self.max_delay > 0:
+                    # Wait for the expected batch: while the worker runs another stage's call (ours could
+                    # not start anyway), then at most max_delay after the oldest request came or the worker
+                    # became free, whichever is later: a request never waits longer than the model calls
+                    # before it plus max_delay.
+                    timeout = None
+                    if not self.worker.running:
+                        start = max(self._queue[0].enqueued, self.worker.free_since)
+                        timeout = start + self.max_delay - time.monotonic()
+                        if timeout <= 0:
+                            break
+                    self._full.clear()
+                    self._worker_changed.clear()
+                    waits = [asyncio.ensure_future(e.wait()) for e in (self._full, self._worker_changed)]
+                    done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    for w in waits:
+                        w.cancel()
+                    if not done:
+                        break
                 batch = self._take()
                 if batch:
                     await self._run(batch)
@@ -403,7 +446,7 @@ class Batcher(_Runner):
         t0 = time.perf_counter()
         self._running, self._running_cost, self._running_since = len(items), cost, time.monotonic()
         try:
-            results = await asyncio.get_running_loop().run_in_executor(self.executor, self._call, items, batch[0].key)
+            results = await self.worker.call(self._call, items, batch[0].key)
             if len(results) != len(items):
                 raise Internal(f"{self.name}: the batch function returned {len(results)} results for {len(items)} items")
         except asyncio.CancelledError:
@@ -421,7 +464,6 @@ class Batcher(_Runner):
             return
         finally:
             self._running, self._running_cost = 0, 0.0
-            self._free_since = time.monotonic()
             self._expect = max(1, min(self.max_size, len(items) + self._depth))
         seconds = time.perf_counter() - t0
         self.rate.observe(cost, seconds)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from xmodal_server.batching import Batcher, Unbatched, request_deadline
+from xmodal_server.batching import Batcher, Unbatched, Worker, request_deadline
 from xmodal_server.api.errors import status_for
 from xmodal_server.errors import DeadlineExceeded, Internal, InvalidInput, ResourceExhausted, Unavailable
 
@@ -234,3 +234,32 @@ async def test_closed_loop_clients_that_arrived_in_two_groups_merge_into_full_ba
     assert sizes[0] == 4 and sum(sizes) == 96
     assert sizes[2:-1] == [8] * (len(sizes) - 3), sizes
     await b.close()
+
+
+async def test_batchers_sharing_the_model_wait_through_each_others_calls(pool):
+    """A speech search is two stages on one model thread: the speech batch, then its re-ranking. 8 closed-loop
+    clients: after each speech batch the whole group goes through a second stage call (much longer than
+    max_delay) before coming back. Batchers sharing a ``Worker`` keep waiting for the expected callers while
+    the other stage's call runs, so every speech batch after the first holds all 8; with separate executors'
+    clocks the wait would end during the second stage and the group split."""
+    model, second = SlowFakeModel(0.01), SlowFakeModel(0.08)  # the second stage: 4x max_delay
+    worker = Worker(pool)
+    first_stage = batcher(model, worker, max_size=8, max_delay=0.02)
+    second_stage = batcher(second, worker, max_size=8, max_delay=0.0)
+
+    async def client(c: int) -> None:
+        for i in range(6):
+            [x] = await first_stage.submit([100 * c + i])
+            await second_stage.submit([x])
+            await asyncio.sleep(0.002)  # the answer's round trip and the next request's decoding
+
+    async def late(c: int) -> None:
+        await asyncio.sleep(0.003 * c)  # clients trickle in: the first batch is partial
+        await client(c)
+
+    await asyncio.gather(*(late(c) for c in range(8)))
+    sizes = [len(items) for items, _ in model.seen]
+    assert sum(sizes) == 48
+    assert sizes[-3:-1] == [8, 8] and max(sizes) == 8, sizes  # the last: clients that started later finish later
+    await first_stage.close()
+    await second_stage.close()

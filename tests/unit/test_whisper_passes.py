@@ -85,15 +85,38 @@ def test_greedy_batch_of_mixed_lengths_equals_each_clip_alone_by_transformers(en
     with torch.inference_mode():
         hidden = encoder.encoder_states(batch)
         vocab = passes.Vocabulary(encoder.model.proj_out.weight, encoder.suppress)
-        got = passes.greedy(encoder.model, vocab, hidden, batch.lengths, budgets, PROMPT, EOT, encoder.suppress_begin)
+        got = passes.greedy(encoder.model.model.decoder, vocab, hidden, batch.lengths, budgets, PROMPT, EOT,
+                            encoder.suppress_begin)
         for i, n in enumerate(batch.lengths):
             alone = encoder.encoder_states(encoder.prepare([clips[i]]))
             assert got[i] == _hf_greedy(encoder, alone, budgets[i]), i
             assert len(got[i]) <= budgets[i]
 
 
+@pytest.mark.skipif(not passes.int8_available(torch.device("cpu")), reason="no int8 weight-only product in this torch")
+def test_int8_greedy_rows_are_independent_and_agree_with_float32(encoder, clips):
+    """The served greedy decoder (int8 weights, ``precision="mixed"``): each row of a mixed batch is what that
+    clip gives alone (weight-only quantisation: no scale shared across rows), and on clips where float32
+    decoding ends by itself the transcripts are float32's."""
+    batch = encoder.prepare(clips)
+    budgets = [passes.token_budget(len(c), 200) for c in clips]
+    with torch.inference_mode():
+        hidden = encoder.encoder_states(batch)
+        vocab = passes.Vocabulary(encoder.model.proj_out.weight, encoder.suppress)
+        int8 = passes.int8_decoder(encoder.model.model.decoder)
+        assert isinstance(int8.layers[0].fc1, passes.Int8Linear)
+        args = (PROMPT, EOT, encoder.suppress_begin)
+        together = passes.greedy(int8, vocab, hidden, batch.lengths, budgets, *args)
+        exact = passes.greedy(encoder.model.model.decoder, vocab, hidden, batch.lengths, budgets, *args)
+        for i, n in enumerate(batch.lengths):
+            assert together[i] == passes.greedy(int8, vocab, hidden[i : i + 1, :n], [n], budgets[i : i + 1], *args)[0], i
+    ended = [i for i, ids in enumerate(exact) if len(ids) < budgets[i]]
+    assert ended, "no clip that float32 decoding ends by itself"
+    assert [together[i] for i in ended] == [exact[i] for i in ended]
+
+
 def test_the_shortlist_finds_the_float32_argmax(encoder, clips):
-    """On real decoder states, one row and several: the half-precision shortlist never loses the argmax."""
+    """On real decoder states, one row and several: the int8 shortlist never loses the argmax."""
     with torch.inference_mode():
         hidden = encoder.encoder_states(encoder.prepare(clips[:1]))
         dec = encoder.model.model.decoder

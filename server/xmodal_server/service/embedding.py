@@ -11,7 +11,7 @@ from typing import Any, Callable, ContextManager, Hashable, Sequence
 
 import numpy as np
 
-from ..batching import Batcher, Unbatched
+from ..batching import Batcher, Unbatched, Worker
 from ..embedder import Embedded, Embedder
 from ..encoders.base import IMAGE, SPEECH, TEXT
 from .decoding import Decoded
@@ -19,7 +19,7 @@ from .inputs import Clock, SpeechOptions
 
 RERANK = "rerank"  # the batcher of the speech model's text scoring, beside the three encoders'
 
-RunnerFactory = Callable[[str, Callable, "ThreadPoolExecutor | None", float], "Batcher | Unbatched"]
+RunnerFactory = Callable[[str, Callable, "Worker | None", float], "Batcher | Unbatched"]
 
 
 class Embedding:
@@ -28,12 +28,13 @@ class Embedding:
         """``model_context``: entered around every model call on the model thread (e.g. CUDA autocast)."""
         self.embedder = embedder
         self.model_pool = ThreadPoolExecutor(1, thread_name_prefix="xmodal-model")
+        model = Worker(self.model_pool)  # shared: a batcher waits for its callers while the others' calls run
         self._model_context = model_context
         self.batchers: dict[str, Batcher | Unbatched] = {
-            kind: runner(kind, self._model_call_for(kind), self.model_pool, max_delay) for kind in (TEXT, IMAGE, SPEECH)
+            kind: runner(kind, self._model_call_for(kind), model, max_delay) for kind in (TEXT, IMAGE, SPEECH)
         }
         # One clip per item; concurrent requests' clips are scored in one decoder pass.
-        self.batchers[RERANK] = runner(RERANK, self._likelihood_call, self.model_pool, 0.0)
+        self.batchers[RERANK] = runner(RERANK, self._likelihood_call, model, 0.0)
 
     def speech_mode(self, speech: SpeechOptions | None) -> str:
         """The mode a speech request runs in: its own, or the checkpoint's default when left empty."""
