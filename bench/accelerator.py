@@ -16,7 +16,8 @@ Anchors from the issue: ResNet-50 about 90k images/s on an H100 (MLPerf, INT8); 
 36k sequences/s; aims: >= 20k ResNet-50 images/s and >= 10k BERT-base sequences/s in bf16.
 
 Speech (issue 17): the embedded Whisper tiny.en, real weights with the checkpoint's decoder adapters, on real and
-synthetic clips: the server's torch passes (fp32, and under the server's autocast on CUDA) against
+synthetic clips: the server's torch passes (fp32; on CPU also the served mixed precision, bfloat16 encoder and
+int8 greedy decoder, docs/decisions/0012-cpu-speech-precision.md; on CUDA under the server's autocast) against
 CTranslate2 (float16 / int8_float16 on CUDA; int8, int8_float32, float32 on CPU) converted from the same merged
 weights: encoding, greedy decoding of the same encoder outputs, and both, at batch 64 on CUDA (1 and 8 on CPU),
 interleaved, plus how often the transcripts agree (docs/decisions/0010-speech-engine.md). The clips: the
@@ -314,9 +315,13 @@ def speech_rows(report: Report, device: str, dtype: str, batches: list[int], ct2
     model_dir = default_model_dir()
     ckpt = load_checkpoint(checkpoint)
     adapters = ckpt.backbone_weights("speech")
-    encoder = WhisperTinyEncoder("whisper-tiny-en", model_dir, device)
+    encoder = WhisperTinyEncoder("whisper-tiny-en", model_dir, device, precision="fp32")
     load_backbone_weights(encoder, adapters, "speech", f"{ckpt.id} ({ckpt.path})")
     engines: list = [TorchWhisper("torch fp32", encoder, model_context(device, "fp32"))]
+    if device == "cpu":  # what the server runs on a CPU by default (Config.cpu_speech_precision, decision 0012)
+        mixed = WhisperTinyEncoder("whisper-tiny-en", model_dir, device, precision="mixed")
+        load_backbone_weights(mixed, adapters, "speech", f"{ckpt.id} ({ckpt.path})")
+        engines.append(TorchWhisper("torch mixed (served)", mixed, model_context(device, "fp32")))
     if device.startswith("cuda") and dtype != "fp32":
         engines.append(TorchWhisper(f"torch {dtype} autocast", encoder, model_context(device, dtype)))
     failed = []
