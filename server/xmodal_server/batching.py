@@ -142,11 +142,9 @@ class Worker:
         self.free_since = 0.0  # time.monotonic() when the last call on it finished
         self._listeners: list[asyncio.Event] = []
 
-    def listen(self) -> asyncio.Event:
-        """An event set each time a call on this worker starts or finishes."""
-        event = asyncio.Event()
+    def listen(self, event: asyncio.Event) -> None:
+        """Set ``event`` each time a call on this worker starts or finishes."""
         self._listeners.append(event)
-        return event
 
     async def call(self, fn: Callable, *args: Any) -> Any:
         self.running += 1
@@ -286,8 +284,9 @@ class Batcher(_Runner):
         self._running_since = 0.0  # time.monotonic() when it started
         self._task: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
-        self._full: asyncio.Event | None = None  # set when the queue holds ``_target`` items
-        self._worker_changed: asyncio.Event | None = None  # set when a call on the worker starts or finishes
+        # Set when the queue reaches ``_target`` items, and when a call on the worker starts or finishes: the
+        # collector's cue to look again at whether to stop waiting.
+        self._recheck: asyncio.Event | None = None
         self._expect = 1  # items in flight when the last batch finished, capped at max_size
         self._target = max_size  # what the collector is waiting for right now
 
@@ -327,7 +326,8 @@ class Batcher(_Runner):
         self._admit(n, cost, deadline)
         loop = asyncio.get_running_loop()
         if self._task is None:  # started lazily: the batcher is built off the event loop
-            self._wake, self._full, self._worker_changed = asyncio.Event(), asyncio.Event(), self.worker.listen()
+            self._wake, self._recheck = asyncio.Event(), asyncio.Event()
+            self.worker.listen(self._recheck)
             self._task = loop.create_task(self._collect(), name=f"xmodal-batcher-{self.name}")
         future = loop.create_future()
         self._queue.append(_Request(list(items), key, future, deadline, time.monotonic(), cost))
@@ -335,7 +335,7 @@ class Batcher(_Runner):
         self._set_depth(self._depth + n)
         self._wake.set()
         if self._depth >= self._target:
-            self._full.set()
+            self._recheck.set()
         # Cancelling the awaiting task cancels this future too; the collector then skips the request.
         return await future
 
@@ -376,7 +376,7 @@ class Batcher(_Runner):
             self.observer.queued(depth)
 
     async def _collect(self) -> None:
-        assert self._wake is not None and self._full is not None and self._worker_changed is not None
+        assert self._wake is not None and self._recheck is not None
         try:
             while True:
                 while not self._queue:
@@ -394,13 +394,11 @@ class Batcher(_Runner):
                         timeout = start + self.max_delay - time.monotonic()
                         if timeout <= 0:
                             break
-                    self._full.clear()
-                    self._worker_changed.clear()
-                    waits = [asyncio.ensure_future(e.wait()) for e in (self._full, self._worker_changed)]
-                    done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                    for w in waits:
-                        w.cancel()
-                    if not done:
+                    self._recheck.clear()
+                    try:
+                        async with asyncio.timeout(timeout):
+                            await self._recheck.wait()
+                    except TimeoutError:
                         break
                 batch = self._take()
                 if batch:

@@ -232,7 +232,7 @@ def test_float32_precision_is_exact_and_mixed_is_close_and_named(encoder, batch_
     if encoder.int8_decoding or encoder.bf16_encoder:
         assert exact.info.architecture != encoder.info.architecture
     out = exact.encode(clips, transcribe=True)
-    assert exact._greedy_decoder is exact.model.model.decoder
+    assert exact._greedy[1] is exact.model.model.decoder
     cos = (out.features * mixed.features).sum(1) / np.linalg.norm(out.features, axis=1) / np.linalg.norm(mixed.features, axis=1)
     assert cos.min() > 0.999, cos
     assert out.transcripts == mixed.transcripts

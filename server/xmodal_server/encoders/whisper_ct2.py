@@ -258,8 +258,9 @@ class WhisperTinyEncoder(SpeechEncoder):
         )
         self._pretrained: dict[str, torch.Tensor] = {}  # weights the loaded adapters changed, as they came
         self.decoder_adapters: str | None = None
-        self._vocabulary: passes.Vocabulary | None = None
-        self._greedy_decoder: torch.nn.Module | None = None  # the decoder greedy decoding runs (int8 or not)
+        # Greedy decoding's vocabulary shortlist and decoder (an int8 copy or the model's own), built on first use:
+        # they copy the weights, which adapters may change until then.
+        self._greedy: tuple[passes.Vocabulary, torch.nn.Module] | None = None
         log.info("loaded %s from %s on %s (%s)", name, model_dir, device, self.precision)
 
     def prepare_items(self, items: Sequence[np.ndarray]) -> list[tuple[torch.Tensor, int]]:
@@ -290,7 +291,7 @@ class WhisperTinyEncoder(SpeechEncoder):
             with torch.no_grad():
                 for name, w in self._pretrained.items():
                     self.model.get_submodule(name).weight.copy_(w)
-        self._pretrained, self.decoder_adapters, self._vocabulary, self._greedy_decoder = {}, None, None, None
+        self._pretrained, self.decoder_adapters, self._greedy = {}, None, None
         if state:
             self._pretrained = merge_low_rank(self.model, state, where)
             digest = hashlib.sha256()
@@ -332,11 +333,12 @@ class WhisperTinyEncoder(SpeechEncoder):
     def transcribe(self, hidden: torch.Tensor, lengths: Sequence[int], budgets: Sequence[int]) -> list[str]:
         """Greedy transcripts of encoder outputs (rows valid over ``lengths`` frames), at most ``budgets`` tokens."""
         with torch.inference_mode(), passes.one_thread_for_small_batches(len(lengths), self.device):
-            if self._vocabulary is None:  # built on first use: adapters may change the weights until then
-                self._vocabulary = passes.Vocabulary(self.model.proj_out.weight, self.suppress)
+            if self._greedy is None:
                 decoder = self.model.model.decoder
-                self._greedy_decoder = passes.int8_decoder(decoder) if self.int8_decoding else decoder
-            ids = passes.greedy(self._greedy_decoder, self._vocabulary, hidden.to(self.device).float(), lengths, budgets,
+                self._greedy = (passes.Vocabulary(self.model.proj_out.weight, self.suppress),
+                                passes.int8_decoder(decoder) if self.int8_decoding else decoder)
+            vocabulary, decoder = self._greedy
+            ids = passes.greedy(decoder, vocabulary, hidden.to(self.device).float(), lengths, budgets,
                                 (SOT, NO_TIMESTAMPS), EOT, self.suppress_begin)
         return [self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in ids]
 

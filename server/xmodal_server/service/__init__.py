@@ -64,12 +64,12 @@ class Service:
         # Speech work is counted in its own units and limited by its own setting (config.speech_queue_seconds).
         speech_costs = {SPEECH: speech_item_seconds, RERANK: rerank_item_texts}
 
-        def runner(name: str, fn: Callable, executor: Worker | None, max_delay: float) -> Batcher | Unbatched:
+        def runner(name: str, fn: Callable, worker: Worker | None, max_delay: float) -> Batcher | Unbatched:
             observer = metrics.batch_observer(name) if metrics is not None else None
             if not config.batching:
-                return Unbatched(name, fn, executor, observer)
+                return Unbatched(name, fn, worker, observer)
             setting = "speech_queue_seconds" if name in speech_costs else "batch_queue_seconds"
-            return Batcher(name, fn, executor, max_size=config.batch_max_size, max_delay=max_delay,
+            return Batcher(name, fn, worker, max_size=config.batch_max_size, max_delay=max_delay,
                            queue_size=config.batch_queue_size, observer=observer, cost=speech_costs.get(name),
                            max_wait=getattr(config, setting) or None, max_wait_setting=setting)
 
