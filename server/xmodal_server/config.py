@@ -52,8 +52,9 @@ class Config:
     cpu_speech_precision: str = _f(
         "mixed", "On CPU only: 'mixed' runs the speech encoder in bfloat16 (where the CPU has bfloat16 "
         "instructions) and greedy decoding through int8 weights, with float32's transcripts on 40 of 40 test clips "
-        "and 1.2-1.4x its speed (docs/decisions/0012-cpu-speech-precision.md); 'fp32' runs it all in float32. "
-        "Re-ranking scores are float32 either way.", ("mixed", "fp32"),
+        "and 1.2-1.4x its speed (docs/decisions/0012-cpu-speech-precision.md); 'fp32' runs both in float32. Either "
+        "way the next token is shortlisted by an int8 copy of the vocabulary and chosen in float32, and re-ranking "
+        "scores are float32.", ("mixed", "fp32"),
     )
     demo: bool = _f(False, "Create the demo collections 'emoji' and 'faq' on first start (downloads emoji via npm).")
     demo_limit: int = _f(0, "With --demo: embed at most this many emoji images (0 = all 1,906); for a quick look.")
