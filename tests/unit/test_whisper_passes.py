@@ -116,7 +116,7 @@ def test_int8_greedy_rows_are_independent_and_agree_with_float32(encoder, clips)
 
 
 def test_the_shortlist_finds_the_float32_argmax(encoder, clips):
-    """On real decoder states, one row and several: the int8 shortlist never loses the argmax."""
+    """On real decoder states, one row and several: the rough (4-bit, or int8) shortlist never loses the argmax."""
     with torch.inference_mode():
         hidden = encoder.encoder_states(encoder.prepare(clips[:1]))
         dec = encoder.model.model.decoder
@@ -124,6 +124,8 @@ def test_the_shortlist_finds_the_float32_argmax(encoder, clips):
         x = dec(input_ids=ids, encoder_hidden_states=hidden).last_hidden_state[0]
         x = dec.layer_norm(x)  # every position's input to the output projection: (T, d)
         vocab = passes.Vocabulary(encoder.model.proj_out.weight, encoder.suppress)
+        if passes.int4_available(x.device):
+            assert isinstance(vocab.rough, passes.Int4Rows)
         exact = (x @ encoder.model.proj_out.weight.T).masked_fill(encoder.suppress, -np.inf).argmax(-1)
         assert torch.equal(vocab.argmax(x), exact)
         assert all(torch.equal(vocab.argmax(x[i : i + 1]), exact[i : i + 1]) for i in range(len(x)))
